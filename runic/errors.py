@@ -1,0 +1,111 @@
+"""The root of runic's exception hierarchy.
+
+Every exception runic raises derives from :class:`RunicError`; "not found" errors also derive
+from :class:`LookupError` so ``except LookupError`` keeps working for callers that expect it.
+Subsystems (``runic.codec``, ``runic.store``, ``runic.runner``, ``runic.supervisor``) define
+their own subclasses next to the code that raises them.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ErrorInfo",
+    "RunicError",
+    "ComponentNotFoundError",
+    "DuplicateComponentError",
+    "FunctionRestoreError",
+    "InvalidPolicyError",
+    "UnresolvedReferenceError",
+    "WorkflowDefinitionError",
+]
+
+
+class RunicError(Exception):
+    """Base class of every exception raised by runic."""
+
+
+class WorkflowDefinitionError(RunicError, ValueError):
+    """A workflow or component was built or wired incorrectly (bad shape, bad argument)."""
+
+
+class ComponentNotFoundError(RunicError, LookupError):
+    """A component name (or hash) does not exist in the workflow."""
+
+    def __init__(self, name: object, workflow_name: object = None) -> None:
+        self.name = name
+        where = f" in workflow {workflow_name!r}" if workflow_name is not None else ""
+        super().__init__(
+            f"no component named {name!r}{where}; "
+            "check the spelling or add the component before referring to it"
+        )
+
+
+class DuplicateComponentError(WorkflowDefinitionError):
+    """A different component was added under a name that is already taken."""
+
+
+class UnresolvedReferenceError(WorkflowDefinitionError):
+    """A component refers to another component that is not (yet) in the workflow."""
+
+
+class InvalidPolicyError(RunicError, ValueError):
+    """A scheduler policy has an unknown key or an invalid value."""
+
+
+class FunctionRestoreError(RunicError):
+    """A function recorded in a workflow log cannot be restored.
+
+    Raised by :meth:`runic.Workflow.from_log` / :meth:`runic.Workflow.from_events` at rebuild
+    time (never later, at run time). The message names the component and says how to fix it.
+    """
+
+    def __init__(self, component: object, part: str, ref: object, reason: str) -> None:
+        self.component = component
+        self.part = part
+        self.ref = ref
+        super().__init__(
+            f"cannot restore the {part} function of component {component!r} "
+            f"(recorded as {ref!r}): {reason}. Pass it to from_log/from_events with "
+            f"functions={{{component!r}: <callable>}} (or {{{component!r}: {{{part!r}: <callable>}}}} "
+            "for components with several functions), or pass the workflow definition as "
+            "functions=<Workflow>, or make the function importable at module level."
+        )
+
+
+class ErrorInfo:
+    """A serialisable description of an exception: its qualified type name and message.
+
+    Runnable errors travel inside events (``RunnableFailed.error``) and through the store, so
+    they are recorded as data, never as live exception objects (which could not be rebuilt
+    without running code). ``detail`` holds extra text such as a traceback summary.
+    """
+
+    __slots__ = ("type", "message", "detail")
+
+    def __init__(self, type: str, message: str, detail: str | None = None) -> None:  # noqa: A002
+        self.type = type
+        self.message = message
+        self.detail = detail
+
+    @classmethod
+    def from_exception(cls, exc: BaseException, detail: str | None = None) -> "ErrorInfo":
+        t = type(exc)
+        name = t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+        return cls(name, str(exc), detail)
+
+    def __repr__(self) -> str:
+        return f"ErrorInfo({self.type}: {self.message})"
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message}"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ErrorInfo):
+            return NotImplemented
+        return (self.type, self.message, self.detail) == (other.type, other.message, other.detail)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.message))
+
+    def __reduce__(self):
+        return (ErrorInfo, (self.type, self.message, self.detail))

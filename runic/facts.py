@@ -1,0 +1,145 @@
+"""Facts: the immutable values that flow through a workflow.
+
+A :class:`Fact` holds a value, a stable content ``hash`` and its ``ancestry``:
+``None`` for an external input, else ``(producer_node_hash, parent_fact_hash)``. The hash
+defaults to the content hash of ``(value, ancestry)``, so feeding the same raw value twice gives
+the same input fact and a deterministic step then gives the same output fact (memory is a set,
+not a log), while the same value produced by two different producers gives two facts.
+
+A :class:`FactRef` is a value-less stand-in (lean replay: the value lives in the store's fact
+table). Its hash equals the fact's, so swapping one for the other never touches graph edges.
+
+Two sentinels stand where ``None`` would be ambiguous: :data:`NOTHING` ("no input") and
+:data:`STRIPPED` ("the value was moved to the fact table").
+"""
+
+from __future__ import annotations
+
+from hashlib import blake2b
+from typing import Any
+
+from .hashing import canonical_bytes
+
+__all__ = ["Fact", "FactRef", "NOTHING", "STRIPPED", "Sentinel", "fact_hash", "has_value", "to_ref"]
+
+
+class Sentinel:
+    """A named singleton that survives pickling and the codec with its identity intact."""
+
+    __slots__ = ("name",)
+    _registry: dict[str, "Sentinel"] = {}
+
+    def __new__(cls, name: str) -> "Sentinel":
+        existing = cls._registry.get(name)
+        if existing is not None:
+            return existing
+        self = super().__new__(cls)
+        self.name = name
+        cls._registry[name] = self
+        return self
+
+    def __repr__(self) -> str:
+        return f"runic.{self.name}"
+
+    def __reduce__(self):
+        return (Sentinel, (self.name,))
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __runic_canonical__(self) -> str:
+        return self.name
+
+
+NOTHING = Sentinel("NOTHING")
+"""Marks "no input" (``None`` is a legitimate input value)."""
+
+STRIPPED = Sentinel("STRIPPED")
+"""Marks a ``FactProduced`` value that was moved to the store's fact table."""
+
+
+def fact_hash(value: Any, ancestry: tuple[int, int] | None) -> int:
+    """The default content hash of a fact: hash of ``(value, ancestry)``."""
+    h = blake2b(canonical_bytes(value), digest_size=8)
+    if ancestry is None:
+        h.update(b"\xc0")
+    else:
+        h.update(ancestry[0].to_bytes(8, "big"))
+        h.update(ancestry[1].to_bytes(8, "big"))
+    return int.from_bytes(h.digest(), "big")
+
+
+class Fact:
+    """An immutable value with a stable content hash and its causal ancestry."""
+
+    __slots__ = ("value", "hash", "ancestry", "meta")
+
+    def __init__(
+        self,
+        value: Any,
+        ancestry: tuple[int, int] | None = None,
+        hash: int | None = None,  # noqa: A002 - the spec's field name
+        meta: dict | None = None,
+    ) -> None:
+        self.value = value
+        self.ancestry = ancestry
+        self.hash = fact_hash(value, ancestry) if hash is None else hash
+        self.meta = meta
+
+    def __repr__(self) -> str:
+        return f"Fact({self.value!r}, hash={self.hash:#x})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Fact:
+            return NotImplemented
+        return self.hash == other.hash and self.ancestry == other.ancestry and self.value == other.value
+
+    def __hash__(self) -> int:
+        return self.hash
+
+    def __reduce__(self):
+        return (Fact, (self.value, self.ancestry, self.hash, self.meta))
+
+    @property
+    def is_ref(self) -> bool:
+        return False
+
+
+class FactRef:
+    """A value-less reference to a fact (same hash and ancestry as the fact it stands for)."""
+
+    __slots__ = ("hash", "ancestry")
+
+    def __init__(self, hash: int, ancestry: tuple[int, int] | None = None) -> None:  # noqa: A002
+        self.hash = hash
+        self.ancestry = ancestry
+
+    def __repr__(self) -> str:
+        return f"FactRef(hash={self.hash:#x})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not FactRef:
+            return NotImplemented
+        return self.hash == other.hash and self.ancestry == other.ancestry
+
+    def __hash__(self) -> int:
+        return self.hash
+
+    def __reduce__(self):
+        return (FactRef, (self.hash, self.ancestry))
+
+    @property
+    def is_ref(self) -> bool:
+        return True
+
+
+def has_value(x: object) -> bool:
+    """True only for a :class:`Fact` whose value is not ``None``/stripped."""
+    return x.__class__ is Fact and x.value is not None and x.value is not STRIPPED  # type: ignore[attr-defined]
+
+
+def to_ref(fact: Fact | FactRef) -> FactRef:
+    """Drop a fact's value, keeping its hash and ancestry."""
+    if fact.__class__ is FactRef:
+        return fact  # type: ignore[return-value]
+    return FactRef(fact.hash, fact.ancestry)
