@@ -1,7 +1,40 @@
-"""runic: durable dataflow workflows (a Python port of Elixir's Runic)."""
+"""runic: durable dataflow workflows (a Python port of Elixir's Runic).
 
-from .errors import RunicError
+Build workflows from steps, rules, joins, accumulators, state machines and map/reduce; run
+them in-process with :meth:`Workflow.react_until_satisfied`, or durably under a supervised
+:class:`runic.runner.Runner` that persists every workflow's event log to a store.
+"""
+
+from . import codec
+from .components import (
+    accumulator,
+    condition,
+    map,
+    reduce,
+    rule,
+    state_machine,
+    step,
+    workflow,
+)
+from .errors import (
+    ComponentNotFoundError,
+    DuplicateComponentError,
+    FunctionRestoreError,
+    InvalidPolicyError,
+    RunicError,
+    WorkflowDefinitionError,
+)
 from .facts import NOTHING, STRIPPED, Fact, FactRef
+from .nodes import Cont, Halt
+from .policy import SchedulerPolicy, fast_fail, io_policy, llm_policy
+from .runnable import Apply, CausalContext, HookEvent, Runnable
+from .core import REQUIRED, RunContextError, Workflow
 
-__all__ = ["RunicError", "Fact", "FactRef", "NOTHING", "STRIPPED"]
+__all__ = [
+    "Workflow", "workflow", "step", "condition", "rule", "accumulator", "state_machine", "map",
+    "reduce", "Fact", "FactRef", "NOTHING", "STRIPPED", "REQUIRED", "Cont", "Halt", "Apply",
+    "HookEvent", "CausalContext", "Runnable", "SchedulerPolicy", "llm_policy", "io_policy",
+    "fast_fail", "codec", "RunicError", "WorkflowDefinitionError", "ComponentNotFoundError",
+    "DuplicateComponentError", "FunctionRestoreError", "InvalidPolicyError", "RunContextError",
+]
 __version__ = "0.1.0"

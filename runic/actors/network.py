@@ -1,0 +1,118 @@
+"""Where the actor system listens, and the trust boundary that decides it.
+
+thespian's TCP transport unpickles whatever reaches its sockets, so anybody who can connect to
+an actor's port can run code as the runner's user. runic therefore binds every socket of the
+system (admin, logger, every actor, the driver's own endpoint) to the loopback interface by
+default, and refuses any other address unless the caller opts in with ``allow_remote=True``.
+
+Stock thespian binds every listening socket to ``0.0.0.0`` whatever ``THESPIAN_BASE_IPADDR``
+says (``IPActorAddress.bindname`` is ``('', port)`` for every "external" address, and every
+actor address is external). :func:`install_bind_patch` makes it bind to the advertised address
+instead. The patch is installed in the driver before the admin is forked, so the admin and every
+actor (forked from it) inherit it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import socket
+
+from .errors import UnsafeBindAddressError
+
+__all__ = [
+    "DEFAULT_HOST",
+    "is_loopback",
+    "check_bind_host",
+    "install_bind_patch",
+    "free_port",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+
+_BIND_ENV = "RUNIC_BIND_HOST"
+_patched = False
+
+
+def is_loopback(host: str) -> bool:
+    """True if ``host`` (an address or a name) resolves only to loopback addresses."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, socket.AF_INET)
+    except OSError:
+        return False
+    addrs = {info[4][0] for info in infos}
+    return bool(addrs) and all(ipaddress.ip_address(a).is_loopback for a in addrs)
+
+
+def check_bind_host(host: str, allow_remote: bool) -> str:
+    """Validate the address the system will listen on; returns it.
+
+    Raises :class:`UnsafeBindAddressError` for a non-loopback address unless ``allow_remote``
+    is true: such a port is remote code execution for whoever can reach it.
+    """
+    if not host:
+        raise UnsafeBindAddressError(
+            "an empty bind address means every interface; pass host='127.0.0.1' "
+            "(the default) or an explicit interface address with allow_remote=True"
+        )
+    if is_loopback(host):
+        return host
+    if not allow_remote:
+        raise UnsafeBindAddressError(
+            f"refusing to listen on {host!r}: thespian unpickles every message that reaches "
+            "its ports, so anyone who can connect can run code as this user. Use the default "
+            "host '127.0.0.1', or pass allow_remote=True if every machine that can reach "
+            f"{host!r} is trusted (see docs/supervision.md, 'Trust model')"
+        )
+    log.warning(
+        "actor system listens on non-loopback address %s (allow_remote=True): every host that "
+        "can reach it can run code as this user",
+        host,
+    )
+    return host
+
+
+def install_bind_patch(host: str | None) -> None:
+    """Make thespian bind listening sockets to ``host`` instead of ``0.0.0.0``.
+
+    ``host=None`` or ``'0.0.0.0'`` (only reachable with ``allow_remote=True``) keeps
+    thespian's behaviour. The host is also exported as ``THESPIAN_BASE_IPADDR`` (the address
+    thespian advertises) and ``RUNIC_BIND_HOST`` (read by the patch at bind time).
+    """
+    global _patched
+    if host in (None, "", "0.0.0.0"):
+        os.environ.pop(_BIND_ENV, None)
+        os.environ.pop("THESPIAN_BASE_IPADDR", None)
+    else:
+        os.environ[_BIND_ENV] = host
+        os.environ["THESPIAN_BASE_IPADDR"] = host
+    if _patched:
+        return
+    from thespian.system.transport import IPBase
+
+    original = IPBase.IPActorAddress.__init__
+
+    def __init__(self, af, socktype, proto, baseaddr, port, external=False):  # type: ignore[no-untyped-def]
+        original(self, af, socktype, proto, baseaddr, port, external)
+        bind_host = os.environ.get(_BIND_ENV)
+        if bind_host and self.bindname and self.bindname[0] in ("", "0.0.0.0"):
+            self.bindname = (bind_host, self.bindname[1])
+
+    __init__.__wrapped__ = original  # type: ignore[attr-defined]
+    IPBase.IPActorAddress.__init__ = __init__  # type: ignore[method-assign]
+    IPBase.thisSystem.add_local_addr(host or DEFAULT_HOST)
+    _patched = True
+
+
+def free_port(host: str = DEFAULT_HOST) -> int:
+    """A TCP port that is free on ``host`` right now (the kernel's choice)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]

@@ -1,0 +1,159 @@
+"""The policy driver: run one runnable under a scheduler policy (spec §3.4).
+
+:func:`execute_with_policy` runs the work up to ``1 + max_retries`` times with backoff between
+attempts, enforces ``timeout_ms`` (and a deadline), then applies ``on_failure`` or the
+``fallback``. When asked (``emit_events=True``, which callers pass for
+``execution_mode="durable"``) it returns lifecycle events in chronological order:
+``RunnableDispatched`` for each attempt, then one ``RunnableCompleted`` or ``RunnableFailed``.
+
+Timeouts here run the attempt on a separate daemon thread and stop waiting when the time is up:
+a Python thread cannot be killed, so the abandoned attempt keeps running in the background and
+its late result is discarded (each attempt works on its own copy of the runnable). Use the
+Runner's process executor when a timed-out step must really be stopped.
+
+Fallback return forms: a :class:`~runic.runnable.Runnable` (executed once without retries),
+``("retry_with", overrides)`` (merged into the runnable's ``meta_context`` and executed once),
+``("value", v)`` (completes with ``v``; downstream steps run with it); anything else fails the
+runnable with ``("invalid_fallback_return", x)``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable
+
+from .events import ActivationConsumed, FactProduced, RunnableCompleted, RunnableDispatched, RunnableFailed
+from .facts import Fact
+from .policy import SchedulerPolicy, backoff_delay_ms, default_policy
+from .runnable import COMPLETED, SKIPPED, Runnable
+
+__all__ = ["execute_with_policy", "run_with_timeout", "now_ms", "wall_ms"]
+
+_NO_RETRY = SchedulerPolicy()
+
+
+def now_ms() -> int:
+    """Monotonic milliseconds (durations, deadlines)."""
+    return time.monotonic_ns() // 1_000_000
+
+
+def wall_ms() -> int:
+    """Wall-clock milliseconds since the epoch (timestamps recorded in lifecycle events)."""
+    return time.time_ns() // 1_000_000
+
+
+def run_with_timeout(runnable: Runnable, timeout_s: float | None) -> Runnable:
+    """Execute a fresh copy of ``runnable``; with a timeout, give up waiting after it."""
+    attempt = runnable.reset()
+    if timeout_s is None:
+        return attempt.execute()
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            attempt.execute()
+        except BaseException as exc:  # noqa: BLE001 - reported as the attempt's failure
+            attempt.fail(exc)
+        finally:
+            done.set()
+
+    t = threading.Thread(target=work, name=f"runic-attempt-{runnable.id:x}", daemon=True)
+    t.start()
+    if done.wait(timeout_s):
+        return attempt
+    return runnable.reset().fail(("timeout", int(timeout_s * 1000)))
+
+
+def _skip(r: Runnable) -> Runnable:
+    node = r.node
+    label = getattr(node, "activation_label", "runnable")
+    return r.reset().skip([ActivationConsumed(r.input_fact.hash, node.hash, label)])
+
+
+def _dispatched(r: Runnable, policy: SchedulerPolicy, attempt: int) -> RunnableDispatched:
+    return RunnableDispatched(r.id, r.node_name, r.node.hash, r.input_fact, wall_ms(), policy.for_event(), attempt)
+
+
+def _completed(r: Runnable, attempt: int, t0: int) -> RunnableCompleted:
+    return RunnableCompleted(r.id, r.node.hash, r.result if isinstance(r.result, Fact) else None,
+                             wall_ms(), attempt, max(0, now_ms() - t0))
+
+
+def _failed(r: Runnable, attempts: int, action: str) -> RunnableFailed:
+    return RunnableFailed(r.id, r.node.hash, r.error, wall_ms(), attempts, action)
+
+
+def _fallback(r: Runnable, policy: SchedulerPolicy) -> Runnable:
+    try:
+        res = policy.fallback(r, r.error)  # type: ignore[misc]
+    except Exception as exc:
+        return r.reset().fail(("fallback_exception", exc))
+    if isinstance(res, Runnable):
+        return run_with_timeout(res, None)
+    if isinstance(res, tuple) and len(res) == 2 and res[0] == "retry_with" and isinstance(res[1], dict):
+        return run_with_timeout(r.with_meta(res[1]), policy.timeout_s)
+    if isinstance(res, tuple) and len(res) == 2 and res[0] == "value":
+        v = res[1]
+        node, inp = r.node, r.input_fact
+        fact = Fact(v, (node.hash, inp.hash))
+        return r.reset().complete(fact, [
+            FactProduced(fact.hash, v, fact.ancestry, "produced", r.context.ancestry_depth + 1),
+            ActivationConsumed(inp.hash, node.hash, getattr(node, "activation_label", "runnable")),
+        ])
+    return r.reset().fail(("invalid_fallback_return", res))
+
+
+def execute_with_policy(
+    runnable: Runnable,
+    policy: SchedulerPolicy | None = None,
+    *,
+    deadline_at: int | None = None,
+    emit_events: bool = False,
+    sleep: Callable[[float], Any] = time.sleep,
+) -> tuple[Runnable, list]:
+    """Run ``runnable`` under ``policy``; return the final runnable and lifecycle events.
+
+    ``deadline_at`` is an absolute :func:`now_ms` value; past it no new attempt starts (the
+    runnable fails with ``("deadline_exceeded", remaining_ms)``) and timeouts are capped by it.
+    Exactly ``1 + max_retries`` executions at most; the fallback is called once, after them.
+    """
+    policy = policy or default_policy()
+    events: list = []
+    attempt = 0
+    while True:
+        timeout_s = policy.timeout_s
+        if deadline_at is not None:
+            remaining = deadline_at - now_ms()
+            if remaining <= 0:
+                r = runnable.reset().fail(("deadline_exceeded", remaining))
+                if emit_events:
+                    events.append(_failed(r, attempt, "halt"))
+                return r, events
+            timeout_s = remaining / 1000.0 if timeout_s is None else min(timeout_s, remaining / 1000.0)
+        if emit_events:
+            events.append(_dispatched(runnable, policy, attempt))
+        t0 = now_ms()
+        r = run_with_timeout(runnable, timeout_s)
+        if r.status == COMPLETED:
+            if emit_events:
+                events.append(_completed(r, attempt, t0))
+            return r, events
+        if r.status == SKIPPED:
+            return r, events
+        if attempt < policy.max_retries:
+            delay = backoff_delay_ms(policy, attempt)
+            if delay > 0:
+                sleep(delay / 1000.0)
+            attempt += 1
+            continue
+        if policy.fallback is None:
+            final = _skip(r) if policy.on_failure == "skip" else r
+            if emit_events:
+                events.append(_failed(r, attempt + 1, policy.on_failure))
+            return final, events
+        fb = _fallback(r, policy)
+        if emit_events:
+            events.append(_completed(fb, attempt, t0) if fb.status == COMPLETED
+                          else _failed(fb, attempt + 1, "halt"))
+        return fb, events

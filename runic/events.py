@@ -1,0 +1,239 @@
+"""Workflow events: small immutable records, the only way execution describes change.
+
+Three families (spec §2.1):
+
+* **build events** — :class:`ComponentAdded`, :class:`ComponentRemoved` — rebuild structure;
+* **runtime events** — produced by a runnable's execute phase or derived while applying it —
+  folded by pure functions (``runic.folds``) into the workflow's memory;
+* **lifecycle events** — :class:`RunnableDispatched`, :class:`RunnableCompleted`,
+  :class:`RunnableFailed` — recorded in ``execution_mode="durable"`` to find in-flight work.
+
+Snapshot events (:class:`ReactionOccurred`, :class:`MappedState`) are what
+:meth:`runic.Workflow.event_log` generates from the graph; :class:`UpstreamFailed` records a
+failed or skipped runnable so that replay reproduces the failure instead of retrying it (our
+answer to spec quirk 16). Every event is registered with :mod:`runic.codec` under a stable name
+``"runic.<ClassName>"``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from . import codec
+
+__all__ = [
+    "Event", "ComponentAdded", "ComponentRemoved",
+    "FactProduced", "ActivationConsumed", "RunnableActivated", "ConditionSatisfied",
+    "MapReduceTracked", "StateInitiated", "JoinFactReceived", "JoinCompleted",
+    "JoinEdgeRelabeled", "FanOutFactEmitted", "FanInCompleted", "UpstreamFailed",
+    "ReactionOccurred", "MappedState",
+    "RunnableDispatched", "RunnableCompleted", "RunnableFailed",
+    "BUILD_EVENTS", "LIFECYCLE_EVENTS",
+]
+
+_event = dataclasses.dataclass(frozen=True, slots=True)
+
+
+class Event:
+    """Marker base class of every workflow event."""
+
+    __slots__ = ()
+
+
+# --------------------------------------------------------------------------- build events
+
+@_event
+class ComponentAdded(Event):
+    """A component was added. ``to`` is ``None`` (Root), a parent name, or a list of names
+    (a join: one event with the full parent list, spec quirk 12). ``recipe`` holds what is
+    needed to rebuild the component: function references and literal parameters."""
+
+    name: str
+    kind: str
+    hash: int
+    to: Any
+    recipe: dict
+
+
+@_event
+class ComponentRemoved(Event):
+    name: str
+    hash: int
+
+
+# --------------------------------------------------------------------------- runtime events
+
+@_event
+class FactProduced(Event):
+    """A fact was produced (``producer_label`` ``input``/``produced``/``state_produced``/
+    ``reduced``; ``None`` only in snapshots, where the edge travels separately)."""
+
+    hash: int
+    value: Any
+    ancestry: Any
+    producer_label: str | None
+    weight: int
+
+
+@_event
+class ActivationConsumed(Event):
+    fact_hash: int
+    node_hash: int
+    from_label: str
+
+
+@_event
+class RunnableActivated(Event):
+    fact_hash: int
+    node_hash: int
+    activation_kind: str
+
+
+@_event
+class ConditionSatisfied(Event):
+    fact_hash: int
+    condition_hash: int
+    weight: int
+
+
+@_event
+class MapReduceTracked(Event):
+    source_fact_hash: int
+    fan_out_hash: int
+    fan_out_fact_hash: int
+    step_hash: int
+    result_fact_hash: int
+
+
+@_event
+class StateInitiated(Event):
+    accumulator_hash: int
+    init_fact_hash: int
+    init_value: Any
+    init_ancestry: Any
+    weight: int
+
+
+@_event
+class JoinFactReceived(Event):
+    fact_hash: int
+    join_hash: int
+    parent_hash: int
+    weight: int
+
+
+@_event
+class JoinCompleted(Event):
+    join_hash: int
+    result_fact_hash: int
+    result_value: Any
+    result_ancestry: Any
+    weight: int
+
+
+@_event
+class JoinEdgeRelabeled(Event):
+    fact_hash: int
+    join_hash: int
+    from_label: str
+    to_label: str
+
+
+@_event
+class FanOutFactEmitted(Event):
+    fan_out_hash: int
+    source_fact_hash: int
+    emitted_fact_hash: int
+    emitted_value: Any
+    emitted_ancestry: Any
+    weight: int
+
+
+@_event
+class FanInCompleted(Event):
+    fan_in_hash: int
+    source_fact_hash: int
+    result_fact_hash: int
+    result_value: Any
+    result_ancestry: Any
+    expected_key: Any
+    seen_key: Any
+    weight: int
+
+
+@_event
+class UpstreamFailed(Event):
+    """A runnable failed (``error`` set) or was skipped (``error`` is ``None``): its activation
+    is consumed and pending work downstream of it, in the same scope, becomes
+    ``upstream_failed``."""
+
+    fact_hash: int
+    node_hash: int
+    from_label: str
+    error: Any
+
+
+# --------------------------------------------------------------------------- snapshot events
+
+@_event
+class ReactionOccurred(Event):
+    """One memory edge of a snapshot (``event_log``)."""
+
+    from_id: int
+    to_id: int
+    reaction: str
+    weight: int
+
+
+@_event
+class MappedState(Event):
+    """The map/reduce and accumulator bookkeeping of a snapshot, as ``[key, value]`` pairs."""
+
+    entries: list
+
+
+# --------------------------------------------------------------------------- lifecycle events
+
+@_event
+class RunnableDispatched(Event):
+    runnable_id: int
+    node_name: Any
+    node_hash: int
+    input_fact: Any
+    dispatched_at: int
+    policy: dict
+    attempt: int
+
+
+@_event
+class RunnableCompleted(Event):
+    runnable_id: int
+    node_hash: int
+    result_fact: Any
+    completed_at: int
+    attempt: int
+    duration_ms: int
+
+
+@_event
+class RunnableFailed(Event):
+    runnable_id: int
+    node_hash: int
+    error: Any
+    failed_at: int
+    attempts: int
+    failure_action: str
+
+
+BUILD_EVENTS = (ComponentAdded, ComponentRemoved)
+LIFECYCLE_EVENTS = (RunnableDispatched, RunnableCompleted, RunnableFailed)
+
+for _cls in (
+    ComponentAdded, ComponentRemoved, FactProduced, ActivationConsumed, RunnableActivated,
+    ConditionSatisfied, MapReduceTracked, StateInitiated, JoinFactReceived, JoinCompleted,
+    JoinEdgeRelabeled, FanOutFactEmitted, FanInCompleted, UpstreamFailed, ReactionOccurred,
+    MappedState, RunnableDispatched, RunnableCompleted, RunnableFailed,
+):
+    codec.register(_cls, f"runic.{_cls.__name__}")
+del _cls

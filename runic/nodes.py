@@ -1,0 +1,613 @@
+"""Graph nodes and their three-phase behaviour: prepare, execute, activate/coordinate.
+
+Node types (spec §1.6): :class:`Root`, :class:`Step`, :class:`Condition`, :class:`Join`,
+:class:`Accumulator`, :class:`FanOut` and :class:`FanIn`. Each node implements
+
+* ``prepare(wf, fact)`` — read what it needs from the workflow into a
+  :class:`~runic.runnable.CausalContext`; returns a :class:`~runic.runnable.Runnable`, or a
+  :class:`Skip` (FanOut over a non-iterable input);
+* ``execute(runnable)`` — do the work with the runnable alone and describe the outcome as
+  events (never touching the workflow);
+* ``activate(wf, runnable)`` — the ``RunnableActivated`` events for downstream nodes, and
+  ``coordinate(wf, runnable)`` — for Join/FanIn (and an empty FanOut), the completion events
+  derived at apply time, which is what makes completion safe when parents run concurrently.
+
+Decisions on the spec's quirks, recorded here (see also :mod:`runic.workflow`):
+
+* Calling conventions come from flags set at build time (:func:`runic.functions.call_shape`),
+  not from "context non-empty and arity >= 2" (quirk 1).
+* A condition's result is coerced with ``bool()``: truthy activates (quirk 2). A ``TypeError``
+  in a predicate (the input does not fit, Elixir's "no matching clause") means *not
+  satisfied*; any other exception also means not satisfied and is logged as a warning (quirk 3).
+* Joins pair facts *from the same scope* (the input, or the map item, they descend from), the
+  earliest per parent; facts of other inputs wait for their own partners (quirk 8). Join and
+  FanIn completions activate their children with ``RunnableActivated`` events (quirk 15).
+* The map-reduce reducer runs at apply time, with the component's run context (quirk 10); an
+  empty fan-out completes its reduce with ``init()`` (quirk 11).
+* Accumulators are serialised: at most one runnable per accumulator is prepared per dispatch,
+  so concurrent inputs never read the same old state (quirk 4).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from .events import (
+    ActivationConsumed,
+    ConditionSatisfied,
+    FactProduced,
+    FanInCompleted,
+    FanOutFactEmitted,
+    JoinCompleted,
+    JoinEdgeRelabeled,
+    JoinFactReceived,
+    MapReduceTracked,
+    RunnableActivated,
+    StateInitiated,
+    UpstreamFailed,
+)
+from .facts import Fact
+from .functions import CallShape
+from .hashing import content_hash
+from .runnable import Apply, CausalContext, HookEvent, Runnable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .core import Workflow
+
+__all__ = [
+    "Node", "Root", "Step", "Condition", "Join", "Accumulator", "FanOut", "FanIn",
+    "Skip", "Cont", "Halt", "ROOT_HASH", "WAITING", "call_with_shape",
+]
+
+log = logging.getLogger("runic.core")
+
+ROOT_HASH = content_hash("runic:root")
+WAITING = "waiting"
+
+
+class Cont:
+    """Reducer return value: continue folding with ``value`` (same as returning it bare)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class Halt:
+    """Reducer return value: stop folding; ``value`` is the result."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class Skip:
+    """Returned by ``prepare`` when the activation is consumed without running anything."""
+
+    __slots__ = ("events", "node", "fact")
+
+    def __init__(self, node: "Node", fact: Fact, events: list) -> None:
+        self.node = node
+        self.fact = fact
+        self.events = events
+
+
+def call_with_shape(fn: Callable, shape: CallShape, value: Any, context: Any, *extra: Any) -> Any:
+    """Call ``fn`` with an input ``value`` following its build-time :class:`CallShape`.
+
+    ``extra`` positional arguments (an accumulator's state) follow the input. With two or more
+    required positional parameters and no extra arguments, a list/tuple input is spread.
+    """
+    n = shape.positional
+    if extra:
+        args: tuple = (value, *extra)
+    elif n == 0:
+        args = ()
+    elif n == 1:
+        args = (value,)
+    elif isinstance(value, (list, tuple)):
+        args = tuple(value)
+    else:
+        raise TypeError(
+            f"{getattr(fn, '__name__', fn)!r} takes {n} positional arguments, so it needs a list "
+            f"input to spread, got {type(value).__name__}"
+        )
+    if shape.context:
+        return fn(*args, context=context)
+    return fn(*args)
+
+
+def _run_hooks(hooks: Iterable[Callable], event: HookEvent, ctx: CausalContext) -> list:
+    """Run new-style hooks; return deferred apply functions; raise ``_HookError`` on error."""
+    fns: list = []
+    for hook in hooks:
+        try:
+            res = hook(event, ctx)
+        except Exception as exc:
+            raise _HookError(("hook_exception", exc)) from exc
+        if res is None or res == "ok":
+            continue
+        if isinstance(res, Apply):
+            fns.append(res.fn)
+        elif isinstance(res, (list, tuple)) and res and all(isinstance(x, Apply) for x in res):
+            fns.extend(x.fn for x in res)
+        elif isinstance(res, tuple) and len(res) == 2 and res[0] == "error":
+            raise _HookError(res[1])
+        else:
+            raise _HookError(("invalid_hook_return", res))
+    return fns
+
+
+class _HookError(Exception):
+    def __init__(self, reason: Any) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --------------------------------------------------------------------------- base
+
+class Node:
+    """Base of every vertex that can be invoked."""
+
+    __slots__ = ("name", "hash")
+    kind = "node"
+    is_match = False  # match nodes (Root, Condition) get "matchable" activations
+    activation_label = "runnable"
+
+    def prepare(self, wf: "Workflow", fact: Fact) -> Runnable | Skip:
+        return Runnable(self, fact, wf._context_for(self, fact))
+
+    def execute(self, r: Runnable) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def activate(self, wf: "Workflow", r: Runnable) -> list:
+        """Activate flow children with the produced fact."""
+        fact = r.result
+        if fact.__class__ is not Fact:
+            return []
+        return wf._activations(self.hash, fact.hash)
+
+    def coordinate(self, wf: "Workflow", r: Runnable) -> list | None:
+        return None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+
+# --------------------------------------------------------------------------- root
+
+class Root(Node):
+    """The single entry vertex: logs inputs and activates its flow children."""
+
+    __slots__ = ()
+    kind = "root"
+    is_match = True
+    activation_label = "matchable"
+
+    def __init__(self) -> None:
+        self.name = None
+        self.hash = ROOT_HASH
+
+    def execute(self, r: Runnable) -> None:
+        f = r.input_fact
+        r.complete(f, [FactProduced(f.hash, f.value, f.ancestry, "input", 0)])
+
+    def activate(self, wf: "Workflow", r: Runnable) -> list:
+        return wf._activations(self.hash, r.input_fact.hash)
+
+
+# --------------------------------------------------------------------------- step
+
+class Step(Node):
+    """A function node: ``fn(input) -> output`` (see :func:`call_with_shape`)."""
+
+    __slots__ = ("work", "work_hash", "shape", "context_keys", "fref")
+    kind = "step"
+
+    def __init__(self, work: Callable, name: str, hash: int, work_hash: int, shape: CallShape,  # noqa: A002
+                 context_keys: dict | None = None, fref: Any = None) -> None:
+        self.work = work
+        self.name = name
+        self.hash = hash
+        self.work_hash = work_hash
+        self.shape = shape
+        self.context_keys = context_keys or None
+        self.fref = fref
+
+    def prepare(self, wf: "Workflow", fact: Fact) -> Runnable:
+        return Runnable(self, fact, wf._context_for(self, fact, mapped=self.hash in wf.mapped_paths))
+
+    def execute(self, r: Runnable) -> None:
+        ctx = r.context
+        before, after = ctx.hooks
+        fns: list = []
+        inp = r.input_fact
+        try:
+            if before:
+                fns = _run_hooks(before, HookEvent("before", self, self.hash, inp), ctx)
+            value = call_with_shape(self.work, self.shape, inp.value, ctx.context)
+        except _HookError as he:
+            r.fail(("hook_error", he.reason))
+            return
+        except Exception as exc:
+            r.fail(exc)
+            return
+        depth = ctx.ancestry_depth + 1
+        fact = Fact(value, (self.hash, inp.hash))
+        events = [FactProduced(fact.hash, value, fact.ancestry, "produced", depth),
+                  ActivationConsumed(inp.hash, self.hash, "runnable")]
+        foc = ctx.fan_out_context
+        if foc is not None:
+            events.append(MapReduceTracked(foc[0], foc[1], foc[2], self.hash, fact.hash))
+        if after:
+            try:
+                fns = fns + _run_hooks(after, HookEvent("after", self, self.hash, inp, fact), ctx)
+            except _HookError as he:
+                r.fail(("hook_error", he.reason))
+                return
+        r.complete(fact, events, fns)
+
+
+# --------------------------------------------------------------------------- condition
+
+class Condition(Node):
+    """A predicate node: when it holds, its children receive the same input fact."""
+
+    __slots__ = ("work", "work_hash", "shape", "context_keys", "fref")
+    kind = "condition"
+    is_match = True
+    activation_label = "matchable"
+
+    def __init__(self, work: Callable, name: str | None, hash: int, work_hash: int, shape: CallShape,  # noqa: A002
+                 context_keys: dict | None = None, fref: Any = None) -> None:
+        self.work = work
+        self.name = name
+        self.hash = hash
+        self.work_hash = work_hash
+        self.shape = shape
+        self.context_keys = context_keys or None
+        self.fref = fref
+
+    def check(self, value: Any, context: Any = None) -> bool:
+        """Evaluate the predicate on ``value`` (errors count as "not satisfied")."""
+        try:
+            return bool(call_with_shape(self.work, self.shape, value, context or {}))
+        except TypeError:
+            return False
+        except Exception as exc:
+            log.warning("condition %r raised %s: %s; treating it as not satisfied",
+                        self.name, type(exc).__name__, exc)
+            return False
+
+    def execute(self, r: Runnable) -> None:
+        ctx = r.context
+        before, after = ctx.hooks
+        inp = r.input_fact
+        fns: list = []
+        try:
+            if before:
+                fns = _run_hooks(before, HookEvent("before", self, self.hash, inp), ctx)
+            satisfied = self.check(inp.value, ctx.context)
+            if after:
+                fns = fns + _run_hooks(after, HookEvent("after", self, self.hash, inp, satisfied), ctx)
+        except _HookError as he:
+            r.fail(("hook_error", he.reason))
+            return
+        consumed = ActivationConsumed(inp.hash, self.hash, "matchable")
+        if satisfied:
+            events = [ConditionSatisfied(inp.hash, self.hash, ctx.ancestry_depth + 1), consumed]
+        else:
+            events = [consumed]
+        r.complete(satisfied, events, fns)
+
+    def activate(self, wf: "Workflow", r: Runnable) -> list:
+        if r.result is not True:
+            return []
+        return wf._activations(self.hash, r.input_fact.hash)
+
+
+# --------------------------------------------------------------------------- join
+
+class Join(Node):
+    """Waits for one fact from every parent (in the same scope), then produces their values
+    as a list in ``joins`` order."""
+
+    __slots__ = ("joins",)
+    kind = "join"
+
+    def __init__(self, joins: list[int]) -> None:
+        self.joins = list(joins)
+        self.name = None
+        self.hash = content_hash(("join", tuple(self.joins)))
+
+    def prepare(self, wf: "Workflow", fact: Fact) -> Runnable:
+        parent = fact.ancestry[0] if fact.ancestry else None
+        if parent not in self.joins:
+            # the fact came through a pass-through parent (a condition): find which one
+            for p in self.joins:
+                if wf.graph.has_edge(fact.hash, p, "satisfied"):
+                    parent = p
+                    break
+        return Runnable(self, fact, wf._context_for(self, fact, join_context=parent))
+
+    def execute(self, r: Runnable) -> None:
+        ctx = r.context
+        inp = r.input_fact
+        r.complete(WAITING, [
+            JoinFactReceived(inp.hash, self.hash, ctx.join_context, ctx.ancestry_depth + 1),
+            ActivationConsumed(inp.hash, self.hash, "runnable"),
+        ])
+
+    def activate(self, wf: "Workflow", r: Runnable) -> list:
+        return []
+
+    def coordinate(self, wf: "Workflow", r: Runnable) -> list:
+        graph = wf.graph
+        trigger = r.input_fact
+        scope = wf._scope.get(trigger.hash)
+        parents = set(self.joins)
+        by_parent: dict[int, int] = {}
+        weights = graph.predecessors(self.hash, "joined")
+        for fh in weights:
+            if wf._scope.get(fh) != scope:
+                continue
+            parent = wf.mapped.get(("join_parent", fh, self.hash))
+            if parent in parents and parent not in by_parent:
+                by_parent[parent] = fh
+        if len(by_parent) < len(parents):
+            return []
+        facts = graph.vertices
+        values = [getattr(facts[by_parent[p]], "value", None) for p in self.joins]
+        ancestry = (self.hash, trigger.hash)
+        result = Fact(values, ancestry)
+        depth = max(wf._depth.get(fh, 0) for fh in by_parent.values()) + 1
+        derived: list = [JoinCompleted(self.hash, result.hash, values, ancestry, depth)]
+        used = set(by_parent.values())
+        for fh in list(weights):
+            if fh in used:
+                derived.append(JoinEdgeRelabeled(fh, self.hash, "joined", "join_satisfied"))
+        return derived + [RunnableActivated(result.hash, child, wf._activation_label(child))
+                          for child in graph.successors(self.hash, "flow")]
+
+
+# --------------------------------------------------------------------------- accumulator
+
+class Accumulator(Node):
+    """Keeps state across inputs: ``reducer(input, state) -> new_state``; ``init()`` is the
+    initial state (a literal is wrapped). Downstream nodes receive the new state fact."""
+
+    __slots__ = ("init", "reducer", "reduce_hash", "shape", "context_keys", "init_ref", "reducer_ref")
+    kind = "accumulator"
+
+    def __init__(self, init: Callable[[], Any], reducer: Callable, name: str, hash: int,  # noqa: A002
+                 reduce_hash: int, shape: CallShape, context_keys: dict | None = None,
+                 init_ref: Any = None, reducer_ref: Any = None) -> None:
+        self.init = init
+        self.reducer = reducer
+        self.name = name
+        self.hash = hash
+        self.reduce_hash = reduce_hash
+        self.shape = shape
+        self.context_keys = context_keys or None
+        self.init_ref = init_ref
+        self.reducer_ref = reducer_ref
+
+    def prepare(self, wf: "Workflow", fact: Fact) -> Runnable:
+        latest = wf.latest_state_fact(self.hash)
+        if latest is None:
+            return Runnable(self, fact, wf._context_for(self, fact))
+        return Runnable(self, fact, wf._context_for(
+            self, fact, last_known_state=getattr(latest, "value", None), is_state_initialized=True))
+
+    def execute(self, r: Runnable) -> None:
+        ctx = r.context
+        inp = r.input_fact
+        depth = ctx.ancestry_depth + 1
+        before, after = ctx.hooks
+        events: list = []
+        fns: list = []
+        try:
+            if before:
+                fns = _run_hooks(before, HookEvent("before", self, self.hash, inp), ctx)
+            if ctx.is_state_initialized:
+                state = ctx.last_known_state
+            else:
+                state = self.init()
+                init_fact = Fact(state, (self.hash, content_hash(state)))
+                events.append(StateInitiated(self.hash, init_fact.hash, state, init_fact.ancestry, depth))
+            new_state = call_with_shape(self.reducer, self.shape, inp.value, ctx.context, state)
+        except _HookError as he:
+            r.fail(("hook_error", he.reason))
+            return
+        except Exception as exc:
+            r.fail(exc)
+            return
+        fact = Fact(new_state, (self.hash, inp.hash))
+        events.append(FactProduced(fact.hash, new_state, fact.ancestry, "state_produced", depth))
+        events.append(ActivationConsumed(inp.hash, self.hash, "runnable"))
+        if after:
+            try:
+                fns = fns + _run_hooks(after, HookEvent("after", self, self.hash, inp, fact), ctx)
+            except _HookError as he:
+                r.fail(("hook_error", he.reason))
+                return
+        r.complete(fact, events, fns)
+
+
+# --------------------------------------------------------------------------- map / reduce
+
+def _iterable_items(value: Any) -> list | None:
+    """The elements a fan-out emits, or ``None`` when ``value`` is not a collection."""
+    if isinstance(value, (str, bytes, bytearray, memoryview)) or value is None:
+        return None
+    if isinstance(value, dict):
+        return list(value.items())
+    try:
+        return list(value)
+    except TypeError:
+        return None
+
+
+class FanOut(Node):
+    """Emits one fact per element of an iterable input (not ``str``/``bytes``; dicts emit
+    ``(key, value)`` pairs; generators are materialised once)."""
+
+    __slots__ = ()
+    kind = "fan_out"
+
+    def __init__(self, name: str, hash: int) -> None:  # noqa: A002
+        self.name = name
+        self.hash = hash
+
+    def prepare(self, wf: "Workflow", fact: Fact) -> Runnable | Skip:
+        if _iterable_items(fact.value) is None:
+            log.warning("map %r received a %s, which is not a collection; skipping it",
+                        self.name, type(fact.value).__name__)
+            return Skip(self, fact, [ActivationConsumed(fact.hash, self.hash, "runnable")])
+        return Runnable(self, fact, wf._context_for(self, fact))
+
+    def execute(self, r: Runnable) -> None:
+        inp = r.input_fact
+        items = _iterable_items(inp.value)
+        if items is None:
+            r.fail(TypeError(f"map {self.name!r} needs a collection, got {type(inp.value).__name__}"))
+            return
+        depth = r.context.ancestry_depth + 1
+        events: list = []
+        facts: list = []
+        for elem in items:
+            f = Fact(elem, (self.hash, inp.hash))
+            facts.append(f)
+            events.append(FanOutFactEmitted(self.hash, inp.hash, f.hash, elem, f.ancestry, depth))
+        events.append(ActivationConsumed(inp.hash, self.hash, "runnable"))
+        r.complete(facts, events)
+
+    def activate(self, wf: "Workflow", r: Runnable) -> list:
+        out: list = []
+        for f in r.result:
+            out.extend(wf._activations(self.hash, f.hash))
+        return out
+
+    def coordinate(self, wf: "Workflow", r: Runnable) -> list | None:
+        if r.result:
+            return None
+        # empty collection: complete every reduce waiting on this fan-out with init()
+        derived: list = []
+        source = r.input_fact.hash
+        for fan_in_hash in wf.graph.successors(self.hash, "fan_in"):
+            fan_in = wf.graph.vertices.get(fan_in_hash)
+            if fan_in is None:
+                continue
+            derived.extend(fan_in.complete_batch(wf, source, self.hash, [], None, r.context.ancestry_depth + 1))
+        return derived
+
+
+class FanIn(Node):
+    """The node of a reduce. Simple mode folds an iterable input in one execution; map-reduce
+    mode (linked to a map's FanOut by a ``fan_in`` edge) waits until every element the
+    fan-out emitted has reached it, then folds the results in emission order."""
+
+    __slots__ = ("init", "reducer", "shape", "map_name", "context_keys", "init_ref", "reducer_ref")
+    kind = "fan_in"
+
+    def __init__(self, init: Callable[[], Any], reducer: Callable, name: str, hash: int,  # noqa: A002
+                 shape: CallShape, map_name: str | None = None, context_keys: dict | None = None,
+                 init_ref: Any = None, reducer_ref: Any = None) -> None:
+        self.init = init
+        self.reducer = reducer
+        self.name = name
+        self.hash = hash
+        self.shape = shape
+        self.map_name = map_name
+        self.context_keys = context_keys or None
+        self.init_ref = init_ref
+        self.reducer_ref = reducer_ref
+
+    def fold(self, values: Iterable[Any], context: Any) -> Any:
+        acc = self.init()
+        for v in values:
+            res = call_with_shape(self.reducer, self.shape, v, context, acc)
+            if res.__class__ is Halt:
+                return res.value
+            acc = res.value if res.__class__ is Cont else res
+        return acc
+
+    def prepare(self, wf: "Workflow", fact: Fact) -> Runnable:
+        fan_outs = wf.graph.predecessors(self.hash, "fan_in")
+        if fan_outs:
+            return Runnable(self, fact, wf._context_for(self, fact, fan_in_context=next(iter(fan_outs))))
+        return Runnable(self, fact, wf._context_for(self, fact))
+
+    def execute(self, r: Runnable) -> None:
+        ctx = r.context
+        inp = r.input_fact
+        consumed = ActivationConsumed(inp.hash, self.hash, "runnable")
+        if ctx.fan_in_context is not None:
+            r.complete(WAITING, [consumed])
+            return
+        items = _iterable_items(inp.value)
+        try:
+            if items is None:
+                raise TypeError(f"reduce {self.name!r} needs a collection, got {type(inp.value).__name__}")
+            value = self.fold(items, ctx.context)
+        except Exception as exc:
+            r.fail(exc)
+            return
+        fact = Fact(value, (self.hash, inp.hash))
+        r.complete(fact, [FactProduced(fact.hash, value, fact.ancestry, "reduced", ctx.ancestry_depth + 1), consumed])
+
+    def activate(self, wf: "Workflow", r: Runnable) -> list:
+        if r.result.__class__ is not Fact:
+            return []
+        return wf._activations(self.hash, r.result.hash)
+
+    def coordinate(self, wf: "Workflow", r: Runnable) -> list | None:
+        fan_out_hash = r.context.fan_in_context
+        if fan_out_hash is None:
+            return None
+        trigger = r.input_fact
+        batch = wf.batch_of(trigger.hash)
+        if batch is None:
+            return []
+        source, fan_out = batch
+        if fan_out != fan_out_hash:
+            return []
+        if wf.mapped.get(("fan_in_completed", source, self.hash)):
+            return []
+        expected = wf.mapped.get((source, fan_out))
+        producer = trigger.ancestry[0] if trigger.ancestry else None
+        seen = wf.mapped.get((source, producer))
+        if not expected or not seen or not set(expected) <= set(seen):
+            return []
+        facts = wf.graph.vertices
+        values = [getattr(facts.get(seen[e]), "value", None) for e in expected]
+        return self.complete_batch(wf, source, fan_out, values, trigger,
+                                   max(wf._depth.get(seen[e], 0) for e in expected) + 1,
+                                   seen_key=(source, producer), sisters=[seen[e] for e in expected])
+
+    def complete_batch(self, wf: "Workflow", source: int, fan_out: int, values: list, trigger: Any,
+                       depth: int, seen_key: Any = None, sisters: list | None = None) -> list:
+        """Derive the events completing a map-reduce batch (also used for an empty batch)."""
+        try:
+            value = self.fold(values, wf._effective_run_context(self))
+        except Exception as exc:
+            log.warning("reduce %r failed: %s: %s", self.name, type(exc).__name__, exc)
+            if trigger is None:
+                return []
+            return [UpstreamFailed(trigger.hash, self.hash, "runnable", exc)]
+        ancestry = (self.hash, source)  # a reduce result descends from the collection
+        result = Fact(value, ancestry)
+        derived: list = []
+        for sister in sisters or ():
+            if trigger is not None and sister == trigger.hash:
+                continue
+            if wf.graph.has_edge(sister, self.hash, "runnable"):
+                derived.append(ActivationConsumed(sister, self.hash, "runnable"))
+        derived.append(FanInCompleted(self.hash, source, result.hash, value, ancestry,
+                                      (source, fan_out), seen_key, depth))
+        derived.extend(RunnableActivated(result.hash, child, wf._activation_label(child))
+                       for child in wf.graph.successors(self.hash, "flow"))
+        return derived

@@ -1,0 +1,207 @@
+"""Logs and replay: ``build_log``, ``event_log``, ``from_events`` (spec §2.5).
+
+* :func:`build_log` — a :class:`WorkflowDefined` event (name, output ports, scheduler
+  policies) followed by the build events in chronological order.
+* :func:`event_log` — the build log, then a snapshot of memory (one ``FactProduced`` per fact,
+  one ``ReactionOccurred`` per memory edge, productions in the order they were made, one
+  ``MappedState`` with the map/reduce/accumulator bookkeeping), then the lifecycle events.
+* :func:`from_events` — fold any mix of these in order (a stream written by the Runner is build
+  log + runtime events + lifecycle events). Build events rebuild components through
+  :func:`runic.components.from_recipe`, which restores functions immediately, so a function that
+  cannot be restored fails the rebuild here and never later, at run time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import TYPE_CHECKING, Any, Iterable
+
+from . import codec, folds
+from .components import FunctionLookup, from_recipe
+from .errors import FunctionRestoreError
+from .events import (
+    LIFECYCLE_EVENTS,
+    ComponentAdded,
+    ComponentRemoved,
+    Event,
+    FactProduced,
+    MappedState,
+    ReactionOccurred,
+)
+from .facts import STRIPPED, Fact, FactRef
+from .functions import FunctionRef, describe, restore
+from .graph import PRODUCTION_LABELS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .core import Workflow
+
+__all__ = ["WorkflowDefined", "build_log", "event_log", "from_events", "apply_any", "MEMORY_LABELS"]
+
+MEMORY_LABELS = ("input", "runnable", "matchable", "ran", "satisfied", "fan_out", "joined",
+                 "join_satisfied", "upstream_failed")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WorkflowDefined(Event):
+    """First build event: the workflow's name, output ports and scheduler policies (matchers
+    and fallbacks that are functions are recorded by reference)."""
+
+    name: Any
+    output_ports: Any
+    policies: list
+
+
+codec.register(WorkflowDefined, "runic.WorkflowDefined")
+
+
+# --------------------------------------------------------------------------- policies in logs
+
+def _policy_matcher_recipe(matcher: Any) -> Any:
+    if isinstance(matcher, str):
+        return {"name": matcher}
+    if isinstance(matcher, re.Pattern):
+        return {"regex": matcher.pattern}
+    if isinstance(matcher, tuple) and len(matcher) == 2 and matcher[0] == "name":
+        arg = matcher[1]
+        return {"regex": arg.pattern if isinstance(arg, re.Pattern) else arg}
+    if isinstance(matcher, tuple) and len(matcher) == 2 and matcher[0] == "type":
+        types = matcher[1] if isinstance(matcher[1], (list, tuple)) else [matcher[1]]
+        return {"type": [t if isinstance(t, str) else f"{t.__module__}:{t.__qualname__}" for t in types]}
+    if callable(matcher):
+        return {"fn": describe(matcher)}
+    return {"name": str(matcher)}
+
+
+def _policy_recipe(policy: dict) -> dict:
+    return {k: (describe(v) if callable(v) and k == "fallback" else v) for k, v in policy.items()
+            if k != "executor" or isinstance(v, (str, type(None)))}
+
+
+def _restore_matcher(spec: dict, index: int, provided: Any) -> Any:
+    if "name" in spec:
+        return spec["name"]
+    if "regex" in spec:
+        return ("name", re.compile(spec["regex"]))
+    if "type" in spec:
+        import importlib
+
+        types: list = []
+        for t in spec["type"]:
+            if ":" in t:
+                module, _, qual = t.partition(":")
+                obj: Any = importlib.import_module(module)
+                for part in qual.split("."):
+                    obj = getattr(obj, part)
+                types.append(obj)
+            else:
+                types.append(t)
+        return ("type", types)
+    return restore(spec["fn"], provided, f"scheduler policy #{index}", "matcher")
+
+
+def _restore_policies(policies: list, lookup: FunctionLookup) -> list:
+    defined = lookup.workflow.scheduler_policies if lookup.workflow is not None else []
+    out = []
+    for i, (mspec, pspec) in enumerate(policies):
+        given = defined[i] if i < len(defined) else None
+        matcher = _restore_matcher(mspec, i, given[0] if given and callable(given[0]) else None)
+        policy = dict(pspec)
+        fb = policy.get("fallback")
+        if isinstance(fb, FunctionRef):
+            provided = given[1].get("fallback") if given else None
+            policy["fallback"] = restore(fb, provided, f"scheduler policy #{i}", "fallback")
+        out.append((matcher, policy))
+    return out
+
+
+# --------------------------------------------------------------------------- logs
+
+def build_log(wf: "Workflow") -> list[Event]:
+    """Build events, oldest first, led by the workflow's own definition."""
+    policies = [[_policy_matcher_recipe(m), _policy_recipe(p)] for m, p in wf.scheduler_policies]
+    head = WorkflowDefined(wf.name, wf.output_ports, policies)
+    return [head, *wf.build_events]
+
+
+def event_log(wf: "Workflow") -> list[Event]:
+    """Build log + memory snapshot + lifecycle events (see the module docs)."""
+    g = wf.graph
+    out: list[Event] = build_log(wf)
+    for h, v in g.vertices.items():
+        if v.__class__ is Fact:
+            out.append(FactProduced(h, v.value, v.ancestry, None, wf._depth.get(h, 0)))
+        elif v.__class__ is FactRef:
+            out.append(FactProduced(h, STRIPPED, v.ancestry, None, wf._depth.get(h, 0)))
+    for label in MEMORY_LABELS:
+        for frm, to, w in g.edges(label):
+            out.append(ReactionOccurred(frm, to, label, w))
+    for fh in wf._prod_seq:  # production edges in the order they were made
+        fact = g.vertices.get(fh)
+        anc = getattr(fact, "ancestry", None)
+        if anc is None:
+            continue
+        for label in PRODUCTION_LABELS:
+            w = g.edge_weight(anc[0], fh, label)
+            if w is not None:
+                out.append(ReactionOccurred(anc[0], fh, label, w))
+    out.append(MappedState([[k, v] for k, v in wf.mapped.items()]))
+    out.extend(wf.runnable_events)
+    return out
+
+
+# --------------------------------------------------------------------------- replay
+
+def apply_any(wf: "Workflow", e: Event, functions: Any = None, *, skip_build: bool = False) -> None:
+    """Fold one event of any family into ``wf``."""
+    lookup = functions if isinstance(functions, FunctionLookup) else FunctionLookup(functions)
+    t = type(e)
+    if t is ComponentAdded:
+        if skip_build:
+            return
+        component = from_recipe(e.kind, e.name, e.hash, e.recipe, lookup)
+        wf._add_component(component, e.to, False)
+        wf.build_events.append(e)
+    elif t is WorkflowDefined:
+        if skip_build:
+            return
+        wf.name = e.name
+        wf.output_ports = dict(e.output_ports) if e.output_ports else None
+        wf.scheduler_policies = _restore_policies(e.policies, lookup)
+    elif t is ComponentRemoved:
+        if skip_build:
+            return
+        remove = getattr(wf, "remove_component", None)
+        if remove is not None:
+            remove(e.name)
+        wf.build_events.append(e)
+    elif t in LIFECYCLE_EVENTS:
+        wf.runnable_events.append(e)
+    else:
+        folds.apply_event(wf, e)
+
+
+def from_events(events: Iterable[Event], functions: Any = None, *, base: "Workflow | None" = None,
+                fact_mode: str = "full") -> "Workflow":
+    """Rebuild a workflow by folding ``events`` in order (see the module docs).
+
+    ``functions`` supplies callables that cannot be imported (lambdas, closures): a workflow
+    definition (matched by component name) or a mapping ``{component: callable | {part:
+    callable}}``. ``base`` reuses an existing structure (build events are skipped).
+    ``fact_mode="ref"`` turns stripped fact values into :class:`~runic.facts.FactRef` vertices.
+    """
+    from .core import Workflow
+
+    if fact_mode not in ("full", "ref"):
+        raise ValueError('fact_mode must be "full" or "ref"')
+    wf = base.copy() if base is not None else Workflow()
+    wf._fact_mode = fact_mode
+    lookup = FunctionLookup(functions)
+    try:
+        for e in events:
+            apply_any(wf, e, lookup, skip_build=base is not None)
+    except FunctionRestoreError:
+        raise
+    finally:
+        wf._fact_mode = "full"
+    return wf
