@@ -241,8 +241,27 @@ def _reap(pid: int, timeout: float = 1.0) -> None:
         time.sleep(0.002)
 
 
+_close_in_child: list[int] = []  # fds a child forked during _RedirectedStdio must not keep
+
+
+def _after_fork_in_child() -> None:
+    for fd in _close_in_child:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _close_in_child.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class _RedirectedStdio:
-    """Point fds 0/1/2 at /dev/null and a log file while thespian forks its admin."""
+    """Point fds 0/1/2 at /dev/null and a log file while thespian forks its admin.
+
+    The driver's own stdio is kept in saved duplicates meanwhile; a fork hook closes those
+    in the admin, so no process of the system holds the driver's terminal or pipes.
+    """
 
     def __init__(self, out_path: Path) -> None:
         self.out_path = out_path
@@ -254,6 +273,7 @@ class _RedirectedStdio:
             except Exception:  # noqa: BLE001 - a closed or odd stream
                 pass
         self.saved = [os.dup(fd) for fd in (0, 1, 2)]
+        _close_in_child[:] = self.saved
         null = os.open(os.devnull, os.O_RDONLY)
         out = os.open(self.out_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.dup2(null, 0)
@@ -264,6 +284,7 @@ class _RedirectedStdio:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        _close_in_child.clear()
         for fd, saved in zip((0, 1, 2), self.saved):
             os.dup2(saved, fd)
             os.close(saved)

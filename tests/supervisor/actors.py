@@ -158,3 +158,28 @@ def spawn_spec(child_id: str, **opts: Any) -> ChildSpec:
 
 
 __all__ = ["StartChild"]
+
+
+@dataclass
+class WhereAmI:
+    """Reply with this process's view of the actor system: Value('scratch', path, pid)."""
+
+
+@dataclass
+class LogWarning:
+    text: str
+
+
+class Introspect(ChildActor):
+    """Answers WhereAmI and logs on demand (for the runic.actors tests)."""
+
+    def receiveMsg_WhereAmI(self, msg: WhereAmI, sender: Any) -> None:  # noqa: N802
+        from runic.actors import current_scratch_dir
+
+        self.send(sender, Value("scratch", str(current_scratch_dir()), os.getpid()))
+
+    def receiveMsg_LogWarning(self, msg: LogWarning, sender: Any) -> None:  # noqa: N802
+        import logging
+
+        logging.getLogger("tests.supervisor.introspect").warning("%s", msg.text)
+        self.send(sender, Value("logged", msg.text, os.getpid()))
