@@ -247,10 +247,13 @@ class BaseStore(abc.ABC):
         try:
             return codec.dumps(value)
         except codec.EncodeError as exc:
-            raise StoreEncodeError(
-                f"cannot store {what} in table {self.table_names.get(role, role)!r}: {exc}. "
-                "Nothing was written"
-            ) from exc
+            raise self._encode_error(exc, what, role) from exc
+
+    def _encode_error(self, exc: Exception, what: str, role: str) -> StoreEncodeError:
+        return StoreEncodeError(
+            f"cannot store {what} in table {self.table_names.get(role, role)!r}: {exc}. "
+            "Nothing was written"
+        )
 
     def _decode(self, data: bytes, what: str, table: str, key: Any) -> Any:
         try:
@@ -346,11 +349,12 @@ class BaseStore(abc.ABC):
         self._check_open()
         self._check_epoch(epoch)
         key = self._key(workflow_id)
-        table = "events"
-        blobs = [
-            self._encode(e, f"an event of workflow {workflow_id!r}", table) for e in events
-        ]
-        fact_items = self._fact_items(facts)
+        dumps = codec.dumps
+        try:
+            blobs = [dumps(e) for e in events]
+        except codec.EncodeError as exc:
+            raise self._encode_error(exc, f"an event of workflow {workflow_id!r}", "events") from exc
+        fact_items = self._fact_items(facts) if facts else []
         try:
             return self._append(key, blobs, epoch, fact_items)
         except _Stale as stale:
@@ -545,6 +549,16 @@ class BaseStore(abc.ABC):
             )
         return info[key]
 
+    def drop_tables(self) -> None:
+        """Delete this runner's tables with all their data (Mnesia's ``delete_table``).
+
+        Other handles on the same runner fail from then on; a new store handle for the runner
+        creates empty tables. This handle is closed.
+        """
+        self._check_open()
+        self._drop_tables()
+        self.close()
+
     @property
     @abc.abstractmethod
     def storage_type(self) -> str:
@@ -619,6 +633,9 @@ class BaseStore(abc.ABC):
 
     @abc.abstractmethod
     def _table_size(self, name: str) -> int: ...
+
+    @abc.abstractmethod
+    def _drop_tables(self) -> None: ...
 
     @abc.abstractmethod
     def _close(self) -> None: ...

@@ -91,7 +91,6 @@ class MemoryStore(BaseStore):
     kind: ClassVar[str] = "memory"
 
     def __init__(self, runner_name: str, **opts: Any) -> None:
-        opts.pop("runner", None)
         super().__init__(runner_name, **opts)
         self.table_names = {role: f"{runner_name}.{spec[0]}" for role, spec in _SPECS.items()}
         self._t = _tables_for(runner_name)
@@ -282,6 +281,10 @@ class MemoryStore(BaseStore):
                 return sum(len(s) for s in t.events.values())
             return len({"logs": t.logs, "counters": t.events, "facts": t.facts,
                         "snapshots": t.snapshots, "status": t.status}[role])
+
+    def _drop_tables(self) -> None:
+        if _tables_for(self.runner_name, create=False) is self._t:
+            type(self).drop(self.runner_name)
 
     def _close(self) -> None:
         pass
