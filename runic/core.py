@@ -162,8 +162,10 @@ class Workflow:
 
     def _claim_name(self, component: Any) -> Any:
         existing = self.components.get(component.name)
-        if existing is None or existing.hash == component.hash:
+        if existing is None or existing is component:
             return component
+        if existing.hash == component.hash and not component.auto_named:
+            return component  # the same definition again: another parent edge, as in Runic
         if not component.auto_named:
             raise DuplicateComponentError(
                 f"a different component is already named {component.name!r} in workflow "
@@ -213,6 +215,12 @@ class Workflow:
         self.graph.add_vertex(node.hash, node)
 
     def _flow(self, parent: int, child: int) -> None:
+        if parent == child:
+            node = self.graph.vertices.get(child)
+            raise WorkflowDefinitionError(
+                f"cannot connect {getattr(node, 'name', child)!r} under itself; "
+                "build a new component (or give it another name) to repeat a step"
+            )
         self.graph.add_edge(parent, child, "flow")
 
     def _register(self, name: str, component: Any, parts: list[tuple[str, int]]) -> None:
@@ -445,6 +453,9 @@ class Workflow:
 
     def _context_for(self, node: Node, fact: Any, mapped: bool = False, **fields: Any) -> CausalContext:
         h = node.hash
+        if not (fields or mapped or self.run_context or self.before_hooks or self.after_hooks
+                or node.context_keys):
+            return CausalContext(h, fact, self._depth.get(fact.hash, 0))
         before = self.before_hooks.get(h)
         after = self.after_hooks.get(h)
         if before or after:
@@ -510,11 +521,26 @@ class Workflow:
 
     # ================================================================== planning
     def _invoke_root(self, value: Any) -> None:
-        fact = value if isinstance(value, (Fact, FactRef)) and isinstance(value, Fact) else Fact(value)
+        fact = value if value.__class__ is Fact else Fact(value)
         r = Runnable(_ROOT, fact, CausalContext(ROOT_HASH, fact))
         _ROOT.execute(r)
         self._apply_events(r.events)
-        self._apply_events(_ROOT.activate(self, r))
+        self._activate(ROOT_HASH, fact.hash)
+
+    def _activate(self, parent: int, fact_hash: int) -> None:
+        """Activate ``parent``'s flow children with a fact (events buffered when emitting)."""
+        g = self.graph
+        children = g.successors(parent, "flow")
+        if not children:
+            return
+        v = g.vertices
+        weight = self._depth.get(fact_hash, 0) + 1
+        buf = self.uncommitted_events if self.emit_events else None
+        for c in children:
+            label = v[c].activation_label
+            g.add_edge(fact_hash, c, label, weight)
+            if buf is not None:
+                buf.append(RunnableActivated(fact_hash, c, label))
 
     def plan(self, input: Any = NOTHING, *, run_context: dict | None = None) -> "Workflow":  # noqa: A002
         """Log ``input`` as a fact and activate Root's children (predicates are not evaluated).
@@ -601,7 +627,7 @@ class Workflow:
             fact = v.get(fact_hash)
             if node is None or fact is None:
                 continue
-            if node.__class__ is Accumulator or isinstance(node, Accumulator):
+            if node.serial:
                 if node_hash in accumulators:
                     continue
                 accumulators.add(node_hash)
@@ -643,12 +669,22 @@ class Workflow:
                 return self
         status = r.status
         if status == COMPLETED:
-            self._apply_events(r.events)
+            events = r._events
+            if events is None:  # described lazily: apply with the primitives directly
+                node.fold_into(self, r)
+                if self.emit_events:
+                    self.uncommitted_events.extend(r.events)
+            else:
+                result = r.result
+                if result.__class__ is Fact:  # the fold finds the vertex instead of rebuilding it
+                    self.graph.vertices.setdefault(result.hash, result)
+                self._apply_events(events)
             for fn in r.hook_apply_fns:
                 fn(self)
-            derived = node.coordinate(self, r)
+            derived = node.coordinate(self, r) if node.coordinates else None
             if derived is None:
-                self._apply_events(node.activate(self, r))
+                for fh in node.activation_sources(r):
+                    self._activate(node.hash, fh)
             elif derived:
                 self._apply_events(derived)
         elif status == SKIPPED:

@@ -15,6 +15,7 @@ Two sentinels stand where ``None`` would be ambiguous: :data:`NOTHING` ("no inpu
 
 from __future__ import annotations
 
+import struct
 from hashlib import blake2b
 from typing import Any
 
@@ -58,15 +59,16 @@ STRIPPED = Sentinel("STRIPPED")
 """Marks a ``FactProduced`` value that was moved to the store's fact table."""
 
 
+_pack_pair = struct.Struct(">QQ").pack
+
+
 def fact_hash(value: Any, ancestry: tuple[int, int] | None) -> int:
     """The default content hash of a fact: hash of ``(value, ancestry)``."""
-    h = blake2b(canonical_bytes(value), digest_size=8)
     if ancestry is None:
-        h.update(b"\xc0")
+        data = canonical_bytes(value) + b"\xc0"
     else:
-        h.update(ancestry[0].to_bytes(8, "big"))
-        h.update(ancestry[1].to_bytes(8, "big"))
-    return int.from_bytes(h.digest(), "big")
+        data = canonical_bytes(value) + _pack_pair(ancestry[0], ancestry[1])
+    return int.from_bytes(blake2b(data, digest_size=8).digest(), "big")
 
 
 class Fact:

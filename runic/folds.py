@@ -24,19 +24,23 @@ from .graph import PRODUCTION_LABELS
 if TYPE_CHECKING:  # pragma: no cover
     from .core import Workflow
 
-__all__ = ["apply_event", "log_fact", "skip_downstream"]
+__all__ = ["apply_event", "log_fact", "record_fact", "record_production", "track_map_reduce",
+           "skip_downstream"]
+
+# ---------------------------------------------------------------------------- primitives
+# Every change to a workflow's memory goes through these; the event folds below and the
+# hot-path ``fold_into`` of nodes both call them, so live execution and replay cannot diverge.
 
 
-def log_fact(wf: "Workflow", h: int, value: Any, ancestry: Any, weight: int) -> None:
-    """Add a fact vertex (no-op if it exists) and its derived indexes."""
-    g = wf.graph
-    if h in g.vertices:
+def record_fact(wf: "Workflow", fact: Any, weight: int) -> None:
+    """Add a fact (or FactRef) vertex with its depth and scope (no-op if already recorded)."""
+    h = fact.hash
+    if h in wf._depth:
         return
-    if value is STRIPPED and wf._fact_mode == "ref":
-        g.vertices[h] = FactRef(h, ancestry)
-    else:
-        g.vertices[h] = Fact(value, ancestry, h)
+    g = wf.graph
+    g.vertices.setdefault(h, fact)
     wf._depth[h] = weight
+    ancestry = fact.ancestry
     if ancestry is None:
         wf._scope[h] = h
     else:
@@ -47,21 +51,46 @@ def log_fact(wf: "Workflow", h: int, value: Any, ancestry: Any, weight: int) -> 
             wf._scope[h] = wf._scope.get(ancestry[1], h)
 
 
-def _produced(wf: "Workflow", producer: int, h: int, label: str, weight: int) -> None:
+def log_fact(wf: "Workflow", h: int, value: Any, ancestry: Any, weight: int) -> None:
+    """Record a fact given by its fields (a FactRef when the value was stripped in ref mode)."""
+    if h in wf._depth:
+        return
+    existing = wf.graph.vertices.get(h)
+    if existing is not None:
+        record_fact(wf, existing, weight)
+    elif value is STRIPPED and wf._fact_mode == "ref":
+        record_fact(wf, FactRef(h, ancestry), weight)
+    else:
+        record_fact(wf, Fact(value, ancestry, h), weight)
+
+
+def record_production(wf: "Workflow", producer: int, h: int, label: str, weight: int) -> None:
+    """Draw ``producer -[label]-> fact`` and note the production order."""
     if producer in wf.graph.vertices:
         wf.graph.add_edge(producer, h, label, weight)
         wf._seq += 1
         wf._prod_seq[h] = wf._seq
+        if label == "state_produced":
+            wf.mapped[("latest_state_fact", producer)] = h
+
+
+def track_map_reduce(wf: "Workflow", source: int, fan_out: int, fan_out_fact: int, step: int, result: int) -> None:
+    """Record that ``step`` turned map item ``fan_out_fact`` into ``result``."""
+    seen = wf.mapped.get((source, step))
+    if seen is None:
+        seen = wf.mapped[(source, step)] = {}
+    seen[fan_out_fact] = result
+    wf.mapped[("fan_out_for_batch", source)] = fan_out
+
+
+_produced = record_production
 
 
 def _fact_produced(wf: "Workflow", e: ev.FactProduced) -> None:
     log_fact(wf, e.hash, e.value, e.ancestry, e.weight)
     label = e.producer_label
     if e.ancestry is not None and label is not None and label != "input":
-        producer = e.ancestry[0]
-        _produced(wf, producer, e.hash, label, e.weight)
-        if label == "state_produced":
-            wf.mapped[("latest_state_fact", producer)] = e.hash
+        record_production(wf, e.ancestry[0], e.hash, label, e.weight)
 
 
 def _activation_consumed(wf: "Workflow", e: ev.ActivationConsumed) -> None:
@@ -77,11 +106,7 @@ def _condition_satisfied(wf: "Workflow", e: ev.ConditionSatisfied) -> None:
 
 
 def _map_reduce_tracked(wf: "Workflow", e: ev.MapReduceTracked) -> None:
-    seen = wf.mapped.get((e.source_fact_hash, e.step_hash))
-    if seen is None:
-        seen = wf.mapped[(e.source_fact_hash, e.step_hash)] = {}
-    seen[e.fan_out_fact_hash] = e.result_fact_hash
-    wf.mapped[("fan_out_for_batch", e.source_fact_hash)] = e.fan_out_hash
+    track_map_reduce(wf, e.source_fact_hash, e.fan_out_hash, e.fan_out_fact_hash, e.step_hash, e.result_fact_hash)
 
 
 def _state_initiated(wf: "Workflow", e: ev.StateInitiated) -> None:

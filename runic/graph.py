@@ -63,14 +63,16 @@ class Graph:
             self.inn[label] = {}
         tos = out.get(frm)
         if tos is None:
-            tos = out[frm] = {}
-        tos[to] = weight
+            out[frm] = {to: weight}
+        else:
+            tos[to] = weight
         inn = self.inn[label]
         froms = inn.get(to)
         if froms is None:
-            froms = inn[to] = {}
-        froms[frm] = weight
-        if label in ACTIVATION_LABELS:
+            inn[to] = {frm: weight}
+        else:
+            froms[frm] = weight
+        if label == "runnable" or label == "matchable":
             self.pending[(frm, to)] = label
         if props is not None:
             self.props[(frm, to, label)] = props
@@ -111,10 +113,24 @@ class Graph:
 
     def relabel(self, frm: Hashable, to: Hashable, old: str, new: str, weight: int | None = None) -> bool:
         """Turn edge ``(frm, to, old)`` into ``(frm, to, new)``; a missing edge is a no-op."""
-        w = self.remove_edge(frm, to, old)
-        if w is None:
+        out = self.out.get(old)
+        if out is None:
             return False
-        self.add_edge(frm, to, new, w if weight is None else weight)
+        tos = out.get(frm)
+        if tos is None or to not in tos:
+            return False
+        w = tos.pop(to)
+        if not tos:
+            del out[frm]
+        inn = self.inn[old]
+        froms = inn[to]
+        del froms[frm]
+        if not froms:
+            del inn[to]
+        if old == "runnable" or old == "matchable":
+            del self.pending[(frm, to)]
+        props = self.props.pop((frm, to, old), None) if self.props else None
+        self.add_edge(frm, to, new, w if weight is None else weight, props)
         return True
 
     # ------------------------------------------------------------------ queries

@@ -48,6 +48,7 @@ from .events import (
     UpstreamFailed,
 )
 from .facts import Fact
+from .folds import record_fact, record_production, track_map_reduce
 from .functions import CallShape
 from .hashing import content_hash
 from .runnable import Apply, CausalContext, HookEvent, Runnable
@@ -154,8 +155,11 @@ class Node:
 
     __slots__ = ("name", "hash")
     kind = "node"
+    context_keys = None
     is_match = False  # match nodes (Root, Condition) get "matchable" activations
     activation_label = "runnable"
+    coordinates = False  # Join/FanIn/FanOut derive completion events at apply time
+    serial = False  # at most one runnable of this node is prepared per dispatch (accumulators)
 
     def prepare(self, wf: "Workflow", fact: Fact) -> Runnable | Skip:
         return Runnable(self, fact, wf._context_for(self, fact))
@@ -163,12 +167,18 @@ class Node:
     def execute(self, r: Runnable) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def activate(self, wf: "Workflow", r: Runnable) -> list:
-        """Activate flow children with the produced fact."""
+    def activation_sources(self, r: Runnable) -> Iterable[int]:
+        """Hashes of the facts this node's flow children are activated with after ``r``."""
         fact = r.result
-        if fact.__class__ is not Fact:
-            return []
-        return wf._activations(self.hash, fact.hash)
+        return (fact.hash,) if fact.__class__ is Fact else ()
+
+    def describe(self, r: Runnable) -> list:
+        """Build the events of a lazily described outcome (see ``fold_into``)."""
+        raise NotImplementedError(f"{type(self).__name__} does not describe outcomes lazily")
+
+    def fold_into(self, wf: "Workflow", r: Runnable) -> None:
+        """Apply a lazily described outcome with the fold primitives, without building events."""
+        raise NotImplementedError(f"{type(self).__name__} does not describe outcomes lazily")
 
     def coordinate(self, wf: "Workflow", r: Runnable) -> list | None:
         return None
@@ -195,8 +205,8 @@ class Root(Node):
         f = r.input_fact
         r.complete(f, [FactProduced(f.hash, f.value, f.ancestry, "input", 0)])
 
-    def activate(self, wf: "Workflow", r: Runnable) -> list:
-        return wf._activations(self.hash, r.input_fact.hash)
+    def activation_sources(self, r: Runnable) -> Iterable[int]:
+        return (r.input_fact.hash,)
 
 
 # --------------------------------------------------------------------------- step
@@ -218,7 +228,9 @@ class Step(Node):
         self.fref = fref
 
     def prepare(self, wf: "Workflow", fact: Fact) -> Runnable:
-        return Runnable(self, fact, wf._context_for(self, fact, mapped=self.hash in wf.mapped_paths))
+        if self.hash in wf.mapped_paths:
+            return Runnable(self, fact, wf._context_for(self, fact, True))
+        return Runnable(self, fact, wf._context_for(self, fact))
 
     def execute(self, r: Runnable) -> None:
         ctx = r.context
@@ -235,20 +247,37 @@ class Step(Node):
         except Exception as exc:
             r.fail(exc)
             return
-        depth = ctx.ancestry_depth + 1
         fact = Fact(value, (self.hash, inp.hash))
-        events = [FactProduced(fact.hash, value, fact.ancestry, "produced", depth),
-                  ActivationConsumed(inp.hash, self.hash, "runnable")]
-        foc = ctx.fan_out_context
-        if foc is not None:
-            events.append(MapReduceTracked(foc[0], foc[1], foc[2], self.hash, fact.hash))
         if after:
             try:
                 fns = fns + _run_hooks(after, HookEvent("after", self, self.hash, inp, fact), ctx)
             except _HookError as he:
                 r.fail(("hook_error", he.reason))
                 return
-        r.complete(fact, events, fns)
+        r.complete(fact, None, fns)  # events described lazily (describe / fold_into)
+
+    def describe(self, r: Runnable) -> list:
+        ctx = r.context
+        fact = r.result
+        inp = r.input_fact
+        events = [FactProduced(fact.hash, fact.value, fact.ancestry, "produced", ctx.ancestry_depth + 1),
+                  ActivationConsumed(inp.hash, self.hash, "runnable")]
+        foc = ctx.fan_out_context
+        if foc is not None:
+            events.append(MapReduceTracked(foc[0], foc[1], foc[2], self.hash, fact.hash))
+        return events
+
+    def fold_into(self, wf: "Workflow", r: Runnable) -> None:
+        ctx = r.context
+        fact = r.result
+        depth = ctx.ancestry_depth + 1
+        h = fact.hash
+        record_fact(wf, fact, depth)
+        record_production(wf, self.hash, h, "produced", depth)
+        wf.graph.relabel(r.input_fact.hash, self.hash, "runnable", "ran")
+        foc = ctx.fan_out_context
+        if foc is not None:
+            track_map_reduce(wf, foc[0], foc[1], foc[2], self.hash, h)
 
 
 # --------------------------------------------------------------------------- condition
@@ -303,10 +332,8 @@ class Condition(Node):
             events = [consumed]
         r.complete(satisfied, events, fns)
 
-    def activate(self, wf: "Workflow", r: Runnable) -> list:
-        if r.result is not True:
-            return []
-        return wf._activations(self.hash, r.input_fact.hash)
+    def activation_sources(self, r: Runnable) -> Iterable[int]:
+        return (r.input_fact.hash,) if r.result is True else ()
 
 
 # --------------------------------------------------------------------------- join
@@ -317,6 +344,7 @@ class Join(Node):
 
     __slots__ = ("joins",)
     kind = "join"
+    coordinates = True
 
     def __init__(self, joins: list[int]) -> None:
         self.joins = list(joins)
@@ -341,8 +369,8 @@ class Join(Node):
             ActivationConsumed(inp.hash, self.hash, "runnable"),
         ])
 
-    def activate(self, wf: "Workflow", r: Runnable) -> list:
-        return []
+    def activation_sources(self, r: Runnable) -> Iterable[int]:
+        return ()
 
     def coordinate(self, wf: "Workflow", r: Runnable) -> list:
         graph = wf.graph
@@ -381,6 +409,7 @@ class Accumulator(Node):
 
     __slots__ = ("init", "reducer", "reduce_hash", "shape", "context_keys", "init_ref", "reducer_ref")
     kind = "accumulator"
+    serial = True
 
     def __init__(self, init: Callable[[], Any], reducer: Callable, name: str, hash: int,  # noqa: A002
                  reduce_hash: int, shape: CallShape, context_keys: dict | None = None,
@@ -457,6 +486,7 @@ class FanOut(Node):
 
     __slots__ = ()
     kind = "fan_out"
+    coordinates = True
 
     def __init__(self, name: str, hash: int) -> None:  # noqa: A002
         self.name = name
@@ -485,11 +515,8 @@ class FanOut(Node):
         events.append(ActivationConsumed(inp.hash, self.hash, "runnable"))
         r.complete(facts, events)
 
-    def activate(self, wf: "Workflow", r: Runnable) -> list:
-        out: list = []
-        for f in r.result:
-            out.extend(wf._activations(self.hash, f.hash))
-        return out
+    def activation_sources(self, r: Runnable) -> Iterable[int]:
+        return [f.hash for f in r.result]
 
     def coordinate(self, wf: "Workflow", r: Runnable) -> list | None:
         if r.result:
@@ -512,6 +539,7 @@ class FanIn(Node):
 
     __slots__ = ("init", "reducer", "shape", "map_name", "context_keys", "init_ref", "reducer_ref")
     kind = "fan_in"
+    coordinates = True
 
     def __init__(self, init: Callable[[], Any], reducer: Callable, name: str, hash: int,  # noqa: A002
                  shape: CallShape, map_name: str | None = None, context_keys: dict | None = None,
@@ -558,11 +586,6 @@ class FanIn(Node):
             return
         fact = Fact(value, (self.hash, inp.hash))
         r.complete(fact, [FactProduced(fact.hash, value, fact.ancestry, "reduced", ctx.ancestry_depth + 1), consumed])
-
-    def activate(self, wf: "Workflow", r: Runnable) -> list:
-        if r.result.__class__ is not Fact:
-            return []
-        return wf._activations(self.hash, r.result.hash)
 
     def coordinate(self, wf: "Workflow", r: Runnable) -> list | None:
         fan_out_hash = r.context.fan_in_context

@@ -12,6 +12,7 @@ in-flight tracking and as the idempotency key a step can read (:attr:`Runnable.i
 
 from __future__ import annotations
 
+import struct
 from hashlib import blake2b
 from types import MappingProxyType
 from typing import Any, Callable
@@ -25,11 +26,12 @@ FAILED = "failed"
 SKIPPED = "skipped"
 
 
+_pack_pair = struct.Struct(">QQ").pack
+
+
 def runnable_id(node_hash: int, fact_hash: int) -> int:
     """The stable id of the activation of ``node_hash`` by ``fact_hash``."""
-    return int.from_bytes(
-        blake2b(node_hash.to_bytes(8, "big") + fact_hash.to_bytes(8, "big"), digest_size=8).digest(), "big"
-    )
+    return int.from_bytes(blake2b(_pack_pair(node_hash, fact_hash), digest_size=8).digest(), "big")
 
 
 class CausalContext:
@@ -130,26 +132,48 @@ class Apply:
 class Runnable:
     """One activation of a node by a fact, ready to execute in isolation."""
 
-    __slots__ = ("id", "node", "input_fact", "context", "status", "result", "events",
+    __slots__ = ("_id", "node", "input_fact", "context", "status", "result", "_events",
                  "hook_apply_fns", "error")
 
     def __init__(self, node: Any, input_fact: Any, context: CausalContext | None = None,
                  id: int | None = None) -> None:  # noqa: A002
         self.node = node
         self.input_fact = input_fact
-        self.id = runnable_id(node.hash, input_fact.hash) if id is None else id
+        self._id = id
         self.context = context if context is not None else CausalContext(node.hash, input_fact)
         self.status = PENDING
         self.result: Any = None
-        self.events: list = []
-        self.hook_apply_fns: list = []
+        self._events: list | tuple | None = ()
+        self.hook_apply_fns: list | tuple = ()
         self.error: Any = None
 
+    @property
+    def events(self) -> list | tuple:
+        """The events describing the outcome. Nodes on the hot path describe a completed
+        outcome lazily (``None`` until asked); asking builds the event list once."""
+        ev = self._events
+        if ev is None:
+            ev = self._events = self.node.describe(self)
+        return ev
+
+    @events.setter
+    def events(self, value: list | tuple) -> None:
+        self._events = value
+
+    @property
+    def id(self) -> int:
+        """``hash((node.hash, fact.hash))``, computed on first use."""
+        rid = self._id
+        if rid is None:
+            rid = self._id = runnable_id(self.node.hash, self.input_fact.hash)
+        return rid
+
     # -------------------------------------------------------------- outcomes
-    def complete(self, result: Any, events: list, hook_apply_fns: list | None = None) -> "Runnable":
+    def complete(self, result: Any, events: list | None, hook_apply_fns: list | None = None) -> "Runnable":
+        """Mark completed. ``events=None`` means the node describes them lazily (``describe``)."""
         self.status = COMPLETED
         self.result = result
-        self.events = events
+        self._events = events
         if hook_apply_fns:
             self.hook_apply_fns = hook_apply_fns
         return self
@@ -161,17 +185,17 @@ class Runnable:
 
     def skip(self, events: list) -> "Runnable":
         self.status = SKIPPED
-        self.events = events
+        self._events = events
         return self
 
     def reset(self) -> "Runnable":
         """A fresh pending copy (same id, node, fact and context) for another attempt."""
-        return Runnable(self.node, self.input_fact, self.context, self.id)
+        return Runnable(self.node, self.input_fact, self.context, self._id)
 
     def with_meta(self, overrides: dict) -> "Runnable":
         """A fresh pending copy whose ``meta_context`` is updated with ``overrides``."""
         ctx = self.context.replace(meta_context={**self.context.meta_context, **overrides})
-        return Runnable(self.node, self.input_fact, ctx, self.id)
+        return Runnable(self.node, self.input_fact, ctx, self._id)
 
     # -------------------------------------------------------------- execution
     def execute(self) -> "Runnable":
@@ -191,3 +215,11 @@ class Runnable:
 
     def __repr__(self) -> str:
         return f"Runnable({self.node_name!r}, {self.status}, id={self.id:#x})"
+
+    def __getstate__(self) -> tuple:
+        return (self.id, self.node, self.input_fact, self.context, self.status, self.result,
+                self.events, self.hook_apply_fns, self.error)
+
+    def __setstate__(self, state: tuple) -> None:
+        (self._id, self.node, self.input_fact, self.context, self.status, self.result,
+         self._events, self.hook_apply_fns, self.error) = state

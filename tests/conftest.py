@@ -13,7 +13,7 @@ import signal
 
 import pytest
 
-from runic.actors import ActorSystemHandle, procs, start_system
+from runic.actors import ActorSystemHandle, procs, set_default_system, start_system
 
 LEFTOVER_GRACE_SECONDS = 3.0
 
@@ -27,11 +27,16 @@ def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def actor_system(request: pytest.FixtureRequest) -> ActorSystemHandle:
-    """A fresh actor system for this test; fails the test if any of its processes outlive it."""
+    """A fresh actor system for this test; fails the test if any of its processes outlive it.
+
+    While the test runs it is also :func:`runic.actors.default_system`.
+    """
     handle = start_system()
+    previous = set_default_system(handle)  # code that starts trees without system= uses it too
     try:
         yield handle
     finally:
+        set_default_system(previous)
         rep = getattr(request.node, "rep_call", None)
         if rep is not None and rep.failed:
             text = handle.log_text()

@@ -20,6 +20,7 @@ from .system import (
     current_scratch_dir,
     default_system,
     scratch_path,
+    set_default_system,
     start_system,
 )
 
@@ -37,5 +38,6 @@ __all__ = [
     "default_system",
     "is_loopback",
     "scratch_path",
+    "set_default_system",
     "start_system",
 ]

@@ -33,6 +33,7 @@ __all__ = [
     "start_system",
     "attach",
     "default_system",
+    "set_default_system",
     "current_scratch_dir",
     "current_admin_port",
     "scratch_path",
@@ -177,6 +178,10 @@ class ActorSystemHandle:
     def before_shutdown(self, fn: Callable[[], None]) -> None:
         """Register ``fn`` to run (once) at the start of :meth:`shutdown`; last registered first."""
         self._before_shutdown.append(fn)
+
+    def cancel_before_shutdown(self, fn: Callable[[], None]) -> None:
+        """Unregister a hook added with :meth:`before_shutdown` (no error if absent)."""
+        self._before_shutdown = [f for f in self._before_shutdown if f != fn]
 
     def shutdown(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> list[int]:
         """Stop the whole system; return the pids that had to be killed by SIGKILL.
@@ -344,10 +349,13 @@ def start_system(
         for pid in new:
             _reap(pid)
     if session is None:
-        try:
-            asys.shutdown()
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+        if new:  # we forked an admin but cannot find it: stop what we started
+            try:
+                asys.shutdown()
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+        # else thespian joined an admin another process started on that port meanwhile:
+        # leave that system (and its scratch directory) alone
         raise ActorSystemStartError(
             f"the actor system on port {port} did not come up as a new system of this process "
             "(another process may have taken the port); try again"
@@ -435,6 +443,18 @@ def default_system() -> ActorSystemHandle:
         if _default is None or _default.closed:
             _default = start_system()
         return _default
+
+
+def set_default_system(handle: ActorSystemHandle | None) -> ActorSystemHandle | None:
+    """Make ``handle`` the system :func:`default_system` returns; returns the previous one.
+
+    The ``actor_system`` test fixture uses it so code that starts supervisors without
+    ``system=`` runs on the test's own system.
+    """
+    global _default
+    with _default_lock:
+        previous, _default = _default, handle
+        return previous
 
 
 @atexit.register

@@ -22,7 +22,6 @@ from typing import Any, Iterable
 from ..actors import ActorSystemHandle, default_system, procs
 from .actor import SupervisorActor
 from .errors import (
-    SupervisorError,
     SupervisorNotRunningError,
     SupervisorStartError,
     SupervisorTimeoutError,
@@ -226,6 +225,7 @@ class Supervisor:
                 procs.kill_pids(left, signal.SIGKILL)
                 procs.wait_gone(left, 2.0)
         self._stopped = True
+        self.system.cancel_before_shutdown(self._stop_at_shutdown)
 
     def _stop_at_shutdown(self) -> None:
         if not self._stopped:

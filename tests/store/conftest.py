@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Callable, Iterator
@@ -75,3 +78,77 @@ def worker_env() -> dict[str, str]:
 
 
 PYTHON = sys.executable
+
+
+class Proc:
+    """A helper process running ``_worker.py``; its stdout is read as JSON lines."""
+
+    def __init__(self, popen: "subprocess.Popen[bytes]") -> None:
+        self.popen = popen
+        self.pid = popen.pid
+        self._buf = b""
+
+    def line(self, timeout: float = 60.0) -> dict | None:
+        """The next JSON line, or ``None`` at end of output. Fails the test after ``timeout``."""
+        import json
+        import select
+
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"helper process {self.pid} printed nothing for {timeout} s")
+            ready, _, _ = select.select([self.popen.stdout], [], [], left)
+            if ready:
+                chunk = os.read(self.popen.stdout.fileno(), 65536)  # type: ignore[union-attr]
+                if not chunk:
+                    if self._buf:
+                        break
+                    return None
+                self._buf += chunk
+        raw, _, self._buf = self._buf.partition(b"\n")
+        if not raw:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            # the last line can be cut by kill -9 in the middle of os.write: not an ack
+            return {"partial": raw.decode(errors="replace")}
+
+    def lines(self, timeout: float = 60.0) -> list[dict]:
+        """Every remaining line until the process closes its output."""
+        got = []
+        while (item := self.line(timeout)) is not None:
+            got.append(item)
+        return got
+
+    def wait(self, timeout: float = 60.0) -> int:
+        return self.popen.wait(timeout)
+
+    def stderr(self) -> str:
+        return self.popen.stderr.read().decode(errors="replace") if self.popen.stderr else ""
+
+
+@pytest.fixture
+def spawn(worker_env: dict[str, str]) -> Iterator[Callable[..., Proc]]:
+    """Start ``_worker.py`` processes; any still running at teardown is killed (by pid)."""
+    procs: list[Proc] = []
+
+    def start(*args: object, preexec_fn: Callable[[], None] | None = None) -> Proc:
+        popen = subprocess.Popen(
+            [PYTHON, str(WORKER), *map(str, args)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            env=worker_env, preexec_fn=preexec_fn,
+        )
+        proc = Proc(popen)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for p in procs:
+        if p.popen.poll() is None:
+            os.kill(p.pid, signal.SIGKILL)
+        p.popen.wait(30)
+        for stream in (p.popen.stdout, p.popen.stderr):
+            if stream:
+                stream.close()

@@ -183,3 +183,15 @@ class Introspect(ChildActor):
 
         logging.getLogger("tests.supervisor.introspect").warning("%s", msg.text)
         self.send(sender, Value("logged", msg.text, os.getpid()))
+
+
+class BadInit(ChildActor):
+    """Raises in __init__ (thespian reports the child as exited before it ever answers)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        raise RuntimeError("broken constructor")
+
+
+class PlainActor:
+    """Not a ChildActor: a supervisor must refuse to start it."""

@@ -104,3 +104,29 @@ def test_system_shutdown_stops_trees_in_order(tmp_path) -> None:
     assert handle.pids() == []
     stops = [line for line in open(journal) if line.startswith("stop")]
     assert [s.split()[1] for s in stops] == ["c", "b", "a"]
+
+
+@pytest.mark.parametrize(
+    "spec,expected",
+    [
+        (ChildSpec("ctor", ("tests.supervisor.actors:BadInit", {})), "exited during its start"),
+        (ChildSpec("plain", ("tests.supervisor.actors:PlainActor", {})), "not a runic.supervisor.ChildActor"),
+        (ChildSpec("gone", ("tests.supervisor.actors:DoesNotExist", {})), "cannot import"),
+        (ChildSpec("slow", (Echo, {"start_delay": 30})), "did not answer its start within"),
+    ],
+)
+def test_start_child_failures_are_reported(actor_system, spec, expected) -> None:
+    with Supervisor.start_link([], system=actor_system, start_timeout=0.5) as sup:
+        before = set(actor_system.pids())
+        with pytest.raises(ChildStartError) as err:
+            sup.start_child(spec)
+        assert expected in str(err.value) and repr(spec.id) in str(err.value)
+        assert sup.which_children() == []
+        # whatever was forked for the failed child is gone
+        wait_until(lambda: set(actor_system.pids()) <= before, what="failed child gone")
+
+
+def test_default_system_is_the_fixture_system(actor_system) -> None:
+    with Supervisor.start_link([ChildSpec("a", (Echo, {}))]) as sup:
+        assert sup.system is actor_system
+        assert sup.pid in actor_system.pids()
