@@ -24,7 +24,8 @@ from typing import Any, Callable
 
 from . import procs
 from .errors import ActorSystemStartError, AttachError
-from .logconf import configure_thesplog, log_defs, log_level
+from .logconf import configure_thesplog, log_defs
+from .logconf import log_level as _log_level
 from .network import DEFAULT_HOST, check_bind_host, free_port, install_bind_patch
 
 __all__ = [
@@ -301,7 +302,7 @@ def start_system(
     *,
     allow_remote: bool = False,
     scratch_root: str | os.PathLike | None = None,
-    log_level_name: str | int | None = None,
+    log_level: str | int | None = None,
     capabilities: dict | None = None,
     watchdog: bool = True,
 ) -> ActorSystemHandle:
@@ -311,6 +312,7 @@ def start_system(
     loopback raises :class:`~runic.actors.UnsafeBindAddressError` unless ``allow_remote=True``
     (see ``docs/supervision.md``, "Trust model"). ``admin_port`` defaults to a free port; a
     port something already listens on is refused (use :func:`attach` to join a system).
+    ``log_level`` (default ``$RUNIC_LOG_LEVEL``, else ``WARNING``) filters the system's logs.
     ``watchdog=False`` skips the actor that shuts the system down when this process dies.
     """
     host = check_bind_host(host, allow_remote)
@@ -327,7 +329,7 @@ def start_system(
         scratch = scratch_path(port, scratch_root)
         shutil.rmtree(scratch, ignore_errors=True)  # the port was free: any old dir is stale
         scratch.mkdir(mode=0o700, parents=True)
-        level = log_level(log_level_name)
+        level = _log_level(log_level)
         log_file = scratch / "runic.log"
         configure_thesplog(scratch / "thespian.log", level)
         os.environ[SCRATCH_ENV] = str(scratch)

@@ -32,6 +32,7 @@ def main(argv: list[str]) -> None:
     sup = Supervisor.start_link(
         [ChildSpec("a", (Echo, {})), inner], system=system, name="drv", link=(mode != "abandon")
     )
+    print("actor output must not reach this pipe", file=sys.stderr, flush=True)
     print(json.dumps({
         "port": system.admin_port,
         "session": system.session,
@@ -39,7 +40,6 @@ def main(argv: list[str]) -> None:
         "tree_pids": sup.pids(),
         "scratch": str(system.scratch_dir),
     }), flush=True)
-    print("actor output must not reach this pipe", file=sys.stderr, flush=True)
     if mode == "exit":
         return
     if mode == "abandon":
