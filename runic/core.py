@@ -234,6 +234,37 @@ class Workflow:
             if name not in owners:
                 owners.insert(0, name)
 
+    def remove_component(self, name: str, *, log: bool = True) -> "Workflow":
+        """Remove a component and the nodes only it owns, reconnecting each of their flow
+        parents to each of their flow children. Unknown names leave the workflow unchanged."""
+        comp = self.components.get(name)
+        if comp is None:
+            return self
+        g = self.graph
+        owned = [h for _, h in self.parts.get(name, ())]
+        doomed = [h for h in dict.fromkeys(owned) if self.owners.get(h, [name]) == [name]]
+        doomed_set = set(doomed)
+        parents = {p for h in doomed for p in g.predecessors(h, "flow") if p not in doomed_set}
+        children = {c for h in doomed for c in g.successors(h, "flow") if c not in doomed_set}
+        for h in doomed:
+            g.delete_vertex(h)
+            self.owners.pop(h, None)
+            self.before_hooks.pop(h, None)
+            self.after_hooks.pop(h, None)
+            self.mapped_paths.discard(h)
+        for p in parents:
+            for c in children:
+                if p != c:
+                    g.add_edge(p, c, "flow")
+        for h in owned:
+            if h in self.owners and name in self.owners[h]:
+                self.owners[h].remove(name)
+        del self.components[name]
+        self.parts.pop(name, None)
+        if log:
+            self.build_events.append(ComponentRemoved(name, comp.hash))
+        return self
+
     def merge(self, other: Any) -> "Workflow":
         """Connect ``other`` (a workflow, component, function or list of them) into this
         workflow at Root: structure, memory, registrations, hooks and run context (``other``

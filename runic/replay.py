@@ -171,9 +171,7 @@ def apply_any(wf: "Workflow", e: Event, functions: Any = None, *, skip_build: bo
     elif t is ComponentRemoved:
         if skip_build:
             return
-        remove = getattr(wf, "remove_component", None)
-        if remove is not None:
-            remove(e.name)
+        wf.remove_component(e.name, log=False)
         wf.build_events.append(e)
     elif t in LIFECYCLE_EVENTS:
         wf.runnable_events.append(e)

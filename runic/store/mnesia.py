@@ -272,6 +272,9 @@ class _Database:
         try:
             # busy_timeout before journal_mode: switching to WAL takes a lock
             conn.execute(f"PRAGMA busy_timeout={int(min(self.busy_timeout, 5.0) * 1000)}")
+            self.conn = conn
+            # identify the file before changing anything in it (switching to WAL writes)
+            self.read(self._identify, "open")
             if self.path is not None:
                 mode = self._retry(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone()[0], "open")
                 if str(mode).lower() != "wal":
@@ -281,7 +284,6 @@ class _Database:
                         self.path,
                     )
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
-            self.conn = conn
             self._init_schema()
         except BaseException as exc:
             conn.close()
@@ -290,45 +292,58 @@ class _Database:
             raise
         return conn
 
-    def _init_schema(self) -> None:
-        def txn(conn: sqlite3.Connection) -> None:
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if app_id == 0 and not names:
-                self._create_schema(conn)
-                return
-            if app_id != APPLICATION_ID or "runic_meta" not in names:
-                raise ForeignStoreError(
-                    f"the file {self.where} is a SQLite database that runic did not create "
-                    f"(application_id {app_id:#x}, tables {sorted(names)[:5]}). Nothing was "
-                    "changed. Point the store at another directory (dir= or RUNIC_DATA_DIR), or "
-                    "move the file away",
-                    self.path,
-                )
-            row = conn.execute("SELECT value FROM runic_meta WHERE key='schema_version'").fetchone()
-            found = row[0] if row else None
-            if not isinstance(found, int) or found < 1:
-                raise CorruptStoreError(
-                    f"the store file {self.where} has no valid schema version (found {found!r}); "
-                    "it is damaged. Restore it from a backup or move it away",
-                    self.path,
-                )
-            if found > SCHEMA_VERSION:
-                raise SchemaVersionError(
-                    f"the store file {self.where} uses schema version {found}, newer than the "
-                    f"version {SCHEMA_VERSION} this runic supports. Nothing was changed. Upgrade "
-                    "runic to open it (or use another directory)",
-                    self.path, found, SCHEMA_VERSION,
-                )
-            while found < SCHEMA_VERSION:
-                step = _MIGRATIONS.get(found)
-                if step is None:
+    def _identify(self, conn: sqlite3.Connection) -> int | None:
+        """Check that the file is a runic store this version can use, changing nothing.
+
+        Returns its schema version, or ``None`` for a new (empty) database.
+        """
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if app_id == 0 and not names:
+            return None
+        if app_id != APPLICATION_ID or "runic_meta" not in names:
+            raise ForeignStoreError(
+                f"the file {self.where} is a SQLite database that runic did not create "
+                f"(application_id {app_id:#x}, tables {sorted(names)[:5]}). Nothing was "
+                "changed. Point the store at another directory (dir= or RUNIC_DATA_DIR), or "
+                "move the file away",
+                self.path,
+            )
+        row = conn.execute("SELECT value FROM runic_meta WHERE key='schema_version'").fetchone()
+        found = row[0] if row else None
+        if not isinstance(found, int) or found < 1:
+            raise CorruptStoreError(
+                f"the store file {self.where} has no valid schema version (found {found!r}); "
+                "it is damaged. Restore it from a backup or move it away",
+                self.path,
+            )
+        if found > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"the store file {self.where} uses schema version {found}, newer than the "
+                f"version {SCHEMA_VERSION} this runic supports. Nothing was changed. Upgrade "
+                "runic to open it (or use another directory)",
+                self.path, found, SCHEMA_VERSION,
+            )
+        if found < SCHEMA_VERSION:
+            for version in range(found, SCHEMA_VERSION):
+                if version not in _MIGRATIONS:
                     raise SchemaVersionError(
                         f"the store file {self.where} uses schema version {found}, and this runic "
-                        f"has no migration from it to version {SCHEMA_VERSION}. Nothing was changed. "
-                        "Open it with the runic version that wrote it and export the workflows",
+                        f"has no migration from version {version} to {version + 1}. Nothing was "
+                        "changed. Open it with the runic version that wrote it and export the "
+                        "workflows",
                         self.path, found, SCHEMA_VERSION,
                     )
+        return found
+
+    def _init_schema(self) -> None:
+        def txn(conn: sqlite3.Connection) -> None:
+            found = self._identify(conn)  # again: another process may have changed it meanwhile
+            if found is None:
+                self._create_schema(conn)
+                return
+            while found < SCHEMA_VERSION:
+                step = _MIGRATIONS[found]
                 log.info("migrating store %s from schema %d to %d", self.where, found, found + 1)
                 step(conn)
                 found += 1
