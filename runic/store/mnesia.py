@@ -252,8 +252,9 @@ class _Database:
     def _access_error(self, what: str) -> StoreAccessError:
         directory = os.path.dirname(self.path) if self.path else "?"
         return StoreAccessError(
-            f"{what}. Make {directory} writable by this user, or pass dir= (or set "
-            "RUNIC_DATA_DIR) to a writable directory",
+            f"{what}. Make the store directory {directory} and its files writable by this user "
+            "(or its parent, if it does not exist yet), or pass dir= (or set RUNIC_DATA_DIR) to "
+            "a writable directory",
             self.path,
         )
 
