@@ -29,6 +29,7 @@ from .nodes import Cont, Halt
 from .policy import SchedulerPolicy, fast_fail, io_policy, llm_policy
 from .runnable import Apply, CausalContext, HookEvent, Runnable
 from .core import REQUIRED, RunContextError, Workflow
+from . import events as events  # registers every event type with the codec
 
 __all__ = [
     "Workflow", "workflow", "step", "condition", "rule", "accumulator", "state_machine", "map",

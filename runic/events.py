@@ -23,7 +23,7 @@ from typing import Any
 from . import codec
 
 __all__ = [
-    "Event", "ComponentAdded", "ComponentRemoved",
+    "Event", "WorkflowDefined", "ComponentAdded", "ComponentRemoved",
     "FactProduced", "ActivationConsumed", "RunnableActivated", "ConditionSatisfied",
     "MapReduceTracked", "StateInitiated", "JoinFactReceived", "JoinCompleted",
     "JoinEdgeRelabeled", "FanOutFactEmitted", "FanInCompleted", "UpstreamFailed",
@@ -54,6 +54,16 @@ class ComponentAdded(Event):
     hash: int
     to: Any
     recipe: dict
+
+
+@_event
+class WorkflowDefined(Event):
+    """First event of a build log: the workflow's name, output ports and scheduler policies
+    (matchers and fallbacks that are functions are recorded by reference)."""
+
+    name: Any
+    output_ports: Any
+    policies: list
 
 
 @_event
@@ -226,11 +236,11 @@ class RunnableFailed(Event):
     failure_action: str
 
 
-BUILD_EVENTS = (ComponentAdded, ComponentRemoved)
+BUILD_EVENTS = (WorkflowDefined, ComponentAdded, ComponentRemoved)
 LIFECYCLE_EVENTS = (RunnableDispatched, RunnableCompleted, RunnableFailed)
 
 for _cls in (
-    ComponentAdded, ComponentRemoved, FactProduced, ActivationConsumed, RunnableActivated,
+    WorkflowDefined, ComponentAdded, ComponentRemoved, FactProduced, ActivationConsumed, RunnableActivated,
     ConditionSatisfied, MapReduceTracked, StateInitiated, JoinFactReceived, JoinCompleted,
     JoinEdgeRelabeled, FanOutFactEmitted, FanInCompleted, UpstreamFailed, ReactionOccurred,
     MappedState, RunnableDispatched, RunnableCompleted, RunnableFailed,

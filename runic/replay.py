@@ -17,7 +17,7 @@ import dataclasses
 import re
 from typing import TYPE_CHECKING, Any, Iterable
 
-from . import codec, folds
+from . import folds
 from .components import FunctionLookup, from_recipe
 from .errors import FunctionRestoreError
 from .events import (
@@ -28,6 +28,7 @@ from .events import (
     FactProduced,
     MappedState,
     ReactionOccurred,
+    WorkflowDefined,
 )
 from .facts import STRIPPED, Fact, FactRef
 from .functions import FunctionRef, describe, restore
@@ -42,17 +43,6 @@ MEMORY_LABELS = ("input", "runnable", "matchable", "ran", "satisfied", "fan_out"
                  "join_satisfied", "upstream_failed")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class WorkflowDefined(Event):
-    """First build event: the workflow's name, output ports and scheduler policies (matchers
-    and fallbacks that are functions are recorded by reference)."""
-
-    name: Any
-    output_ports: Any
-    policies: list
-
-
-codec.register(WorkflowDefined, "runic.WorkflowDefined")
 
 
 # --------------------------------------------------------------------------- policies in logs

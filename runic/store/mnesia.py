@@ -188,6 +188,17 @@ class _Database:
         except BaseException:
             self._close_lock_file()
             raise
+        self.ident = self.file_identity()
+
+    def file_identity(self) -> tuple[int, int] | None:
+        """``(device, inode)`` of the database file now (``None`` if absent or in memory)."""
+        if self.path is None:
+            return None
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino)
 
     # -- opening
 
@@ -527,6 +538,13 @@ def _acquire_db(path: str | None, synchronous: str, busy_timeout: float) -> _Dat
         for k in [k for k in _registry if k[0] != key[0]]:
             _inherited.append(_registry.pop(k))
         db = _registry.get(key)
+        if db is not None and path is not None and db.file_identity() != db.ident:
+            # the file was removed or replaced (e.g. the RAM file of an actor system that
+            # stopped, and a new system reusing its scratch path): open the new file; handles
+            # still on the old one keep it until they close
+            log.debug("store file %s was replaced; opening it again", path)
+            del _registry[key]
+            db = None
         if db is None:
             db = _Database(path, synchronous, busy_timeout)
             _registry[key] = db
@@ -541,7 +559,9 @@ def _release_db(db: _Database) -> None:
         db.refs -= 1
         if db.refs > 0:
             return
-        _registry.pop((db.pid, db.path, db.synchronous), None)
+        key = (db.pid, db.path, db.synchronous)
+        if _registry.get(key) is db:
+            del _registry[key]
     db.close()
 
 

@@ -150,13 +150,16 @@ class Supervisor:
         if self._stopped:
             raise SupervisorNotRunningError(f"supervisor {self.name!r} was stopped; start a new one")
         t = self.timeout if timeout is None else timeout
+        gone = SupervisorNotRunningError(
+            f"supervisor {self.name!r} (pid {self.pid}) is not running: it was stopped or "
+            "gave up after too many restarts (see the actor system log); start a new one"
+        )
+        if self.pid is not None and not self.is_alive():
+            raise gone
         reply = _request(self.system, self.address, msg, t)
         if reply is None:
-            if not self.is_alive():
-                raise SupervisorNotRunningError(
-                    f"supervisor {self.name!r} (pid {self.pid}) is not running: it was stopped or "
-                    "gave up after too many restarts (see the actor system log); start a new one"
-                )
+            if self.pid is not None and not self.is_alive():
+                raise gone
             raise SupervisorTimeoutError(
                 f"supervisor {self.name!r} did not answer {type(msg).__name__} within {t} s; "
                 "it may be busy restarting children; retry with a larger timeout"

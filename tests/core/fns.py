@@ -68,3 +68,7 @@ def make_multiplier(n):
         return x * n
 
     return multiply
+
+
+def upto(n):
+    return list(range(1, n + 1))

@@ -10,7 +10,7 @@ import runic
 from runic import codec
 from runic import events as ev
 from runic.facts import Fact
-from runic.replay import WorkflowDefined
+from runic.events import WorkflowDefined
 
 from .fns import add, add1, double, is_positive, make_multiplier, mul, total, triple
 

@@ -9,7 +9,6 @@ from typing import Any
 
 from runic.supervisor import ChildActor, ChildSpec
 from runic.supervisor.child import set_parent_death_signal
-from runic.supervisor.messages import StartChild
 
 
 @dataclass
@@ -156,8 +155,6 @@ class RunnerActor(Echo):
 def spawn_spec(child_id: str, **opts: Any) -> ChildSpec:
     return ChildSpec(id=child_id, start=(Echo, opts))
 
-
-__all__ = ["StartChild"]
 
 
 @dataclass

@@ -1,0 +1,153 @@
+"""The store actor: ``<runner>.Store``, the first child of a Runner's supervision tree.
+
+As in Runic, the store process owns the table *lifecycle*, not the data path: workers and the
+Runner call the store directly through their own store handles, never through this actor.
+
+* **MnesiaStore** — on start the actor opens the store, which creates the database schema and
+  the runner's tables if they are missing (idempotent: a restart, or a second actor for the same
+  runner, is harmless). The data lives in the database file (disc), or for RAM tables in a file
+  in the actor system's scratch directory, never in the actor: killing and restarting the actor
+  loses nothing, and the tables keep answering other processes meanwhile. RAM tables disappear
+  with the actor system (its scratch directory is removed when it stops).
+* **MemoryStore** — the tables live in the memory of the actor's own process, like ETS tables
+  owned by their process: they are created on start and dropped on stop, so a restart of the
+  actor starts them empty. Only code running in that process sees them. A Runner uses
+  MemoryStore in-process (it opens ``MemoryStore(name)`` itself and keeps its workers in its
+  process); for RAM tables shared by several processes use ``MnesiaStore(disc_copies=False)``.
+
+The actor answers :class:`StoreInfo` with :class:`StoreInfoReply` (what it opened, where).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..supervisor import ChildActor, ChildSpec
+from .base import BaseStore
+
+__all__ = ["StoreActor", "StoreInfo", "StoreInfoReply", "store_child_spec", "STORE_KINDS"]
+
+log = logging.getLogger("runic.store")
+
+STORE_KINDS = ("memory", "mnesia")
+
+
+def _store_class(kind: str) -> type[BaseStore]:
+    if kind == "memory":
+        from .memory import MemoryStore
+
+        return MemoryStore
+    if kind == "mnesia":
+        from .mnesia import MnesiaStore
+
+        return MnesiaStore
+    raise ValueError(f"unknown store kind {kind!r}; expected one of {STORE_KINDS}")
+
+
+def store_child_spec(kind: str, opts: dict[str, Any]) -> ChildSpec:
+    """The child spec ``<runner>.Store`` that starts a :class:`StoreActor` for ``kind``.
+
+    ``opts`` are the store's options and must include ``runner_name``; ``restart``,
+    ``shutdown`` and ``id`` may be given to override the defaults (permanent, 5 s,
+    ``f"{runner_name}.Store"``).
+    """
+    from .errors import StoreArgumentError
+
+    opts = dict(opts or {})
+    runner_name = opts.get("runner_name")
+    if not isinstance(runner_name, str) or not runner_name:
+        raise StoreArgumentError(
+            f"the store child spec needs opts['runner_name'] (a non-empty str), got {runner_name!r}"
+        )
+    _store_class(kind)
+    child_id = opts.pop("id", None) or f"{runner_name}.Store"
+    restart = opts.pop("restart", "permanent")
+    shutdown = opts.pop("shutdown", 5.0)
+    return ChildSpec(
+        id=child_id,
+        start=(StoreActor, {"store": kind, **opts}),
+        restart=restart,
+        shutdown=shutdown,
+        type="worker",
+    )
+
+
+@dataclass
+class StoreInfo:
+    """Ask a :class:`StoreActor` what it opened. Reply: :class:`StoreInfoReply`."""
+
+    ref: Any = None
+
+
+@dataclass
+class StoreInfoReply:
+    """What a store actor opened: its kind, runner, storage type, file and table names, and
+    the number of rows it sees in each table (``sizes``, read when it answered)."""
+
+    runner_name: str
+    kind: str
+    storage_type: str
+    path: str | None
+    tables: list[str] = field(default_factory=list)
+    sizes: dict[str, int] = field(default_factory=dict)
+    pid: int = 0
+    ref: Any = None
+
+
+class StoreActor(ChildActor):
+    """The supervised store process of a runner (see the module documentation).
+
+    Started with ``{"store": "mnesia" | "memory", "runner_name": ..., **store options}``.
+    Its ``info`` (as ``which_children`` shows it) has ``role="store"``, ``kind``,
+    ``runner_name``, ``storage_type``, ``path`` and ``tables``.
+    """
+
+    def on_start(self, opts: dict) -> dict:
+        """Open the store: create the schema and the runner's tables (idempotent)."""
+        store_opts = dict(opts)
+        kind = store_opts.pop("store", "mnesia")
+        cls = _store_class(kind)
+        if kind == "mnesia" and not store_opts.get("disc_copies", True):
+            from .mnesia import _ram_scratch_dir
+
+            if _ram_scratch_dir() is None:
+                log.warning(
+                    "store actor %s: no actor-system scratch directory; RAM tables of %r stay "
+                    "private to the store actor's process", self.child_id, store_opts.get("runner_name")
+                )
+        self.store: BaseStore | None = cls(**store_opts)
+        log.info("store actor %s (pid %d) opened %r", self.child_id, os.getpid(), self.store)
+        return {"role": "store", **self._describe_store()}
+
+    def on_stop(self, reason: str) -> None:
+        """Close the handle; MemoryStore tables die with their owner, as ETS tables do."""
+        store = getattr(self, "store", None)
+        if store is None:
+            return
+        self.store = None
+        if store.kind == "memory" and not store.closed:
+            store.drop_tables()
+        store.close()
+        log.info("store actor %s stopped (%s)", self.child_id, reason)
+
+    def _describe_store(self) -> dict[str, Any]:
+        store = self.store
+        assert store is not None
+        return {
+            "kind": store.kind,
+            "runner_name": store.runner_name,
+            "storage_type": store.storage_type,
+            "path": getattr(store, "path", None),
+            "tables": sorted(store.table_names.values()),
+        }
+
+    def receiveMsg_StoreInfo(self, msg: StoreInfo, sender: Any) -> None:  # noqa: N802 - thespian
+        """Answer with a :class:`StoreInfoReply`."""
+        store = self.store
+        assert store is not None
+        sizes = {name: store.table_info(name, "size") for name in store.table_names.values()}
+        self.send(sender, StoreInfoReply(**self._describe_store(), sizes=sizes, pid=os.getpid(),
+                                         ref=msg.ref))
