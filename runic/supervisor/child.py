@@ -108,6 +108,7 @@ class ChildActor(ActorTypeDispatcher):
         self._exiting = False  # ActorExitRequest sent to self
         self._init_sender: Any = None
         self._init_ref: Any = None
+        self._info: dict | None = None
         set_parent_death_signal(signal.SIGKILL)
         if self._parent_pid == 1 or os.getppid() != self._parent_pid:
             os._exit(0)  # the parent died before we could link to it
@@ -194,7 +195,6 @@ class ChildActor(ActorTypeDispatcher):
             self._link = (msg.link_pid, msg.link_start_time)
         self._init_sender = sender
         self._init_ref = msg.ref
-        self._info: dict | None = None
         try:
             self._begin_start(self.opts)
         except Exception as exc:  # noqa: BLE001 - a failed start
