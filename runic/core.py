@@ -487,6 +487,16 @@ class Workflow:
         if not (fields or mapped or self.run_context or self.before_hooks or self.after_hooks
                 or node.context_keys):
             return CausalContext(h, fact, self._depth.get(fact.hash, 0))
+        return self._full_context(node, fact, mapped, fields)
+
+    def _plain_context(self, node: Node, fact: Any) -> CausalContext:
+        """The context of a node without hooks, run context or map bookkeeping."""
+        if self.run_context or self.before_hooks or self.after_hooks or node.context_keys:
+            return self._full_context(node, fact, False, {})
+        return CausalContext(node.hash, fact, self._depth.get(fact.hash, 0))
+
+    def _full_context(self, node: Node, fact: Any, mapped: bool, fields: dict) -> CausalContext:
+        h = node.hash
         before = self.before_hooks.get(h)
         after = self.after_hooks.get(h)
         if before or after:
@@ -756,23 +766,39 @@ class Workflow:
             self.put_run_context(run_context)
         if input is not NOTHING:
             self._invoke_root(input)
-        if not self.graph.pending:
-            return self
+        if self.graph.pending:
+            policies = merge_policies(scheduler_policies, self.scheduler_policies, scheduler_policies_mode)
+            self._cycle(policies, parallel, max_concurrency, deadline_at)
+        return self
+
+    def _cycle(self, policies: list, parallel: bool, max_concurrency: int | None, deadline_at: int | None) -> None:
+        """Prepare, execute and apply every pending runnable once (one generation)."""
         _, runnables = self.prepare_for_dispatch()
-        policies = merge_policies(scheduler_policies, self.scheduler_policies, scheduler_policies_mode)
         if parallel and len(runnables) > 1:
             with ThreadPoolExecutor(max_workers=max_concurrency or None) as pool:
                 results = list(pool.map(lambda r: self._execute(r, policies, deadline_at), runnables))
-        else:
-            results = [self._execute(r, policies, deadline_at) for r in runnables]
-        for r, lifecycle in results:
-            if lifecycle:
-                self.append_runnable_events(lifecycle)
-            self.apply_runnable(r)
-        return self
+            for r, lifecycle in results:
+                if lifecycle:
+                    self.append_runnable_events(lifecycle)
+                self.apply_runnable(r)
+        elif policies or deadline_at is not None:
+            for r in runnables:
+                r, lifecycle = self._execute(r, policies, deadline_at)
+                if lifecycle:
+                    self.append_runnable_events(lifecycle)
+                self.apply_runnable(r)
+        else:  # the plain in-memory path: no policy resolution per runnable
+            apply = self.apply_runnable
+            for r in runnables:
+                try:
+                    r.node.execute(r)
+                except Exception as exc:  # a node bug: fail the runnable (quirk 28)
+                    r = r.reset().fail(exc)
+                apply(r)
 
     @staticmethod
     def _execute(r: Runnable, policies: list, deadline_at: int | None) -> tuple[Runnable, list]:
+        """Execute one runnable, under its resolved policy when there are policies."""
         if not policies and deadline_at is None:
             try:
                 return r.execute(), []
@@ -792,17 +818,20 @@ class Workflow:
         ``deadline_ms`` bounds the whole run; ``max_cycles`` guards non-terminating graphs
         (raises :class:`RunicError` when exceeded)."""
         deadline_at = now_ms() + deadline_ms if deadline_ms is not None else None
-        opts = dict(scheduler_policies=scheduler_policies, scheduler_policies_mode=scheduler_policies_mode,
-                    parallel=parallel, max_concurrency=max_concurrency, deadline_at=deadline_at)
-        self.react(input, run_context=run_context, **opts)
+        self.react(input, run_context=run_context, scheduler_policies=scheduler_policies,
+                   scheduler_policies_mode=scheduler_policies_mode, parallel=parallel,
+                   max_concurrency=max_concurrency, deadline_at=deadline_at)
         if checkpoint is not None and input is not NOTHING:
             checkpoint(self)
+        policies = merge_policies(scheduler_policies, self.scheduler_policies, scheduler_policies_mode)
+        pending = self.graph.pending
+        cycle = self._cycle
         cycles = 0
-        while self.graph.pending:
+        while pending:
             cycles += 1
             if max_cycles is not None and cycles > max_cycles:
                 raise RunicError(f"workflow {self.name!r} still runnable after {max_cycles} cycles")
-            self.react(**opts)
+            cycle(policies, parallel, max_concurrency, deadline_at)
             if checkpoint is not None:
                 checkpoint(self)
         return self

@@ -64,6 +64,7 @@ __all__ = [
 log = logging.getLogger("runic.core")
 
 ROOT_HASH = content_hash("runic:root")
+_ONE = CallShape(1, False, False)  # one positional parameter, no context: called as fn(x)
 WAITING = "waiting"
 
 
@@ -230,13 +231,21 @@ class Step(Node):
     def prepare(self, wf: "Workflow", fact: Fact) -> Runnable:
         if self.hash in wf.mapped_paths:
             return Runnable(self, fact, wf._context_for(self, fact, True))
-        return Runnable(self, fact, wf._context_for(self, fact))
+        return Runnable(self, fact, wf._plain_context(self, fact))
 
     def execute(self, r: Runnable) -> None:
         ctx = r.context
         before, after = ctx.hooks
-        fns: list = []
         inp = r.input_fact
+        if not before and not after and self.shape is _ONE:  # the common case, kept lean
+            try:
+                value = self.work(inp.value)
+            except Exception as exc:
+                r.fail(exc)
+                return
+            r.complete(Fact(value, (self.hash, inp.hash)), None)
+            return
+        fns: list = []
         try:
             if before:
                 fns = _run_hooks(before, HookEvent("before", self, self.hash, inp), ctx)
