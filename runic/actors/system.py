@@ -38,6 +38,7 @@ __all__ = [
     "current_scratch_dir",
     "current_admin_port",
     "scratch_path",
+    "remove_stale_scratch_dirs",
 ]
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,42 @@ def scratch_path(admin_port: int, root: str | os.PathLike | None = None) -> Path
     """The scratch directory of the system on ``admin_port`` (``/dev/shm`` when available)."""
     base = Path(root) if root is not None else _scratch_root()
     return base / f"runic-{os.getuid()}-{admin_port}"
+
+
+STALE_SCRATCH_SECONDS = 120.0
+
+
+def remove_stale_scratch_dirs(root: str | os.PathLike | None = None) -> list[Path]:
+    """Remove scratch directories of systems that no longer run (killed by hand, for example).
+
+    A directory ``runic-<uid>-<port>`` is stale when nothing listens on its port and it is older
+    than :data:`STALE_SCRATCH_SECONDS` (a system being started right now is left alone).
+    Returns the directories removed.
+    """
+    base = Path(root) if root is not None else _scratch_root()
+    prefix = f"runic-{os.getuid()}-"
+    removed: list[Path] = []
+    try:
+        entries = list(base.iterdir())
+    except OSError:
+        return removed
+    now = time.time()
+    for path in entries:
+        port_text = path.name[len(prefix):] if path.name.startswith(prefix) else ""
+        if not port_text.isdigit():
+            continue
+        try:
+            if now - path.stat().st_mtime < STALE_SCRATCH_SECONDS:
+                continue
+        except OSError:
+            continue
+        if procs.pids_listening_on(int(port_text)):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    if removed:
+        log.info("removed stale scratch directories of stopped actor systems: %s", removed)
+    return removed
 
 
 def current_scratch_dir() -> Path | None:
@@ -326,6 +363,7 @@ def start_system(
                 f"admin port {port} is already in use; pick another port (or none, for a free "
                 f"one), or join the system listening there with runic.actors.attach({port})"
             )
+        remove_stale_scratch_dirs(scratch_root)
         scratch = scratch_path(port, scratch_root)
         shutil.rmtree(scratch, ignore_errors=True)  # the port was free: any old dir is stale
         scratch.mkdir(mode=0o700, parents=True)

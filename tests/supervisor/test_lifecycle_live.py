@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 
 from runic.actors import (
     ActorSystemStartError,
+    remove_stale_scratch_dirs,
     AttachError,
     UnsafeBindAddressError,
     attach,
@@ -45,6 +47,8 @@ def run_driver(*args: str) -> tuple[subprocess.Popen, dict]:
 
 def _cleanup(info: dict) -> None:
     procs.kill_pids(procs.session_pids(info["session"]) + info["tree_pids"], signal.SIGKILL)
+    if info.get("scratch") and info["scratch"] != "None":
+        shutil.rmtree(info["scratch"], ignore_errors=True)
 
 
 def test_driver_killed_watchdog_stops_everything() -> None:
@@ -180,3 +184,20 @@ def test_shutdown_removes_scratch_and_processes() -> None:
     all_gone(pids)
     assert not scratch.exists()
     assert handle.shutdown() == []  # idempotent
+
+
+def test_stale_scratch_dirs_are_collected(tmp_path) -> None:
+    import time
+
+    from runic.actors.network import free_port
+
+    stale = tmp_path / f"runic-{os.getuid()}-{free_port()}"
+    fresh = tmp_path / f"runic-{os.getuid()}-{free_port()}"
+    other = tmp_path / "unrelated"
+    for d in (stale, fresh, other):
+        d.mkdir()
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    assert remove_stale_scratch_dirs(tmp_path) == [stale]
+    assert not stale.exists() and fresh.exists() and other.exists()
