@@ -27,14 +27,14 @@ from .errors import (
 from .facts import NOTHING, STRIPPED, Fact, FactRef
 from .nodes import Cont, Halt
 from .policy import SchedulerPolicy, fast_fail, io_policy, llm_policy
-from .runnable import Apply, CausalContext, HookEvent, Runnable
+from .runnable import Apply, CausalContext, HookEvent, Runnable, current_runnable
 from .core import REQUIRED, RunContextError, Workflow
 from . import events as events  # registers every event type with the codec
 
 __all__ = [
     "Workflow", "workflow", "step", "condition", "rule", "accumulator", "state_machine", "map",
     "reduce", "Fact", "FactRef", "NOTHING", "STRIPPED", "REQUIRED", "Cont", "Halt", "Apply",
-    "HookEvent", "CausalContext", "Runnable", "SchedulerPolicy", "llm_policy", "io_policy",
+    "HookEvent", "CausalContext", "Runnable", "current_runnable", "SchedulerPolicy", "llm_policy", "io_policy",
     "fast_fail", "codec", "RunicError", "WorkflowDefinitionError", "ComponentNotFoundError",
     "DuplicateComponentError", "FunctionRestoreError", "InvalidPolicyError", "RunContextError",
 ]

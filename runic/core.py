@@ -97,6 +97,7 @@ class Workflow:
         self.run_context: dict[str, Any] = {}
         self.output_ports: dict | None = dict(output_ports) if output_ports else None
         self.failures: list[tuple[int, int, Any]] = []
+        self.annotations: dict[str, Any] = {}
         self._depth: dict[int, int] = {}
         self._scope: dict[int, int] = {}
         self._prod_seq: dict[int, int] = {}
@@ -126,6 +127,7 @@ class Workflow:
         new.run_context = {k: (dict(v) if isinstance(v, dict) else v) for k, v in self.run_context.items()}
         new.output_ports = dict(self.output_ports) if self.output_ports else None
         new.failures = list(self.failures)
+        new.annotations = dict(self.annotations)
         new._depth = dict(self._depth)
         new._scope = dict(self._scope)
         new._prod_seq = dict(self._prod_seq)
@@ -654,24 +656,37 @@ class Workflow:
             out.add(n)
         return [v[n] for n in out]
 
-    def prepare_for_dispatch(self) -> tuple["Workflow", list[Runnable]]:
+    def prepare_for_dispatch(self, *, skip: Any = None, limit: int | None = None) -> tuple["Workflow", list[Runnable]]:
         """Prepare every pending activation; return ``(self, runnables)`` in activation order.
 
         Skips (a fan-out over a non-collection) are applied here. At most one runnable per
         accumulator is returned, so accumulator updates are never concurrent. Nothing is
-        marked as dispatched: callers track in-flight runnable ids themselves."""
+        marked as dispatched: callers track in-flight work themselves and may pass ``skip``
+        (a container of ``(fact_hash, node_hash)`` activations already in flight, which also
+        holds back further runnables of an in-flight accumulator) and ``limit`` (stop after
+        that many runnables, e.g. the free slots)."""
         v = self.graph.vertices
         runnables: list[Runnable] = []
-        accumulators: set[int] = set()
-        for fact_hash, node_hash in list(self.graph.pending):
+        serial: set[int] = set()
+        if skip:
+            for _fh, nh in skip:
+                node = v.get(nh)
+                if node is not None and node.serial:
+                    serial.add(nh)
+        for key in list(self.graph.pending):
+            if limit is not None and len(runnables) >= limit:
+                break
+            if skip and key in skip:
+                continue
+            fact_hash, node_hash = key
             node = v.get(node_hash)
             fact = v.get(fact_hash)
             if node is None or fact is None:
                 continue
             if node.serial:
-                if node_hash in accumulators:
+                if node_hash in serial:
                     continue
-                accumulators.add(node_hash)
+                serial.add(node_hash)
             prepared = node.prepare(self, fact)
             if prepared.__class__ is Skip:
                 self._apply_skip(prepared)
@@ -925,6 +940,14 @@ class Workflow:
 
     def disable_event_emission(self) -> "Workflow":
         self.emit_events = False
+        return self
+
+    def annotate(self, key: str, value: Any) -> "Workflow":
+        """Record ``annotations[key] = value`` as a :class:`~runic.events.WorkflowAnnotated`
+        event (buffered when emitting, so it reaches the store with the rest of the stream)."""
+        from .events import WorkflowAnnotated
+
+        self._apply_events([WorkflowAnnotated(key, value)])
         return self
 
     def drain_events(self) -> list[Event]:

@@ -47,12 +47,12 @@ def run_with_timeout(runnable: Runnable, timeout_s: float | None) -> Runnable:
     """Execute a fresh copy of ``runnable``; with a timeout, give up waiting after it."""
     attempt = runnable.reset()
     if timeout_s is None:
-        return attempt.execute()
+        return attempt.execute_tracked()
     done = threading.Event()
 
     def work() -> None:
         try:
-            attempt.execute()
+            attempt.execute_tracked()
         except BaseException as exc:  # noqa: BLE001 - reported as the attempt's failure
             attempt.fail(exc)
         finally:
@@ -84,7 +84,8 @@ def _failed(r: Runnable, attempts: int, action: str) -> RunnableFailed:
     return RunnableFailed(r.id, r.node.hash, r.error, wall_ms(), attempts, action)
 
 
-def _fallback(r: Runnable, policy: SchedulerPolicy) -> Runnable:
+def _fallback(r: Runnable, policy: SchedulerPolicy,
+              attempt_runner: Callable[[Runnable, float | None], Runnable]) -> Runnable:
     try:
         res = policy.fallback(r, r.error)  # type: ignore[misc]
     except Exception as exc:
@@ -92,7 +93,7 @@ def _fallback(r: Runnable, policy: SchedulerPolicy) -> Runnable:
     if isinstance(res, Runnable):
         return run_with_timeout(res, None)
     if isinstance(res, tuple) and len(res) == 2 and res[0] == "retry_with" and isinstance(res[1], dict):
-        return run_with_timeout(r.with_meta(res[1]), policy.timeout_s)
+        return attempt_runner(r.with_meta(res[1]), policy.timeout_s)
     if isinstance(res, tuple) and len(res) == 2 and res[0] == "value":
         v = res[1]
         node, inp = r.node, r.input_fact
@@ -111,12 +112,15 @@ def execute_with_policy(
     deadline_at: int | None = None,
     emit_events: bool = False,
     sleep: Callable[[float], Any] = time.sleep,
+    attempt_runner: Callable[[Runnable, float | None], Runnable] = run_with_timeout,
 ) -> tuple[Runnable, list]:
     """Run ``runnable`` under ``policy``; return the final runnable and lifecycle events.
 
     ``deadline_at`` is an absolute :func:`now_ms` value; past it no new attempt starts (the
     runnable fails with ``("deadline_exceeded", remaining_ms)``) and timeouts are capped by it.
     Exactly ``1 + max_retries`` executions at most; the fallback is called once, after them.
+    ``attempt_runner(runnable, timeout_s)`` runs one attempt on a fresh copy (default: in this
+    process, a timeout abandons a thread; the Runner's process executor kills a process).
     """
     policy = policy or default_policy()
     events: list = []
@@ -134,7 +138,7 @@ def execute_with_policy(
         if emit_events:
             events.append(_dispatched(runnable, policy, attempt))
         t0 = now_ms()
-        r = run_with_timeout(runnable, timeout_s)
+        r = attempt_runner(runnable, timeout_s)
         if r.status == COMPLETED:
             if emit_events:
                 events.append(_completed(r, attempt, t0))
@@ -152,7 +156,7 @@ def execute_with_policy(
             if emit_events:
                 events.append(_failed(r, attempt + 1, policy.on_failure))
             return final, events
-        fb = _fallback(r, policy)
+        fb = _fallback(r, policy, attempt_runner)
         if emit_events:
             events.append(_completed(fb, attempt, t0) if fb.status == COMPLETED
                           else _failed(fb, attempt + 1, "halt"))

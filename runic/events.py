@@ -26,7 +26,7 @@ __all__ = [
     "Event", "WorkflowDefined", "ComponentAdded", "ComponentRemoved",
     "FactProduced", "ActivationConsumed", "RunnableActivated", "ConditionSatisfied",
     "MapReduceTracked", "StateInitiated", "JoinFactReceived", "JoinCompleted",
-    "JoinEdgeRelabeled", "FanOutFactEmitted", "FanInCompleted", "UpstreamFailed",
+    "JoinEdgeRelabeled", "FanOutFactEmitted", "FanInCompleted", "UpstreamFailed", "WorkflowAnnotated",
     "ReactionOccurred", "MappedState",
     "RunnableDispatched", "RunnableCompleted", "RunnableFailed",
     "BUILD_EVENTS", "LIFECYCLE_EVENTS",
@@ -184,6 +184,16 @@ class UpstreamFailed(Event):
     error: Any
 
 
+@_event
+class WorkflowAnnotated(Event):
+    """A note attached to the workflow by whoever runs it (the Runner records the options a
+    workflow was started with, so that a restart can resume it the same way). Folding sets
+    ``wf.annotations[key] = value``; the core itself never reads them."""
+
+    key: str
+    value: Any
+
+
 # --------------------------------------------------------------------------- snapshot events
 
 @_event
@@ -242,7 +252,7 @@ LIFECYCLE_EVENTS = (RunnableDispatched, RunnableCompleted, RunnableFailed)
 for _cls in (
     WorkflowDefined, ComponentAdded, ComponentRemoved, FactProduced, ActivationConsumed, RunnableActivated,
     ConditionSatisfied, MapReduceTracked, StateInitiated, JoinFactReceived, JoinCompleted,
-    JoinEdgeRelabeled, FanOutFactEmitted, FanInCompleted, UpstreamFailed, ReactionOccurred,
+    JoinEdgeRelabeled, FanOutFactEmitted, FanInCompleted, UpstreamFailed, WorkflowAnnotated, ReactionOccurred,
     MappedState, RunnableDispatched, RunnableCompleted, RunnableFailed,
 ):
     codec.register(_cls, f"runic.{_cls.__name__}")

@@ -192,6 +192,10 @@ def _reaction_occurred(wf: "Workflow", e: ev.ReactionOccurred) -> None:
         wf._prod_seq[e.to_id] = wf._seq
 
 
+def _workflow_annotated(wf: "Workflow", e: ev.WorkflowAnnotated) -> None:
+    wf.annotations[e.key] = e.value
+
+
 def _mapped_state(wf: "Workflow", e: ev.MappedState) -> None:
     for key, value in e.entries:
         wf.mapped[_key(key)] = value
@@ -212,6 +216,7 @@ FOLDS: dict[type, Callable[["Workflow", Any], None]] = {
     ev.UpstreamFailed: _upstream_failed,
     ev.ReactionOccurred: _reaction_occurred,
     ev.MappedState: _mapped_state,
+    ev.WorkflowAnnotated: _workflow_annotated,
 }
 
 

@@ -28,6 +28,7 @@ from .events import (
     FactProduced,
     MappedState,
     ReactionOccurred,
+    WorkflowAnnotated,
     WorkflowDefined,
 )
 from .facts import STRIPPED, Fact, FactRef
@@ -136,6 +137,7 @@ def event_log(wf: "Workflow") -> list[Event]:
             if w is not None:
                 out.append(ReactionOccurred(anc[0], fh, label, w))
     out.append(MappedState([[k, v] for k, v in wf.mapped.items()]))
+    out.extend(WorkflowAnnotated(k, v) for k, v in wf.annotations.items())
     out.extend(wf.runnable_events)
     return out
 

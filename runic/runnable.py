@@ -12,12 +12,13 @@ in-flight tracking and as the idempotency key a step can read (:attr:`Runnable.i
 
 from __future__ import annotations
 
+import contextvars
 import struct
 from hashlib import blake2b
 from types import MappingProxyType
 from typing import Any, Callable
 
-__all__ = ["Runnable", "CausalContext", "HookEvent", "Apply", "runnable_id",
+__all__ = ["Runnable", "CausalContext", "HookEvent", "Apply", "runnable_id", "current_runnable",
            "PENDING", "COMPLETED", "FAILED", "SKIPPED"]
 
 PENDING = "pending"
@@ -27,6 +28,17 @@ SKIPPED = "skipped"
 
 
 _pack_pair = struct.Struct(">QQ").pack
+_CURRENT: contextvars.ContextVar["Runnable | None"] = contextvars.ContextVar("runic_current_runnable", default=None)
+
+
+def current_runnable() -> "Runnable | None":
+    """The runnable whose work is executing in this thread (``None`` outside one).
+
+    A step can read ``current_runnable().idempotency_key`` — the same for every attempt and
+    every re-dispatch of the same activation, also after a crash and resume — to make its side
+    effects idempotent. Set by :meth:`Runnable.execute_tracked` (the policy driver and the
+    Runner's executors use it)."""
+    return _CURRENT.get()
 
 
 def runnable_id(node_hash: int, fact_hash: int) -> int:
@@ -201,6 +213,15 @@ class Runnable:
     def execute(self) -> "Runnable":
         """Run the node's work (no workflow access); returns ``self`` with the outcome set."""
         self.node.execute(self)
+        return self
+
+    def execute_tracked(self) -> "Runnable":
+        """:meth:`execute` with :func:`current_runnable` set to this runnable meanwhile."""
+        token = _CURRENT.set(self)
+        try:
+            self.node.execute(self)
+        finally:
+            _CURRENT.reset(token)
         return self
 
     @property

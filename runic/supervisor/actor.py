@@ -151,6 +151,32 @@ class SupervisorActor(ChildActor):
                 )
                 return
         self._start_done({"name": self._name, "strategy": self._strategy, "children": list(self._children)})
+        self._hook("on_children_started")
+
+    # -- hooks for subclasses -----------------------------------------------------------------------
+
+    def on_children_started(self) -> None:
+        """Called once, after the initial start of every child has succeeded."""
+
+    def on_child_started(self, child_id: str) -> None:
+        """Called after each successful start of a child: initial, restart or ``start_child``."""
+
+    def child_address(self, child_id: str) -> Any:
+        """The address of a running child (``None`` when it is not running)."""
+        c = self._children.get(child_id)
+        if c is None or c.state != "running":
+            return None
+        return c.real_address or c.address
+
+    def child_record(self, child_id: str) -> Any:
+        """The supervisor's record of a child (``state``, ``pid``, ``restarts`` ...), or None."""
+        return self._children.get(child_id)
+
+    def _hook(self, name: str, *args: Any) -> None:
+        try:
+            getattr(self, name)(*args)
+        except Exception:  # noqa: BLE001 - a subclass hook must not break supervision
+            log.exception("supervisor %r: %s hook raised", self._name, name)
 
     # -- the operation machinery ------------------------------------------------------------------
 
@@ -212,6 +238,7 @@ class SupervisorActor(ChildActor):
             c.info = msg.info
             c.real_address = sender
             log.debug("supervisor %r: child %r started (pid %s)", self._name, cid, c.pid)
+            self._hook("on_child_started", cid)
             return True, None
         if res[0] == "exited":
             err = f"it exited during its start ({res[1]})"

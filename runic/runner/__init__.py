@@ -1,0 +1,23 @@
+"""The Runner: durable, supervised execution of many workflows (spec §4-§5).
+
+* :class:`Runner` — the handle: ``Runner.start_link(name=..., store=..., store_opts=...)``;
+* :mod:`runic.runner.messages` — every operation as a request a thespian actor can send;
+* :class:`~runic.runner.worker.Worker`, :class:`~runic.runner.host.WorkerHost`,
+  :class:`~runic.runner.actor.RunnerActor` — the moving parts (see ``docs/durable-execution.md``).
+"""
+
+from . import messages
+from .errors import (
+    AlreadyStartedError,
+    RunnerBusyError,
+    RunnerError,
+    RunnerNotRunningError,
+    RunnerTimeoutError,
+    WorkflowNotFoundError,
+)
+from .runner import Runner
+
+__all__ = [
+    "Runner", "messages", "RunnerError", "WorkflowNotFoundError", "AlreadyStartedError",
+    "RunnerTimeoutError", "RunnerNotRunningError", "RunnerBusyError",
+]

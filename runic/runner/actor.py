@@ -1,0 +1,404 @@
+"""The runner actor: ``<name>.Runner``, a supervisor of worker hosts and the Runner's front door.
+
+It is a :class:`~runic.supervisor.SupervisorActor` (strategy ``one_for_one``) whose children
+are the worker hosts — a pool of ``pool_size`` hosts (``<name>.host-<i>``, permanent) plus one
+``<name>.host/<workflow_id>`` per ``dedicated=True`` workflow (transient) — and it answers every
+request of :mod:`runic.runner.messages`:
+
+* lifecycle requests (start, resume, stop) go to the chosen host and come back through it, so
+  its registry (workflow id → host) is always right;
+* data requests (run, await_idle, results, ...) are forwarded with ``reply_to`` set to the
+  original sender, who gets the host's answer directly (one hop less).
+
+It opens its own store handle from the store's name and options (it never talks to the store
+actor), so killing the store actor disturbs nothing. Recovery: when a host is restarted after
+a crash, every workflow it ran is resumed on it from the store; when the runner actor itself
+starts with ``recover="auto"`` (the default), every workflow whose stored status is
+``running`` is resumed. Workflows that cannot be restored (a lambda without ``functions=``)
+are logged and listed in the tree's ``recovery_errors``; their status stays ``running`` so a
+later ``resume`` with ``functions=`` can pick them up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from ..store import MemoryStore
+from ..supervisor import ChildSpec, SupervisorActor
+from ..supervisor.messages import DeleteChild, Done, ErrorReply, StartChild, TerminateChild
+from .errors import AlreadyStartedError, RunnerBusyError, WorkflowNotFoundError
+from .host import WorkerHost, open_store, store_answer, store_path
+from .messages import (
+    AwaitIdle,
+    Checkpoint,
+    GetResults,
+    GetTree,
+    GetWorkflow,
+    HostNotice,
+    ListWorkflows,
+    Location,
+    Lookup,
+    ResumeWorkflow,
+    Run,
+    StartWorkflow,
+    StopWorkflow,
+    StoreQuery,
+    Tree,
+    WorkerState,
+    WorkflowList,
+    WorkflowStarted,
+)
+
+__all__ = ["RunnerActor", "runner_child_spec"]
+
+log = logging.getLogger("runic.runner")
+
+
+@dataclass
+class _Entry:
+    host: str
+    state: str  # starting | running
+    options: dict | None = None
+    callbacks_blob: bytes | None = None
+    functions_blob: bytes | None = None
+    dedicated: bool = False
+
+
+@dataclass
+class _Pending:
+    kind: str  # start | resume | stop | spawn
+    sender: Any
+    ref: Any
+    workflow_id: Any
+    request: Any = None
+
+
+def _ref() -> str:
+    return uuid.uuid4().hex
+
+
+def _is_shared(store_cls: type) -> bool:
+    """Whether several processes can open the store (MemoryStore lives in one process)."""
+    return not (isinstance(store_cls, type) and issubclass(store_cls, MemoryStore))
+
+
+def runner_child_spec(opts: dict) -> ChildSpec:
+    """The spec of ``<name>.Runner`` (a supervisor child) for the options of ``Runner``."""
+    name = opts.get("name")
+    if not name:
+        raise KeyError("name: a Runner needs a name (e.g. Runner.start_link(name='app', ...))")
+    store_cls = opts.get("store")
+    from .runner import resolve_store
+
+    store_cls = resolve_store(store_cls)
+    shared = _is_shared(store_cls)
+    pool = int(opts.get("pool_size") or (os.cpu_count() or 1)) if shared else 1
+    host_base = {"runner": name, "store": store_path(store_cls), "store_opts": dict(opts.get("store_opts") or {}),
+                 "threads": opts.get("threads"), "telemetry": opts.get("telemetry")}
+    hosts = [ChildSpec(id=f"{name}.host-{i}", start=(WorkerHost, {**host_base, "host_id": f"{name}.host-{i}"}),
+                       restart="permanent", shutdown=15.0) for i in range(pool)]
+    sup_opts = {
+        "children": hosts, "strategy": "one_for_one", "name": f"{name}.Runner",
+        "max_restarts": int(opts.get("max_restarts", 10)), "max_seconds": float(opts.get("max_seconds", 10)),
+        "runner": {**host_base, "recover": opts.get("recover", "auto"), "functions": opts.get("functions"),
+                   "shared": shared, "pool": [h.id for h in hosts]},
+    }
+    return ChildSpec(id=f"{name}.Runner", start=(RunnerActor, sup_opts), restart="permanent",
+                     shutdown="infinity", type="supervisor")
+
+
+class RunnerActor(SupervisorActor):
+    """See the module docs."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.conf: dict = {}
+        self.workflows: dict[Any, _Entry] = {}
+        self.pending: dict[Any, _Pending] = {}
+        self.store: Any = None
+        self.recovery_errors: dict[Any, str] = {}
+        self._ready = False
+        self._rr = 0
+
+    # ------------------------------------------------------------------ start/stop
+    def _begin_start(self, opts: dict) -> None:
+        self.conf = dict(opts.get("runner") or {})
+        if self.conf.get("shared") and self.store is None:
+            self.store = open_store(self.conf["store"], self.conf["runner"], self.conf.get("store_opts") or {})
+        super()._begin_start(opts)
+
+    def on_children_started(self) -> None:
+        self._ready = True
+        if self.conf.get("recover", "auto") == "auto" and self.store is not None:
+            running = self.store.list_status(["running"])
+            if running:
+                log.warning("runner %r: resuming %d unfinished workflows: %s", self.conf["runner"],
+                            len(running), sorted(map(str, running))[:20])
+            for wid in running:
+                self._resume_internal(wid, None)
+
+    def on_child_started(self, child_id: str) -> None:
+        if not self._ready:
+            return
+        record = self.child_record(child_id)
+        if record is None or record.restarts == 0:
+            return  # a first start (a dedicated host): nothing to recover
+        mine = [wid for wid, e in self.workflows.items() if e.host == child_id]
+        if mine:
+            log.warning("runner %r: host %s restarted; resuming its %d workflows", self.conf["runner"],
+                        child_id, len(mine))
+        for wid in mine:
+            self._resume_internal(wid, self.workflows[wid])
+
+    def on_stop(self, reason: str) -> None:
+        if self.store is not None:
+            try:
+                self.store.close()
+            except Exception:  # noqa: BLE001
+                log.exception("runner %r: closing its store failed", self.conf.get("runner"))
+
+    # ------------------------------------------------------------------ helpers
+    def _reply_error(self, to: Any, exc: BaseException, ref: Any) -> None:
+        if to is not None and to != self.myAddress:
+            self.send(to, ErrorReply.from_exception(exc, ref))
+
+    def _pick_host(self) -> str:
+        pool = [h for h in self.conf.get("pool", []) if self.child_address(h) is not None] or list(self.conf.get("pool", []))
+        load = {h: 0 for h in pool}
+        for e in self.workflows.values():
+            if e.host in load:
+                load[e.host] += 1
+        self._rr += 1
+        return min(pool, key=lambda h: (load[h], (pool.index(h) - self._rr) % len(pool)))
+
+    def _forward(self, host: str, msg: Any, reply_to: Any) -> bool:
+        addr = self.child_address(host)
+        if addr is None:
+            return False
+        self.send(addr, dataclasses.replace(msg, reply_to=reply_to))
+        return True
+
+    def _through_me(self, kind: str, host: str, msg: Any, sender: Any) -> None:
+        ref = _ref()
+        self.pending[ref] = _Pending(kind, sender, msg.ref, msg.workflow_id, msg)
+        addr = self.child_address(host)
+        if addr is None:
+            self.pending.pop(ref)
+            raise RunnerBusyError(f"worker host {host} is restarting; retry in a moment")
+        self.send(addr, dataclasses.replace(msg, reply_to=self.myAddress, ref=ref))
+
+    def _resume_internal(self, wid: Any, entry: _Entry | None) -> None:
+        """Resume ``wid`` (recovery): on its host after a restart, else on a pool host."""
+        host = entry.host if entry is not None else self._pick_host()
+        self.workflows[wid] = entry = entry or _Entry(host, "starting", functions_blob=self.conf.get("functions"))
+        entry.state = "starting"
+        msg = ResumeWorkflow(wid, "full", entry.functions_blob or self.conf.get("functions"), entry.options,
+                             entry.callbacks_blob, entry.dedicated)
+        try:
+            self._through_me("resume", host, msg, None)
+        except RunnerBusyError:
+            log.warning("runner: host %s not running; workflow %r waits for its restart", host, wid)
+
+    # ------------------------------------------------------------------ lifecycle requests
+    def receiveMsg_StartWorkflow(self, msg: StartWorkflow, sender: Any) -> None:  # noqa: N802
+        wid = msg.workflow_id
+        if wid in self.workflows:
+            e = self.workflows[wid]
+            self._reply_error(sender, AlreadyStartedError(
+                f"workflow {wid!r} is already started (host {e.host}); stop it first or use another id"), msg.ref)
+            return
+        if msg.dedicated:
+            self._spawn_dedicated("start", msg, sender)
+            return
+        host = self._pick_host()
+        self.workflows[wid] = _Entry(host, "starting", msg.options, msg.callbacks_blob, None, False)
+        try:
+            self._through_me("start", host, msg, sender)
+        except RunnerBusyError as exc:
+            del self.workflows[wid]
+            self._reply_error(sender, exc, msg.ref)
+
+    def receiveMsg_ResumeWorkflow(self, msg: ResumeWorkflow, sender: Any) -> None:  # noqa: N802
+        wid = msg.workflow_id
+        if wid in self.workflows:
+            e = self.workflows[wid]
+            self._reply_error(sender, AlreadyStartedError(
+                f"workflow {wid!r} is already running (host {e.host}); stop it before resuming it"), msg.ref)
+            return
+        if self.store is not None and not self.store.exists(wid):
+            self._reply_error(sender, WorkflowNotFoundError(
+                f"nothing is stored for workflow {wid!r} in runner {self.conf['runner']!r}; check the id "
+                "(runner.list_workflows() / `runic ls`) or start it with start_workflow", wid), msg.ref)
+            return
+        self.recovery_errors.pop(wid, None)
+        if msg.dedicated:
+            self._spawn_dedicated("resume", msg, sender)
+            return
+        host = self._pick_host()
+        self.workflows[wid] = _Entry(host, "starting", msg.options, msg.callbacks_blob, msg.functions_blob, False)
+        try:
+            self._through_me("resume", host, msg, sender)
+        except RunnerBusyError as exc:
+            del self.workflows[wid]
+            self._reply_error(sender, exc, msg.ref)
+
+    def _spawn_dedicated(self, kind: str, msg: Any, sender: Any) -> None:
+        wid = msg.workflow_id
+        if not self.conf.get("shared"):
+            self._reply_error(sender, ValueError(
+                "dedicated=True needs a store shared by several processes (MnesiaStore); "
+                "MemoryStore keeps its tables in one process"), msg.ref)
+            return
+        host = f"{self.conf['runner']}.host/{wid}"
+        self.workflows[wid] = _Entry(host, "starting", msg.options, msg.callbacks_blob,
+                                     getattr(msg, "functions_blob", None), True)
+        spec = ChildSpec(host, (WorkerHost, {**{k: self.conf.get(k) for k in ("runner", "store", "store_opts",
+                                                                                "threads", "telemetry")},
+                                             "host_id": host}), restart="transient", shutdown=15.0)
+        ref = _ref()
+        self.pending[ref] = _Pending("spawn", sender, msg.ref, wid, (kind, msg))
+        self.send(self.myAddress, StartChild(spec, ref=ref))
+
+    def receiveMsg_ChildStarted(self, msg: Any, sender: Any) -> None:  # noqa: N802
+        p = self.pending.pop(msg.ref, None)
+        if p is None or p.kind != "spawn":
+            return
+        kind, request = p.request
+        try:
+            self._through_me(kind, msg.id, request, p.sender)
+        except RunnerBusyError as exc:
+            self.workflows.pop(p.workflow_id, None)
+            self._reply_error(p.sender, exc, p.ref)
+
+    def receiveMsg_StopWorkflow(self, msg: StopWorkflow, sender: Any) -> None:  # noqa: N802
+        e = self._running(msg.workflow_id, sender, msg.ref)
+        if e is None:
+            return
+        try:
+            self._through_me("stop", e.host, msg, sender)
+        except RunnerBusyError as exc:
+            self._reply_error(sender, exc, msg.ref)
+
+    # ------------------------------------------------------------------ replies from hosts
+    def receiveMsg_WorkflowStarted(self, msg: WorkflowStarted, sender: Any) -> None:  # noqa: N802
+        p = self.pending.pop(msg.ref, None)
+        if p is None:
+            return
+        e = self.workflows.get(p.workflow_id)
+        if e is not None:
+            e.state = "running"
+            e.host = msg.host
+        if p.sender is not None:
+            self.send(p.sender, WorkflowStarted(p.workflow_id, msg.host, p.ref))
+
+    def receiveMsg_Done(self, msg: Done, sender: Any) -> None:  # noqa: N802
+        p = self.pending.pop(msg.ref, None)
+        if p is None:
+            return
+        if p.kind == "stop":
+            self._forget(p.workflow_id)
+        if p.sender is not None:
+            self.send(p.sender, Done(p.ref))
+
+    def receiveMsg_ErrorReply(self, msg: ErrorReply, sender: Any) -> None:  # noqa: N802
+        p = self.pending.pop(msg.ref, None)
+        if p is None:
+            super().receiveMsg_ErrorReply(msg, sender)  # a child start failure: supervision's business
+            return
+        if p.kind in ("start", "resume", "spawn"):
+            e = self.workflows.get(p.workflow_id)
+            if e is not None and e.state == "starting":
+                self._forget(p.workflow_id)
+            if p.sender is None:
+                log.error("runner %r: could not resume workflow %r: %s: %s", self.conf.get("runner"),
+                          p.workflow_id, msg.type, msg.message)
+                self.recovery_errors[p.workflow_id] = f"{msg.type}: {msg.message}"
+        if p.sender is not None:
+            self.send(p.sender, dataclasses.replace(msg, ref=p.ref))
+
+    def receiveMsg_HostNotice(self, msg: HostNotice, sender: Any) -> None:  # noqa: N802
+        e = self.workflows.get(msg.workflow_id)
+        if e is None or e.host != msg.host or e.state != "running":
+            return
+        if msg.detail == "fenced":
+            log.warning("runner %r: workflow %r was taken over by another owner; forgetting it here",
+                        self.conf.get("runner"), msg.workflow_id)
+        self._forget(msg.workflow_id)
+
+    def _forget(self, wid: Any) -> None:
+        e = self.workflows.pop(wid, None)
+        if e is not None and e.dedicated:
+            self.send(self.myAddress, TerminateChild(e.host, ref=_ref()))
+            self.send(self.myAddress, DeleteChild(e.host, ref=_ref()))
+
+    # ------------------------------------------------------------------ data requests
+    def _running(self, wid: Any, sender: Any, ref: Any) -> _Entry | None:
+        e = self.workflows.get(wid)
+        if e is None or e.state != "running":
+            what = "is still starting" if e is not None else "is not running"
+            self._reply_error(sender, WorkflowNotFoundError(
+                f"workflow {wid!r} {what} in runner {self.conf.get('runner')!r}"
+                + ("" if e is not None else "; start_workflow or resume it first"), wid), ref)
+            return None
+        return e
+
+    def _direct(self, msg: Any, sender: Any) -> None:
+        e = self._running(msg.workflow_id, sender, msg.ref)
+        if e is None:
+            return
+        if not self._forward(e.host, msg, sender):
+            self._reply_error(sender, RunnerBusyError(
+                f"the worker host of workflow {msg.workflow_id!r} is restarting; retry in a moment"), msg.ref)
+
+    def receiveMsg_Run(self, msg: Run, sender: Any) -> None:  # noqa: N802
+        self._direct(msg, sender)
+
+    def receiveMsg_AwaitIdle(self, msg: AwaitIdle, sender: Any) -> None:  # noqa: N802
+        self._direct(msg, sender)
+
+    def receiveMsg_GetResults(self, msg: GetResults, sender: Any) -> None:  # noqa: N802
+        self._direct(msg, sender)
+
+    def receiveMsg_GetWorkflow(self, msg: GetWorkflow, sender: Any) -> None:  # noqa: N802
+        self._direct(msg, sender)
+
+    def receiveMsg_Checkpoint(self, msg: Checkpoint, sender: Any) -> None:  # noqa: N802
+        self._direct(msg, sender)
+
+    def receiveMsg_WorkerState(self, msg: WorkerState, sender: Any) -> None:  # noqa: N802
+        self._direct(msg, sender)
+
+    def receiveMsg_StoreQuery(self, msg: StoreQuery, sender: Any) -> None:  # noqa: N802
+        if self.store is not None:
+            self.send(sender, store_answer(self.store, msg.workflow_id, msg.ref))
+            return
+        host = self.conf["pool"][0]
+        if not self._forward(host, msg, sender):
+            self._reply_error(sender, RunnerBusyError(f"worker host {host} is restarting; retry"), msg.ref)
+
+    def receiveMsg_ListWorkflows(self, msg: ListWorkflows, sender: Any) -> None:  # noqa: N802
+        self.send(sender, WorkflowList([w for w, e in self.workflows.items() if e.state == "running"], msg.ref))
+
+    def receiveMsg_Lookup(self, msg: Lookup, sender: Any) -> None:  # noqa: N802
+        e = self.workflows.get(msg.workflow_id)
+        if e is None or e.state != "running":
+            self.send(sender, Location(msg.workflow_id, None, ref=msg.ref))
+            return
+        rec = self.child_record(e.host)
+        self.send(sender, Location(msg.workflow_id, e.host, self.child_address(e.host),
+                                   getattr(rec, "pid", None), msg.ref))
+
+    def receiveMsg_GetTree(self, msg: GetTree, sender: Any) -> None:  # noqa: N802
+        entries = [{"id": self.child_id, "role": "runner", "pid": os.getpid(), "restarts": None,
+                    "recovery_errors": dict(self.recovery_errors)}]
+        for cid in list(self._children):
+            rec = self.child_record(cid)
+            entries.append({"id": cid, "role": "host", "pid": rec.pid if rec else None,
+                            "restarts": rec.restarts if rec else None,
+                            "workflows": sorted((w for w, e in self.workflows.items() if e.host == cid), key=str)})
+        self.send(sender, Tree(entries, msg.ref))

@@ -1,0 +1,140 @@
+"""Where a Worker's steps run: ``thread`` (default), ``inline`` and ``process`` executors.
+
+Every executor runs the policy driver (:func:`runic.driver.execute_with_policy`: retries,
+backoff, timeout, fallback) for one runnable and reports exactly one outcome to the worker
+host's loop; none of them goes through actor messages.
+
+* ``thread`` — the driver runs on a thread of the host's pool; the host loop keeps serving
+  other workflows meanwhile. A timeout *abandons* the attempt: Python threads cannot be
+  killed, so a timed-out step keeps running in the background and its late result is thrown
+  away. Use ``process`` when a timed-out step must really stop.
+* ``inline`` — the driver runs on the host loop thread itself (the cheapest hand-off, for
+  quick steps). Timeouts are ignored (there is nothing to abandon the step to); retries,
+  backoff and fallbacks still apply. A step that blocks, blocks its host.
+* ``process`` — each attempt runs in a fresh child process (multiprocessing ``forkserver``);
+  on timeout the child is killed with SIGKILL and the attempt fails with ``("timeout", ms)``.
+  The runnable travels by ``cloudpickle``; the step's functions must be importable or
+  picklable by value there.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable
+
+import cloudpickle
+
+from ..driver import run_with_timeout
+from ..runnable import Runnable
+
+__all__ = ["EXECUTORS", "ThreadExecutor", "InlineExecutor", "ProcessExecutor", "make_executor",
+           "run_inline", "run_in_process"]
+
+log = logging.getLogger(__name__)
+
+
+def run_inline(runnable: Runnable, timeout_s: float | None) -> Runnable:
+    """Run one attempt in this thread; the timeout is ignored (see the module docs)."""
+    return run_with_timeout(runnable, None)
+
+
+def _attempt_in_child(blob: bytes, conn: Any) -> None:  # pragma: no cover - runs in the child
+    try:
+        r = cloudpickle.loads(blob)
+        r.execute_tracked()
+        r.events  # noqa: B018 - materialise lazily described events before pickling
+        out = cloudpickle.dumps(r)
+    except BaseException as exc:  # noqa: BLE001 - report anything to the parent
+        try:
+            out = cloudpickle.dumps(exc)
+        except Exception:  # noqa: BLE001
+            out = cloudpickle.dumps(RuntimeError(f"{type(exc).__name__}: {exc}"))
+    conn.send_bytes(out)
+    conn.close()
+
+
+def run_in_process(runnable: Runnable, timeout_s: float | None) -> Runnable:
+    """Run one attempt in a new child process; kill it when ``timeout_s`` passes."""
+    ctx = multiprocessing.get_context("forkserver")
+    attempt = runnable.reset()
+    receiver, sender = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_attempt_in_child, args=(cloudpickle.dumps(attempt), sender),
+                       name=f"runic-attempt-{runnable.id:x}")
+    proc.start()
+    sender.close()
+    try:
+        if receiver.poll(timeout_s):
+            try:
+                out = cloudpickle.loads(receiver.recv_bytes())
+            except EOFError:
+                proc.join(5)
+                return runnable.reset().fail(("process_crashed", proc.exitcode))
+            proc.join(5)
+            if isinstance(out, BaseException):
+                return runnable.reset().fail(out)
+            return out
+        ms = int((timeout_s or 0) * 1000)
+        log.warning("step %r timed out after %d ms in pid %s; killing it", runnable.node_name, ms, proc.pid)
+        try:
+            os.kill(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        proc.join(5)
+        return runnable.reset().fail(("timeout", ms))
+    finally:
+        receiver.close()
+
+
+class ThreadExecutor:
+    """Runs the driver on a thread pool; ``submit`` returns a future."""
+
+    name = "thread"
+    inline = False
+    attempt_runner: Callable[[Runnable, float | None], Runnable] = staticmethod(run_with_timeout)
+
+    def __init__(self, max_workers: int = 32) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="runic-step")
+
+    def submit(self, fn: Callable[[], Any], done: Callable[[Future], None]) -> Future:
+        fut = self.pool.submit(fn)
+        fut.add_done_callback(done)
+        return fut
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+class InlineExecutor:
+    """Runs the driver on the caller's thread (the host loop)."""
+
+    name = "inline"
+    inline = True
+    attempt_runner = staticmethod(run_inline)
+
+    def shutdown(self) -> None:
+        pass
+
+
+class ProcessExecutor(ThreadExecutor):
+    """The driver on a pool thread, each attempt in a child process (killed on timeout)."""
+
+    name = "process"
+    attempt_runner = staticmethod(run_in_process)
+
+
+EXECUTORS = ("thread", "inline", "process")
+
+
+def make_executor(name: str, threads: int = 32) -> Any:
+    """An executor by name (``thread``, ``inline`` or ``process``)."""
+    if name == "thread":
+        return ThreadExecutor(threads)
+    if name == "inline":
+        return InlineExecutor()
+    if name == "process":
+        return ProcessExecutor(threads)
+    raise ValueError(f"unknown executor {name!r}; choose one of {EXECUTORS}")

@@ -1,0 +1,276 @@
+"""Worker hosts: the processes where workflows run.
+
+A :class:`WorkerHost` is a supervised actor (a child of the runner actor) that hosts many
+Workers in one :class:`~runic.runner.loop.HostLoop`. Its actor thread only receives control
+requests and sends the replies the loop leaves in its outbox; :class:`HostService` holds the
+request handlers, which run on the loop thread.
+
+Recovery: a host that is restarted after a crash starts empty; the runner actor, its
+supervisor, sends it ``ResumeWorkflow`` for every workflow it ran, and each is rebuilt from
+the store under a new ownership epoch (the dead process's epoch is fenced).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from typing import Any
+
+from thespian.actors import ThespianWatch
+
+from .. import telemetry
+from ..core import Workflow
+from ..errors import RunicError
+from ..events import FactProduced
+from ..facts import STRIPPED
+from ..rehydration import FactResolver, classify, resolve_all, resolve_hot
+from ..store import NotFoundError
+from ..supervisor import ChildActor
+from ..supervisor.messages import Done, ErrorReply
+from .errors import AlreadyStartedError, WorkflowNotFoundError
+from .loop import HostLoop
+from .messages import (
+    Accepted,
+    AwaitIdle,
+    Checkpoint,
+    GetResults,
+    GetWorkflow,
+    HostNotice,
+    Idle,
+    Results,
+    ResumeWorkflow,
+    Run,
+    StartWorkflow,
+    StopWorkflow,
+    StoreAnswer,
+    StoreQuery,
+    WorkerState,
+    WorkerStateReply,
+    WorkflowStarted,
+    WorkflowValue,
+    pack,
+    unpack,
+)
+from .worker import Worker
+
+__all__ = ["WorkerHost", "HostService", "open_store", "store_path"]
+
+log = logging.getLogger("runic.runner")
+
+REHYDRATION_MODES = ("full", "hybrid", "lazy")
+
+
+def store_path(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def open_store(path: str, runner_name: str, store_opts: dict) -> Any:
+    """Open a store handle from its ``module:Class`` path."""
+    module, _, qual = path.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in qual.split("."):
+        obj = getattr(obj, part)
+    return obj(runner_name, **(store_opts or {}))
+
+
+class HostService:
+    """The request handlers of a host; every method runs on the host loop thread."""
+
+    def __init__(self, loop: HostLoop, owner: str) -> None:
+        self.loop = loop
+        self.owner = owner
+
+    @property
+    def store(self) -> Any:
+        return self.loop.store
+
+    def _worker(self, workflow_id: Any) -> Worker:
+        w = self.loop.workers.get(workflow_id)
+        if w is None:
+            raise WorkflowNotFoundError(f"workflow {workflow_id!r} is not running on host {self.loop.host_id}",
+                                        workflow_id)
+        return w
+
+    def start(self, msg: StartWorkflow) -> WorkflowStarted:
+        wid = msg.workflow_id
+        if wid in self.loop.workers:
+            raise AlreadyStartedError(f"workflow {wid!r} is already running on host {self.loop.host_id}")
+        workflow = unpack(msg.workflow_blob)
+        if not isinstance(workflow, Workflow):
+            raise RunicError(f"start_workflow({wid!r}) needs a runic.Workflow, got {type(workflow).__name__}")
+        epoch = self.store.acquire(wid, self.owner)
+        worker = Worker(self.loop, wid, workflow, msg.options, unpack(msg.callbacks_blob), epoch)
+        self.loop.workers[wid] = worker
+        if msg.input_blob is not None:
+            worker.run(unpack(msg.input_blob))
+        return WorkflowStarted(wid, self.loop.host_id, msg.ref)
+
+    def resume(self, msg: ResumeWorkflow) -> WorkflowStarted:
+        wid = msg.workflow_id
+        if wid in self.loop.workers:
+            raise AlreadyStartedError(f"workflow {wid!r} is already running on host {self.loop.host_id}")
+        mode = msg.rehydration
+        if mode not in REHYDRATION_MODES:
+            raise ValueError(f"rehydration must be one of {REHYDRATION_MODES}, got {mode!r}")
+        functions = unpack(msg.functions_blob)
+        store = self.store
+        try:
+            events = list(store.stream(wid))
+        except NotFoundError:
+            try:
+                events = store.load(wid)
+            except NotFoundError:
+                raise WorkflowNotFoundError(
+                    f"nothing is stored for workflow {wid!r}; start it with start_workflow", wid) from None
+        stripped = any(e.__class__ is FactProduced and e.value is STRIPPED for e in events)
+        resolver: FactResolver | None = None
+        if mode == "full":
+            wf = Workflow.from_events(events, functions, fact_mode="ref" if stripped else "full")
+            if stripped:
+                resolve_all(wf, FactResolver(store))
+        else:
+            wf = Workflow.from_events(events, functions, fact_mode="ref")
+            resolver = FactResolver(store)
+            if mode == "hybrid":
+                hot, _cold = classify(wf)
+                resolve_hot(wf, hot, resolver)
+        options = msg.options if msg.options is not None else dict(wf.annotations.get("runner.options") or {})
+        cs = options.get("checkpoint_strategy")
+        if isinstance(cs, list):
+            options["checkpoint_strategy"] = tuple(cs)
+        epoch = store.acquire(wid, self.owner)
+        worker = Worker(self.loop, wid, wf, options, unpack(msg.callbacks_blob), epoch, resumed=True,
+                        resolver=resolver, lazy=mode == "lazy")
+        self.loop.workers[wid] = worker
+        if telemetry.enabled():
+            telemetry.execute(("runic", "runner", "rehydration", "complete"), {},
+                              {"id": wid, "mode": mode, "events": len(events)})
+        worker.resume_dispatch()
+        return WorkflowStarted(wid, self.loop.host_id, msg.ref)
+
+    def run(self, msg: Run) -> None:
+        worker = self._worker(msg.workflow_id)
+        worker.run(unpack(msg.input_blob), unpack(msg.run_context_blob), unpack(msg.policies_blob))
+
+    def await_idle(self, msg: AwaitIdle) -> Idle | None:
+        worker = self._worker(msg.workflow_id)
+        if worker.await_idle(msg.reply_to, msg.ref):
+            return Idle(worker.id, worker.status, msg.ref)
+        return None
+
+    def results(self, msg: GetResults) -> Results:
+        wf = self._worker(msg.workflow_id).workflow
+        if msg.components is None and not msg.facts and not msg.all:
+            value: Any = wf.raw_productions()
+        else:
+            value = wf.results(msg.components, facts=msg.facts, all=msg.all)
+        return Results(pack(value), msg.ref)
+
+    def workflow(self, msg: GetWorkflow) -> WorkflowValue:
+        return WorkflowValue(pack(self._worker(msg.workflow_id).workflow), msg.ref)
+
+    def checkpoint(self, msg: Checkpoint) -> Done:
+        self._worker(msg.workflow_id).checkpoint("checkpoint")
+        return Done(msg.ref)
+
+    def stop(self, msg: StopWorkflow) -> Done:
+        self._worker(msg.workflow_id).stop(persist=msg.persist)
+        return Done(msg.ref)
+
+    def worker_state(self, msg: WorkerState) -> WorkerStateReply:
+        return WorkerStateReply(self._worker(msg.workflow_id).state(), msg.ref)
+
+    def store_query(self, msg: StoreQuery) -> StoreAnswer:
+        return store_answer(self.store, msg.workflow_id, msg.ref)
+
+
+def store_answer(store: Any, workflow_id: Any, ref: Any) -> StoreAnswer:
+    """What ``store`` holds for ``workflow_id``."""
+    cursor_fn = getattr(store, "cursor", None)
+    cursor = cursor_fn(workflow_id) if cursor_fn is not None else 0
+    return StoreAnswer(workflow_id, store.exists(workflow_id), cursor or 0, store.status(workflow_id),
+                       store.owner(workflow_id), ref)
+
+
+_HANDLERS = {
+    StartWorkflow: HostService.start, ResumeWorkflow: HostService.resume, Run: HostService.run,
+    AwaitIdle: HostService.await_idle, GetResults: HostService.results, GetWorkflow: HostService.workflow,
+    Checkpoint: HostService.checkpoint, StopWorkflow: HostService.stop, WorkerState: HostService.worker_state,
+    StoreQuery: HostService.store_query,
+}
+
+
+class WorkerHost(ChildActor):
+    """A worker host actor (child of the runner actor). Options: ``runner``, ``host_id``,
+    ``store`` (``module:Class``), ``store_opts``, ``threads``, ``telemetry`` (packed
+    ``[(names, handler)]``)."""
+
+    restart = "permanent"
+    shutdown = 15.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.loop: HostLoop | None = None
+        self.service: HostService | None = None
+
+    def on_start(self, opts: dict) -> dict:
+        if self.loop is not None:
+            return {"host": self.loop.host_id}
+        for names, handler in unpack(opts.get("telemetry")) or ():
+            telemetry.attach(names, handler)
+        host_id = opts["host_id"]
+        store = open_store(opts["store"], opts["runner"], opts.get("store_opts") or {})
+        loop = HostLoop(host_id, store, threads=int(opts.get("threads") or 32),
+                        on_worker_stopped=self._worker_stopped)
+        self.loop = loop
+        self.service = HostService(loop, owner=f"{opts['runner']}/{host_id}/{os.getpid()}")
+        loop.start()
+        return {"host": host_id}
+
+    def _worker_stopped(self, workflow_id: Any, reason: str) -> None:
+        # runs on the loop thread: the notice goes out through the outbox
+        if self.loop is not None and self.supervisor_address is not None:
+            self.loop.reply(self.supervisor_address, HostNotice(self.loop.host_id, workflow_id, "stopped", reason))
+
+    def on_stop(self, reason: str) -> None:
+        if self.loop is not None:
+            self.loop.stop()
+            self._send_outbox()
+            try:
+                self.loop.store.close()
+            except Exception:  # noqa: BLE001
+                log.exception("host %s: closing the store failed", self.loop.host_id)
+
+    # -- plumbing between the actor thread and the loop ---------------------------------------
+    def receiveMessage(self, msg: Any, sender: Any) -> Any:  # noqa: N802 - thespian API
+        super().receiveMessage(msg, sender)
+        if self.loop is not None and self.loop.notify_fd is not None and not self._exiting:
+            self._send_outbox()
+            return ThespianWatch([self.loop.notify_fd])
+        return None
+
+    def _send_outbox(self) -> None:
+        if self.loop is None:
+            return
+        for address, message in self.loop.drain_outbox():
+            self.send(address, message)
+
+    def receiveMsg_WatchMessage(self, msg: Any, sender: Any) -> None:  # noqa: N802
+        self._send_outbox()
+
+    def receiveMsg_Request(self, msg: Any, sender: Any) -> None:  # noqa: N802 - every runner request
+        assert self.loop is not None and self.service is not None
+        reply_to = msg.reply_to if msg.reply_to is not None else sender
+        msg.reply_to = reply_to
+        handler = _HANDLERS.get(type(msg))
+        if handler is None:
+            self.send(reply_to, ErrorReply.from_exception(
+                RunicError(f"worker hosts do not handle {type(msg).__name__}; send it to the runner actor"), msg.ref))
+            return
+        service = self.service
+        if type(msg) is Run:  # asynchronous: accepted once queued, in order, on the loop
+            self.send(reply_to, Accepted(msg.workflow_id, msg.ref))
+            self.loop.call(lambda: handler(service, msg), None, msg.ref)
+            return
+        self.loop.call(lambda: handler(service, msg), reply_to, msg.ref)

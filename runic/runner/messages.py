@@ -1,0 +1,270 @@
+"""The Runner's messages: every Runner operation as a documented, picklable request.
+
+A thespian actor can drive a Runner directly: ``send``/``ask`` one of these requests to the
+runner actor's address (``Runner.address``, or the ``address`` of its entry in your
+supervisor's ``which_children()``). The runner actor answers, or forwards the request to the
+worker host that runs the workflow, which answers the original sender directly. Each request
+carries a ``ref`` that its reply echoes. A request that fails is answered with
+:class:`~runic.supervisor.messages.ErrorReply` (``type`` = the exception's qualified name, e.g.
+``runic.runner.errors.WorkflowNotFoundError``; ``message`` = its text).
+
+User values (workflows, inputs, results, callbacks) travel as ``cloudpickle`` bytes in
+``*_blob`` fields — an in-flight hop between our own processes on loopback only; nothing in
+these messages is ever persisted (the store holds msgpack). Use :func:`pack`/:func:`unpack`.
+
+=========================  =================================================================
+request                    reply
+=========================  =================================================================
+``StartWorkflow``          ``WorkflowStarted(workflow_id, host)``
+``ResumeWorkflow``         ``WorkflowStarted(workflow_id, host)``
+``Run``                    ``Accepted(workflow_id)`` (the input is queued; work goes on)
+``AwaitIdle``              ``Idle(workflow_id, status)`` once nothing is left to do
+``GetResults``             ``Results(value_blob)``
+``GetWorkflow``            ``WorkflowValue(workflow_blob)``
+``Checkpoint``             ``Done``
+``StopWorkflow``           ``Done``
+``ListWorkflows``          ``WorkflowList(ids)``
+``Lookup``                 ``Location(workflow_id, host, address, pid)`` (``host`` None: not running)
+``GetTree``                ``Tree(entries)``
+``WorkerState``            ``WorkerStateReply(state)`` (a snapshot of the Worker, for tests/tools)
+``StoreQuery``             ``StoreAnswer(exists, cursor, status, owner)``
+=========================  =================================================================
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import cloudpickle
+
+from ..supervisor.messages import Done, ErrorReply
+
+__all__ = [
+    "pack", "unpack", "Request",
+    "StartWorkflow", "ResumeWorkflow", "Run", "AwaitIdle", "GetResults", "GetWorkflow",
+    "Checkpoint", "StopWorkflow", "ListWorkflows", "Lookup", "GetTree", "WorkerState", "StoreQuery",
+    "WorkflowStarted", "Accepted", "Idle", "Results", "WorkflowValue", "WorkflowList", "Location",
+    "Tree", "WorkerStateReply", "StoreAnswer", "Done", "ErrorReply", "HostNotice",
+]
+
+
+def pack(value: Any) -> bytes | None:
+    """``cloudpickle`` a value for the hop to another of our processes (``None`` stays ``None``)."""
+    return None if value is None else cloudpickle.dumps(value)
+
+
+def unpack(blob: bytes | None) -> Any:
+    """Inverse of :func:`pack`."""
+    return None if blob is None else cloudpickle.loads(blob)
+
+
+def _ref() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class Request:
+    """Base of every request. ``reply_to`` is filled in by the runner actor when it forwards
+    the request to a worker host (replies go to the original sender)."""
+
+    ref: str = field(default_factory=_ref, kw_only=True)
+    reply_to: Any = field(default=None, kw_only=True)
+
+
+# ------------------------------------------------------------------------------- requests
+
+@dataclass
+class StartWorkflow(Request):
+    """Start a Worker for ``workflow_id`` running the (packed) workflow.
+
+    ``options``: plain data — ``max_concurrency``, ``checkpoint_strategy``, ``executor``.
+    ``callbacks_blob``: packed ``{"on_complete": fn, "hooks": {...}}``. ``input_blob``: when
+    set, the first input (start and run in one message). ``dedicated``: a worker host of its own.
+    """
+
+    workflow_id: Any
+    workflow_blob: bytes
+    options: dict = field(default_factory=dict)
+    callbacks_blob: bytes | None = None
+    input_blob: bytes | None = None
+    dedicated: bool = False
+
+
+@dataclass
+class ResumeWorkflow(Request):
+    """Rebuild ``workflow_id`` from the store and run it (``rehydration``: full|hybrid|lazy).
+
+    ``functions_blob``: packed ``functions=`` (a definition workflow or name -> callable).
+    ``options``/``callbacks_blob``/``dedicated`` as for :class:`StartWorkflow` (options default
+    to those the workflow was started with, recorded in its stream)."""
+
+    workflow_id: Any
+    rehydration: str = "full"
+    functions_blob: bytes | None = None
+    options: dict | None = None
+    callbacks_blob: bytes | None = None
+    dedicated: bool = False
+
+
+@dataclass
+class Run(Request):
+    """Feed an input (packed) to a running workflow; ``run_context`` and
+    ``scheduler_policies`` are packed too (policies are merged into the workflow's)."""
+
+    workflow_id: Any
+    input_blob: bytes
+    run_context_blob: bytes | None = None
+    policies_blob: bytes | None = None
+
+
+@dataclass
+class AwaitIdle(Request):
+    """Answer once the workflow has no pending or in-flight work."""
+
+    workflow_id: Any
+
+
+@dataclass
+class GetResults(Request):
+    """``components=None``: raw productions (a list); else ``results(components, facts=, all=)``."""
+
+    workflow_id: Any
+    components: list | None = None
+    facts: bool = False
+    all: bool = False
+
+
+@dataclass
+class GetWorkflow(Request):
+    workflow_id: Any
+
+
+@dataclass
+class Checkpoint(Request):
+    """Persist now, whatever the checkpoint strategy."""
+
+    workflow_id: Any
+
+
+@dataclass
+class StopWorkflow(Request):
+    """Stop the Worker (persisting first unless ``persist=False``)."""
+
+    workflow_id: Any
+    persist: bool = True
+
+
+@dataclass
+class ListWorkflows(Request):
+    pass
+
+
+@dataclass
+class Lookup(Request):
+    workflow_id: Any
+
+
+@dataclass
+class GetTree(Request):
+    pass
+
+
+@dataclass
+class WorkerState(Request):
+    workflow_id: Any
+
+
+@dataclass
+class StoreQuery(Request):
+    """What the runner's store holds for ``workflow_id`` (works for in-process stores too)."""
+
+    workflow_id: Any
+
+
+# ------------------------------------------------------------------------------- replies
+
+@dataclass
+class WorkflowStarted:
+    workflow_id: Any
+    host: str
+    ref: Any = None
+
+
+@dataclass
+class Accepted:
+    workflow_id: Any
+    ref: Any = None
+
+
+@dataclass
+class Idle:
+    workflow_id: Any
+    status: str
+    ref: Any = None
+
+
+@dataclass
+class Results:
+    value_blob: bytes
+    ref: Any = None
+
+
+@dataclass
+class WorkflowValue:
+    workflow_blob: bytes
+    ref: Any = None
+
+
+@dataclass
+class WorkflowList:
+    ids: list
+    ref: Any = None
+
+
+@dataclass
+class Location:
+    workflow_id: Any
+    host: str | None
+    address: Any = None
+    pid: int | None = None
+    ref: Any = None
+
+
+@dataclass
+class Tree:
+    """``entries``: one dict per actor — ``id``, ``role`` (supervisor|store|runner|host),
+    ``pid``, ``restarts``, and for hosts ``workflows``."""
+
+    entries: list
+    ref: Any = None
+
+
+@dataclass
+class WorkerStateReply:
+    state: dict
+    ref: Any = None
+
+
+@dataclass
+class StoreAnswer:
+    workflow_id: Any
+    exists: bool
+    cursor: int
+    status: str | None
+    owner: Any = None
+    ref: Any = None
+
+
+# ------------------------------------------------------------------------------- internal
+
+@dataclass
+class HostNotice:
+    """A worker host tells the runner actor about a workflow: ``event`` is ``"stopped"``
+    (the Worker ended: stop, fencing, unrecoverable error) with an explanatory ``detail``."""
+
+    host: str
+    workflow_id: Any
+    event: str
+    detail: str = ""
