@@ -64,7 +64,7 @@ __all__ = ["Runner", "resolve_store"]
 log = logging.getLogger("runic.runner")
 
 _STORES = {"mnesia": MnesiaStore, "memory": MemoryStore}
-_FOREVER = 10 * 365 * 24 * 3600.0
+_FOREVER = 7 * 24 * 3600.0  # "no timeout" (select() cannot wait longer than ~24 days)
 
 
 def resolve_store(store: Any) -> type:
