@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -66,7 +67,13 @@ def test_disc_tables_keep_answering_while_the_store_actor_restarts(
         assert child.info["role"] == "store" and child.info["storage_type"] == "disc_copies"
         assert child.info["path"] == str(d / "runic.db")
         assert "app.WorkflowStore" in child.info["tables"]
-        with MnesiaStore("app", dir=d) as s:  # the schema is there: the actor created it
+        # §8.1: the store process creates its tables (before anyone else opened the store)
+        conn = sqlite3.connect(d / "runic.db")
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        conn.close()
+        assert {"runic_meta", "app.WorkflowStore", "app.EventStream", "app.EventCounters",
+                "app.FactStore"} <= names
+        with MnesiaStore("app", dir=d) as s:
             s.append("wf", ["a", "b"])
             assert info(actor_system, child.address).sizes["app.EventStream"] == 2
             os.kill(child.pid, signal.SIGKILL)
