@@ -374,6 +374,7 @@ class Worker:
     def await_idle(self, reply_to: Any, ref: Any) -> bool:
         """True if idle now; otherwise remember who to answer when it is."""
         if not self.active and not self._inline and not self.workflow.is_runnable():
+            self.maybe_idle()  # a result applied just now may not have been followed by the idle check
             return True
         self.awaiters.append((reply_to, ref))
         return False
