@@ -50,7 +50,7 @@ import socket
 import sqlite3
 import threading
 import time
-from typing import Any, Callable, ClassVar, Iterable, Iterator, TypeVar
+from typing import Any, Callable, ClassVar, Iterable, TypeVar
 
 from .. import codec
 from .base import BaseStore, _Stale
