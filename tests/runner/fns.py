@@ -72,3 +72,16 @@ class FlakyFile:
         if n <= self.failures:
             raise RuntimeError(f"flaky failure {n}")
         return x * 10
+
+
+def journal_step(path, name, delay, x):
+    """Record (step name, idempotency key) in a file, wait, then add one."""
+    import json
+
+    import runic
+
+    key = runic.current_runnable().idempotency_key
+    with open(path, "a") as f:
+        f.write(json.dumps([name, key]) + "\n")
+    time.sleep(delay)
+    return x + 1
