@@ -367,7 +367,7 @@ def erl_cell(ebin: Path, work: Path, storage: str, *args: object) -> dict[str, f
     mdir.mkdir()
     try:
         proc = subprocess.run(erl_cmd(ebin, mdir, storage, *args), capture_output=True, text=True,
-                              timeout=300)
+                              timeout=300, cwd=work)  # (a crash dump would land in cwd)
         line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
         if line is None:
             raise RuntimeError(f"mnesia_bench {args} failed: {proc.stdout[-500:]} {proc.stderr[-500:]}")
@@ -444,7 +444,7 @@ def durability_mnesia(ebin: Path, work: Path, k: int, delay: float) -> dict[str,
     mdir.mkdir()
     ackfile = work / f"acks-{uuid.uuid4().hex[:8]}"
     p = subprocess.Popen(erl_cmd(ebin, mdir, "disc_copies", "durwrite", k, ackfile),
-                         stdout=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, text=True, cwd=work)
     assert p.stdout is not None
     while "READY" not in p.stdout.readline():
         pass
@@ -455,7 +455,7 @@ def durability_mnesia(ebin: Path, work: Path, k: int, delay: float) -> dict[str,
     last = int(lines[-1]) if lines else 0
     t = time.perf_counter()
     proc = subprocess.run(erl_cmd(ebin, mdir, "disc_copies", "durcheck", k), capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, cwd=work)
     reopen_ms = (time.perf_counter() - t) * 1000
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if line is None:
@@ -466,7 +466,15 @@ def durability_mnesia(ebin: Path, work: Path, k: int, delay: float) -> dict[str,
     return {"engine": "mnesia", "k": k, "delay": delay, "acked": len(lines), "last_ack": last,
             "counter": r["counter"], "present": r["present"], "lost": max(0, last - r["counter"]),
             "intact": r["corrupt"] == 0 and r["above"] == 0 and r["present"] == r["counter"],
+            "rows_above_counter": r["above"], "bad_rows": r["corrupt"],
             "append_after": None, "reopen_ms": reopen_ms}
+
+
+def intact(r: dict[str, Any]) -> str:
+    if r["intact"]:
+        return "yes"
+    extra = [f"{k}={r[k]}" for k in ("rows_above_counter", "bad_rows") if r.get(k)]
+    return "NO" + (f" ({', '.join(extra)})" if extra else "")
 
 
 def run_durability(trials: int, work: Path, use_erl: bool) -> list[dict[str, Any]]:
@@ -486,7 +494,7 @@ def run_durability(trials: int, work: Path, use_erl: bool) -> list[dict[str, Any
     print("|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|")
     for r in results:
         print(f"| {r['engine']} | {r['k']} | {r['delay']:.2f} | {r['acked']:,} | {r['last_ack']:,} | {r['counter']:,} "
-              f"| {r['present']:,} | **{r['lost']}** | {'yes' if r['intact'] else 'NO'} "
+              f"| {r['present']:,} | **{r['lost']}** | {intact(r)} "
               f"| {'-' if r['append_after'] is None else ('yes' if r['append_after'] else 'NO')} | {r['reopen_ms']:.1f} |")
     ours = [r for r in results if r["engine"] == "runic"]
     print(f"\nrunic: {sum(r['lost'] for r in ours)} acknowledged events lost in {len(ours)} trials; "
