@@ -115,6 +115,9 @@ class HostService:
             raise ValueError(f"rehydration must be one of {REHYDRATION_MODES}, got {mode!r}")
         functions = unpack(msg.functions_blob)
         store = self.store
+        # take ownership BEFORE reading: a previous owner's later appends are then refused
+        # (fenced) instead of landing after what we read and being lost to us
+        epoch = store.acquire(wid, self.owner)
         try:
             events = list(store.stream(wid))
         except NotFoundError:
@@ -139,7 +142,6 @@ class HostService:
         cs = options.get("checkpoint_strategy")
         if isinstance(cs, list):
             options["checkpoint_strategy"] = tuple(cs)
-        epoch = store.acquire(wid, self.owner)
         worker = Worker(self.loop, wid, wf, options, unpack(msg.callbacks_blob), epoch, resumed=True,
                         resolver=resolver, lazy=mode == "lazy")
         self.loop.workers[wid] = worker

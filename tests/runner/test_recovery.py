@@ -48,7 +48,7 @@ def wait_for(predicate, timeout: float = 30.0, poll: float = 0.02):
 
 def running_on_new_pid(runner, wid, old_pid):
     loc = runner.lookup(wid)
-    return loc if loc is not None and loc.pid != old_pid else None
+    return loc if loc is not None and loc.pid not in (None, old_pid) else None
 
 
 def assert_no_completed_step_ran_twice(records: list[list[str]], in_flight: set[str]) -> None:
