@@ -30,7 +30,7 @@ import re
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from . import nodes
-from .errors import WorkflowDefinitionError
+from .errors import FunctionRestoreError, WorkflowDefinitionError
 from .functions import FunctionRef, call_shape, content_id, describe, function_hash, restore
 from .hashing import content_hash
 
@@ -741,11 +741,12 @@ class FunctionLookup:
     """Resolves ``functions=`` for replay: a workflow definition, or a mapping of component
     name -> callable, or -> ``{part: callable}``."""
 
-    def __init__(self, functions: Any) -> None:
+    def __init__(self, functions: Any, stub_missing: bool = False) -> None:
         from .core import Workflow
 
         self.workflow = functions if isinstance(functions, Workflow) else None
         self.mapping = functions if isinstance(functions, Mapping) else None
+        self.stub_missing = stub_missing
 
     def get(self, component: str, part: str) -> Callable | None:
         if self.mapping is not None and component in self.mapping:
@@ -764,7 +765,23 @@ class FunctionLookup:
 
 
 def _restore(lookup: FunctionLookup, component: str, part: str, fref: FunctionRef) -> Callable:
-    return restore(fref, lookup.get(component, part), component, part)
+    try:
+        return restore(fref, lookup.get(component, part), component, part)
+    except FunctionRestoreError as exc:
+        if not getattr(lookup, "stub_missing", False):
+            raise
+        return missing_function(exc)
+
+
+def missing_function(error: Exception) -> Callable:
+    """A stand-in for a function that could not be restored (inspection only): calling it
+    raises the restore error."""
+
+    def missing(*args: Any, **kwargs: Any) -> Any:
+        raise error
+
+    missing.__runic_missing__ = True  # type: ignore[attr-defined]
+    return missing
 
 
 def _restore_init(lookup: FunctionLookup, component: str, spec: dict) -> Any:
@@ -832,6 +849,7 @@ class _Scoped(FunctionLookup):
 
     def __init__(self, inner: FunctionLookup, outer: str, own: str) -> None:
         self.inner, self.outer, self.own = inner, outer, own
+        self.stub_missing = inner.stub_missing
 
     def get(self, component: str, part: str) -> Callable | None:
         return self.inner.get(self.outer, part) or self.inner.get(self.own, part)

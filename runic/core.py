@@ -983,12 +983,13 @@ class Workflow:
 
     @classmethod
     def from_events(cls, events: Iterable[Event], functions: Any = None, *, base: "Workflow | None" = None,
-                    fact_mode: str = "full") -> "Workflow":
+                    fact_mode: str = "full", stub_missing: bool = False) -> "Workflow":
         """Rebuild by folding events in order. With ``base``, build events are skipped and the
-        base's structure is used. ``fact_mode="ref"`` turns stripped values into FactRefs."""
+        base's structure is used. ``fact_mode="ref"`` turns stripped values into FactRefs.
+        ``stub_missing=True`` (inspection only) stands in for functions that cannot be restored."""
         from .replay import from_events
 
-        return from_events(events, functions=functions, base=base, fact_mode=fact_mode)
+        return from_events(events, functions=functions, base=base, fact_mode=fact_mode, stub_missing=stub_missing)
 
     # ================================================================== export
     def to_mermaid(self) -> str:

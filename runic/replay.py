@@ -91,17 +91,32 @@ def _restore_matcher(spec: dict, index: int, provided: Any) -> Any:
     return restore(spec["fn"], provided, f"scheduler policy #{index}", "matcher")
 
 
+def _restore_or_stub(fref: Any, provided: Any, component: str, part: str, lookup: FunctionLookup) -> Any:
+    try:
+        return restore(fref, provided, component, part)
+    except FunctionRestoreError as exc:
+        if not lookup.stub_missing:
+            raise
+        from .components import missing_function
+
+        return missing_function(exc)
+
+
 def _restore_policies(policies: list, lookup: FunctionLookup) -> list:
     defined = lookup.workflow.scheduler_policies if lookup.workflow is not None else []
     out = []
     for i, (mspec, pspec) in enumerate(policies):
         given = defined[i] if i < len(defined) else None
-        matcher = _restore_matcher(mspec, i, given[0] if given and callable(given[0]) else None)
+        if "fn" in mspec:
+            matcher = _restore_or_stub(mspec["fn"], given[0] if given and callable(given[0]) else None,
+                                       f"scheduler policy #{i}", "matcher", lookup)
+        else:
+            matcher = _restore_matcher(mspec, i, None)
         policy = dict(pspec)
         fb = policy.get("fallback")
         if isinstance(fb, FunctionRef):
             provided = given[1].get("fallback") if given else None
-            policy["fallback"] = restore(fb, provided, f"scheduler policy #{i}", "fallback")
+            policy["fallback"] = _restore_or_stub(fb, provided, f"scheduler policy #{i}", "fallback", lookup)
         out.append((matcher, policy))
     return out
 
@@ -172,13 +187,15 @@ def apply_any(wf: "Workflow", e: Event, functions: Any = None, *, skip_build: bo
 
 
 def from_events(events: Iterable[Event], functions: Any = None, *, base: "Workflow | None" = None,
-                fact_mode: str = "full") -> "Workflow":
+                fact_mode: str = "full", stub_missing: bool = False) -> "Workflow":
     """Rebuild a workflow by folding ``events`` in order (see the module docs).
 
     ``functions`` supplies callables that cannot be imported (lambdas, closures): a workflow
     definition (matched by component name) or a mapping ``{component: callable | {part:
     callable}}``. ``base`` reuses an existing structure (build events are skipped).
     ``fact_mode="ref"`` turns stripped fact values into :class:`~runic.facts.FactRef` vertices.
+    ``stub_missing=True`` (for inspection: graphs, productions) replaces functions that cannot
+    be restored by stand-ins that raise the restore error if called, instead of failing.
     """
     from .core import Workflow
 
@@ -186,7 +203,7 @@ def from_events(events: Iterable[Event], functions: Any = None, *, base: "Workfl
         raise ValueError('fact_mode must be "full" or "ref"')
     wf = base.copy() if base is not None else Workflow()
     wf._fact_mode = fact_mode
-    lookup = FunctionLookup(functions)
+    lookup = FunctionLookup(functions, stub_missing)
     try:
         for e in events:
             apply_any(wf, e, lookup, skip_build=base is not None)

@@ -387,3 +387,16 @@ def test_hashes_ignore_where_code_is_defined_and_run_context():
     before = [n.hash for n in wf.nodes()]
     wf.put_run_context({"_global": {"k": 1}})
     assert [n.hash for n in wf.nodes()] == before
+
+
+def test_inspection_rebuild_stands_in_for_missing_functions():
+    wf = runic.workflow("i", steps=[runic.step(lambda x: x + 1, name="a")])
+    wf.react_until_satisfied(1)
+    log = roundtrip(wf.event_log())
+    with pytest.raises(runic.FunctionRestoreError):
+        runic.Workflow.from_events(log)
+    seen = runic.Workflow.from_events(log, stub_missing=True)
+    assert seen.raw_productions() == [2] and "step: a" in seen.to_mermaid()
+    seen.react_until_satisfied(5)  # running a stand-in fails that step, with the restore error
+    assert seen.raw_productions() == [2]
+    assert isinstance(seen.failures[-1][2], runic.FunctionRestoreError)
