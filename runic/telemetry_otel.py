@@ -34,14 +34,16 @@ def available() -> bool:
     return True
 
 
-def install(tracer_name: str = "runic") -> bool:
-    """Attach the span-making handlers; ``False`` (and nothing attached) without OpenTelemetry."""
+def install(tracer_name: str = "runic", tracer: Any = None) -> bool:
+    """Attach the span-making handlers; ``False`` (and nothing attached) without OpenTelemetry.
+
+    ``tracer``: use this tracer instead of ``opentelemetry.trace.get_tracer(tracer_name)``."""
     try:
         from opentelemetry import trace
     except ImportError:
         log.info("opentelemetry is not installed; the runic OpenTelemetry bridge stays off")
         return False
-    tracer = trace.get_tracer(tracer_name)
+    tracer = tracer if tracer is not None else trace.get_tracer(tracer_name)
     p = ("runic", "runner")
 
     def on_workflow(name: tuple, measurements: dict, metadata: dict) -> None:
