@@ -99,9 +99,10 @@ class ThreadExecutor:
     def __init__(self, max_workers: int = 32) -> None:
         self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="runic-step")
 
-    def submit(self, fn: Callable[[], Any], done: Callable[[Future], None]) -> Future:
+    def submit(self, fn: Callable[[], Any], done: Callable[[Future], None] | None = None) -> Future:
         fut = self.pool.submit(fn)
-        fut.add_done_callback(done)
+        if done is not None:
+            fut.add_done_callback(done)
         return fut
 
     def shutdown(self) -> None:

@@ -1,12 +1,17 @@
-"""A worker host's execution loop: one thread that owns its Workers.
+"""A worker host's execution loop: the thread that serves requests, and the step threads.
 
 Thespian delivers *control* to a host (start, run, queries); per-step traffic never goes
 through actor messages. The host actor's thread hands each request to this loop
-(:meth:`HostLoop.call`); the loop runs Workers, gets step outcomes from executor threads
-through a plain queue, and answers by putting ``(address, message)`` pairs in an outbox and
-writing one byte to a pipe. The actor watches that pipe (``ThespianWatch``) and sends the
-replies from its own thread, because ``send`` from another thread can stall until some
-other message arrives (see ``shared/notes/thespian.md``).
+(:meth:`HostLoop.call`), which runs it against its Workers. Steps run on a thread pool; the
+thread that finished a step applies its result itself, checkpoints and dispatches what
+follows — and when that is exactly one more step it simply runs it next (a chain runs on one
+thread with no hand-off per step). Every access to a Worker holds the host's lock, so a
+Worker still sees one thing at a time.
+
+Answers leave through an outbox: ``(address, message)`` pairs plus one byte written to a pipe.
+The actor watches that pipe (``ThespianWatch``) and sends the replies from its own thread,
+because ``send`` from another thread can stall until some other message arrives (see
+``shared/notes/thespian.md``).
 """
 
 from __future__ import annotations
@@ -29,6 +34,14 @@ __all__ = ["HostLoop"]
 log = logging.getLogger("runic.runner")
 
 
+class _ThreadState(threading.local):
+    chaining = False
+    next: tuple | None = None
+
+
+_tls = _ThreadState()
+
+
 class HostLoop:
     """The execution loop of one worker host (see the module docs)."""
 
@@ -47,7 +60,7 @@ class HostLoop:
             os.set_blocking(self._notify_w, False)
         self._on_worker_stopped = on_worker_stopped
         self._stopping = False
-        self._dirty: set = set()
+        self.lock = threading.RLock()
         self.thread = threading.Thread(target=self._run, name=f"runic-host-loop-{host_id}", daemon=True)
 
     @property
@@ -66,24 +79,43 @@ class HostLoop:
         return ex
 
     def submit_work(self, worker: Any, key: tuple, r: Any, policy: Any, executor: Any) -> None:
-        """Run the policy driver for ``r`` on ``executor``; the outcome comes back as a message."""
-        emit = policy.execution_mode == "durable"
-        attempt_runner = executor.attempt_runner
-        wid = worker.id
-        inbox = self.inbox
+        """Run the policy driver for ``r`` on ``executor``'s threads (called with the lock held).
 
-        def work() -> tuple:
-            t0 = now_ms()
-            result, lifecycle = execute_with_policy(r, policy, emit_events=emit, attempt_runner=attempt_runner)
-            return result, lifecycle, now_ms() - t0
+        On a step thread that has just applied a result, the first new step becomes that
+        thread's next job instead of a hand-off to another thread."""
+        job = (worker, key, r, policy, executor)
+        if _tls.chaining and _tls.next is None:
+            _tls.next = job
+            return
+        executor.submit(lambda: self._run_jobs(job), None)
 
-        def done(fut: Any) -> None:
-            try:
-                inbox.put(("done", wid, worker, key, fut.result()))
-            except BaseException as exc:  # noqa: BLE001 - the task crashed
-                inbox.put(("crash", wid, worker, key, exc))
-
-        executor.submit(work, done)
+    def _run_jobs(self, job: tuple | None) -> None:
+        """Runs on a step thread: execute, then apply under the lock; repeat with a chained job."""
+        _tls.chaining = True
+        try:
+            while job is not None:
+                _tls.next = None
+                worker, key, r, policy, executor = job
+                t0 = now_ms()
+                try:
+                    result, lifecycle = execute_with_policy(r, policy, emit_events=policy.execution_mode == "durable",
+                                                            attempt_runner=executor.attempt_runner)
+                    crash = None
+                except BaseException as exc:  # noqa: BLE001 - the task crashed
+                    crash = exc
+                with self.lock:
+                    if self.workers.get(worker.id) is worker and not self._stopping:
+                        try:
+                            if crash is None:
+                                worker.on_result(key, result, lifecycle, now_ms() - t0)
+                            else:
+                                worker.on_crash(key, crash)
+                        except Exception:  # noqa: BLE001 - keep the host alive
+                            log.exception("workflow %r: applying a result failed", worker.id)
+                job = _tls.next
+        finally:
+            _tls.chaining = False
+            _tls.next = None
 
     # ------------------------------------------------------------------ talking to the actor
     def call(self, fn: Callable[[], Any], reply_to: Any, ref: Any) -> None:
@@ -132,38 +164,12 @@ class HostLoop:
         get = self.inbox.get
         while not self._stopping:
             item = get()
-            self._handle(item)
-            while True:
-                try:
-                    item = self.inbox.get_nowait()
-                except queue.Empty:
-                    break
+            with self.lock:
                 self._handle(item)
-            if self._dirty:
-                dirty, self._dirty = self._dirty, set()
-                for w in dirty:
-                    if not w.stopped:
-                        try:
-                            w.pump()
-                        except Exception:  # noqa: BLE001 - keep the host alive
-                            log.exception("workflow %r: dispatch failed", w.id)
 
     def _handle(self, item: tuple) -> None:
         kind = item[0]
-        if kind == "done":
-            _, wid, worker, key, (result, lifecycle, duration) = item
-            if self.workers.get(wid) is worker:
-                try:
-                    worker.on_result(key, result, lifecycle, duration, dispatch=False)
-                except Exception:  # noqa: BLE001
-                    log.exception("workflow %r: applying a result failed", wid)
-                self._dirty.add(worker)
-        elif kind == "crash":
-            _, wid, worker, key, exc = item
-            if self.workers.get(wid) is worker:
-                worker.on_crash(key, exc)
-                self._dirty.add(worker)
-        elif kind == "call":
+        if kind == "call":
             _, fn, reply_to, ref = item
             try:
                 out = fn()
@@ -178,8 +184,7 @@ class HostLoop:
                 self.reply(reply_to, out)
         elif kind == "stop":
             self._stopping = True
-            done_event = item[1]
-            done_event.set()
+            item[1].set()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Persist every Worker's buffered events and stop the loop."""
