@@ -117,7 +117,7 @@ def main() -> None:
     args = ap.parse_args()
     r = args.repeats
     print(f"runic core benchmark (Python {sys.version.split()[0]}, median of {r} runs)\n")
-    print(f"{'scenario':<34}{'steps':>8}{'total ms':>11}{'us/step':>10}{'growth':>9}")
+    print(f"{'scenario':<34}{'steps':>8}{'total ms':>11}{'us/step':>10}  {'growth (time/size)':<18}")
 
     prev = None
     linear_100 = None
@@ -126,7 +126,7 @@ def main() -> None:
         assert wf.results([f"s{n - 1}"])[f"s{n - 1}"] == n
         per = secs / n * 1e6
         growth = f"{secs / prev[0]:.1f}x/{n // prev[1]}x" if prev else ""
-        print(f"{'linear pipeline':<34}{n:>8}{secs * 1e3:>11.2f}{per:>10.2f}{growth:>9}")
+        print(f"{'linear pipeline':<34}{n:>8}{secs * 1e3:>11.2f}{per:>10.2f}  {growth:<18}")
         prev = (secs, n)
         if n == 100:
             linear_100 = per
@@ -146,7 +146,7 @@ def main() -> None:
         assert wf.results(["acc"])["acc"] == n
         acc_times[n] = secs
         growth = f"{secs / acc_times[10]:.1f}x/100x" if n == 1_000 else ""
-        print(f"{'accumulator, inputs':<34}{n:>8}{secs * 1e3:>11.2f}{secs / n * 1e6:>10.2f}{growth:>9}")
+        print(f"{'accumulator, inputs':<34}{n:>8}{secs * 1e3:>11.2f}{secs / n * 1e6:>10.2f}  {growth:<18}")
 
     items = list(range(10_000))
     secs, wf = run_scenario(map_reduce, items, max(3, r // 2))
