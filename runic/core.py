@@ -28,16 +28,13 @@ from __future__ import annotations
 
 import copy as _copy
 import logging
-import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from . import folds
 from .driver import execute_with_policy, now_ms
 from .errors import ComponentNotFoundError, DuplicateComponentError, RunicError, WorkflowDefinitionError
 from .events import (
-    BUILD_EVENTS,
-    LIFECYCLE_EVENTS,
     ComponentAdded,
     ComponentRemoved,
     Event,
@@ -49,7 +46,7 @@ from .events import (
 )
 from .facts import NOTHING, Fact, FactRef
 from .graph import PRODUCTION_LABELS, Graph
-from .nodes import ROOT_HASH, Accumulator, Node, Root, Skip
+from .nodes import ROOT_HASH, Node, Root, Skip
 from .policy import merge_policies, resolve
 from .runnable import COMPLETED, FAILED, SKIPPED, CausalContext, Runnable
 

@@ -20,7 +20,6 @@ import logging
 import os
 import queue
 import threading
-import time
 from collections import deque
 from typing import Any, Callable
 

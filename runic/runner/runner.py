@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import atexit
 import logging
-import time
 import weakref
 from typing import Any, Iterable
 
 from ..actors import ActorSystemHandle, default_system
 from ..store import MemoryStore, MnesiaStore
 from ..supervisor import ChildSpec, Supervisor
-from ..supervisor.messages import Done, ErrorReply
+from ..supervisor.messages import ErrorReply
 from ..supervisor.supervisor import _request
 from .actor import runner_child_spec
 from .errors import RunnerNotRunningError, RunnerTimeoutError, error_for

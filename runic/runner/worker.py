@@ -40,7 +40,6 @@ from ..policy import merge_policies, resolve
 from ..rehydration import FactResolver, resolve_pending
 from ..runnable import COMPLETED, FAILED, Runnable
 from ..store import FencedError, supports_stream
-from .executors import make_executor
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..core import Workflow

@@ -1,0 +1,126 @@
+"""What every command shares: the options naming the store, the console, logging, import paths."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import click
+from rich.console import Console
+
+__all__ = ["Settings", "store_options", "debug_option", "make_console", "setup_logging", "add_cwd_to_path",
+           "DEFAULT_RUNNER", "debug_requested"]
+
+DEFAULT_RUNNER = "runic"
+"""The runner name the command line uses (it is also the prefix of the store's table names)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the command finds its store: ``dir`` (``None``: the default directory) and the
+    runner name whose tables it uses."""
+
+    dir: str | None
+    runner: str
+    debug: bool = False
+
+    @property
+    def data_dir(self) -> str:
+        """The absolute store directory (``--dir``, else ``$RUNIC_DATA_DIR``, else
+        ``./runic-data/<node>``)."""
+        if self.dir:
+            return os.path.abspath(os.path.expanduser(self.dir))
+        from ..store.mnesia import default_dir
+
+        return default_dir()
+
+    @property
+    def where(self) -> str:
+        """``<dir> (runner '<name>')`` for messages."""
+        return f"{self.data_dir} (runner {self.runner!r})"
+
+    def hint_flags(self) -> str:
+        """The ``--dir``/``--runner`` flags to repeat in suggested commands (empty for defaults)."""
+        parts = []
+        if self.dir:
+            parts.append(f"--dir {_quote(self.dir)}")
+        if self.runner != DEFAULT_RUNNER:
+            parts.append(f"--runner {_quote(self.runner)}")
+        return (" " + " ".join(parts)) if parts else ""
+
+
+def _quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+def debug_requested() -> bool:
+    """``--debug`` anywhere on the command line, or ``RUNIC_DEBUG=1``."""
+    return "--debug" in sys.argv[1:] or os.environ.get("RUNIC_DEBUG", "") not in ("", "0")
+
+
+def debug_option(fn: Callable) -> Callable:
+    """``--debug``: show tracebacks and debug logs."""
+    return click.option("--debug", is_flag=True, default=False, expose_value=False, is_eager=True,
+                        help="Show tracebacks and debug logs (also RUNIC_DEBUG=1).")(fn)
+
+
+def store_options(fn: Callable) -> Callable:
+    """``--dir`` and ``--runner`` (and ``--debug``), folded into a ``settings`` argument."""
+
+    fn = click.option("--runner", "runner", default=DEFAULT_RUNNER, show_default=True, envvar="RUNIC_RUNNER",
+                      show_envvar=True, metavar="NAME",
+                      help="Runner name: the prefix of the store tables the workflows live in.")(fn)
+    fn = click.option("--dir", "data_dir", default=None, envvar="RUNIC_DATA_DIR", show_envvar=True,
+                      metavar="DIR",
+                      help="Store directory (default: ./runic-data/<host name>).")(fn)
+    fn = debug_option(fn)
+
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, data_dir: str | None, runner: str, **kwargs: Any) -> Any:
+        if not runner or not runner.strip():
+            from .errors import UsageProblem
+
+            raise UsageProblem("--runner needs a non-empty name (the default is 'runic')")
+        return fn(*args, settings=Settings(data_dir, runner, debug_requested()), **kwargs)
+
+    return wrapper
+
+
+def make_console() -> Console:
+    """The console user-facing output goes to (stdout). Outside a terminal it is 120 columns
+    wide, without colours or animation."""
+    probe = Console()
+    if probe.is_terminal:
+        return probe
+    return Console(width=int(os.environ.get("COLUMNS", "0") or 0) or 120, no_color=True, highlight=False,
+                   emoji=False)
+
+
+def setup_logging(debug: bool) -> None:
+    """Warnings (or everything, with ``--debug``) of runic's loggers to stderr, one line each."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s" if debug else "warning: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    if not debug:
+        logging.getLogger("thespian").setLevel(logging.ERROR)
+
+
+def add_cwd_to_path() -> None:
+    """Make modules in the working directory importable here and in the worker hosts this
+    process starts (as ``python -m`` does): ``sys.path`` and ``PYTHONPATH``."""
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+    current = os.environ.get("PYTHONPATH", "")
+    parts = [p for p in current.split(os.pathsep) if p]
+    if cwd not in parts:
+        os.environ["PYTHONPATH"] = os.pathsep.join([cwd, *parts])
