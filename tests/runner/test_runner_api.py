@@ -165,3 +165,24 @@ def test_runner_under_a_users_own_supervisor(actor_system, tmp_path):
         runner.await_idle("w", timeout=20)
         assert runner.get_results("w", ["c"]) == {"c": 3}
         assert [c.id for c in sup.which_children()] == ["own.Store", "own.Runner"]
+
+
+def test_the_store_tables_exist_after_start(make_runner, tmp_path):
+    r = make_runner("mnesia")
+    with MnesiaStore(r.name, dir=tmp_path / "data") as store:
+        assert store.table_info(f"{r.name}.WorkflowStore", "type") == "set"
+        assert store.table_info(f"{r.name}.EventStream", "type") == "ordered_set"
+        assert store.table_info(f"{r.name}.WorkflowStore", "attributes") == ["workflow_id", "log", "updated_at"]
+
+
+def use_context(x, *, context):
+    return f"{x}:{context['tenant']}"
+
+
+def test_run_context_reaches_steps_through_the_runner(runner):
+    runner.start_workflow("ctx", runic.workflow(steps=[runic.step(use_context, name="use")]))
+    runner.run("ctx", "a", run_context={"_global": {"tenant": "acme"}})
+    runner.await_idle("ctx", timeout=20)
+    runner.run("ctx", "b", run_context={"use": {"tenant": "globex"}})
+    runner.await_idle("ctx", timeout=20)
+    assert sorted(runner.get_results("ctx")) == ["a:acme", "b:globex"]
