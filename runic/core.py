@@ -570,7 +570,7 @@ class Workflow:
     def _activate(self, parent: int, fact_hash: int) -> None:
         """Activate ``parent``'s flow children with a fact (events buffered when emitting)."""
         g = self.graph
-        children = g.successors(parent, "flow")
+        children = g.out["flow"].get(parent) if "flow" in g.out else None
         if not children:
             return
         v = g.vertices

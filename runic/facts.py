@@ -85,7 +85,13 @@ class Fact:
     ) -> None:
         self.value = value
         self.ancestry = ancestry
-        self.hash = fact_hash(value, ancestry) if hash is None else hash
+        if hash is None:  # fact_hash(), inlined: this runs once per produced value
+            if ancestry is None:
+                data = canonical_bytes(value) + b"\xc0"
+            else:
+                data = canonical_bytes(value) + _pack_pair(ancestry[0], ancestry[1])
+            hash = int.from_bytes(blake2b(data, digest_size=8).digest(), "big")  # noqa: A001
+        self.hash = hash
         self.meta = meta
 
     def __repr__(self) -> str:

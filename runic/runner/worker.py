@@ -117,6 +117,8 @@ class Worker:
             workflow.annotate("runner.options", self._plain_options())
             events = workflow.build_log() + workflow.drain_events()
             self.event_cursor = self.store.append(workflow_id, events, epoch=epoch)
+        elif self.streams:
+            self.event_cursor = self.store.cursor(workflow_id)  # quirk 23: continue from the store's cursor
         if not resumed:
             self._set_status("idle")
 

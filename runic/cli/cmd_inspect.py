@@ -1,0 +1,281 @@
+"""``runic ls``, ``show``, ``events`` and ``graph``: read a store, change nothing."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Hashable
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from ..events import (
+    LIFECYCLE_EVENTS,
+    RunnableCompleted,
+    RunnableDispatched,
+    RunnableFailed,
+    WorkflowAnnotated,
+    WorkflowDefined,
+)
+from ..facts import STRIPPED, Fact
+from ..store import NotFoundError
+from .context import Settings, make_console, store_options
+from .errors import UsageProblem
+from .events_view import describe_event, event_fields
+from .inspection import load, node_labels, structure_of
+from .render import error_text, failures_of, results_table, short, when
+from .stores import all_ids, open_existing, resolve_id
+
+__all__ = ["ls_command", "show_command", "events_command", "graph_command"]
+
+log = logging.getLogger(__name__)
+
+
+def _name_of(store: Any, wid: Hashable) -> str:
+    """The workflow's name (its first event), or ``?``."""
+    try:
+        for e in store.stream(wid):
+            return str(e.name) if isinstance(e, WorkflowDefined) and e.name is not None else "?"
+    except NotFoundError:
+        pass
+    except Exception as exc:  # noqa: BLE001 - a listing shows what it can
+        log.debug("cannot read the first event of %r: %s", wid, exc)
+    return "?"
+
+
+@click.command("ls")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(["running", "idle", "stopped", "failed"]),
+              help="Only workflows with this status (repeatable).")
+@store_options
+def ls_command(statuses: tuple[str, ...], settings: Settings) -> None:
+    """List the workflows in the store: id, status, name, events, owner.
+
+    \b
+    Example:
+      runic ls --dir ./runic-data/myhost --status running
+    """
+    console = make_console()
+    with open_existing(settings) as store:
+        ids = all_ids(store)
+        table = Table(title=f"workflows in {settings.where}", title_justify="left", pad_edge=False, show_edge=False)
+        for col, justify in (("id", "left"), ("status", "left"), ("workflow", "left"), ("events", "right"),
+                             ("owner (epoch)", "left")):
+            table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        shown = 0
+        for wid in ids:
+            status = store.status(wid)
+            if statuses and status not in statuses:
+                continue
+            owner = store.owner(wid)
+            style = {"running": "yellow", "idle": "green", "stopped": "magenta", "failed": "red"}.get(status or "", "")
+            table.add_row(str(wid), Text(status or "-", style=style), _name_of(store, wid), str(store.cursor(wid)),
+                          f"{owner[0]} ({owner[1]})" if owner else "-")
+            shown += 1
+    if not shown:
+        what = f" with status {'/'.join(statuses)}" if statuses else ""
+        console.print(f"no workflows{what} in {settings.where}", soft_wrap=True)
+        return
+    console.print(table)
+    console.print(f"{shown} workflow(s); `runic show ID{settings.hint_flags()}` for details", soft_wrap=True)
+
+
+def _last_checkpoint(events: list) -> tuple[int, int | None, str]:
+    """``(seq, wall-clock ms, what)`` of the last event in the stream that carries a time."""
+    for seq in range(len(events), 0, -1):
+        e = events[seq - 1]
+        if isinstance(e, RunnableCompleted):
+            return len(events), e.completed_at, "a step completed"
+        if isinstance(e, RunnableFailed):
+            return len(events), e.failed_at, "a step failed"
+        if isinstance(e, RunnableDispatched):
+            return len(events), e.dispatched_at, "a step was dispatched"
+    return len(events), None, ""
+
+
+@click.command("show")
+@click.argument("workflow_id", metavar="ID")
+@click.option("--full", is_flag=True, help="Do not shorten values.")
+@store_options
+def show_command(workflow_id: str, full: bool, settings: Settings) -> None:
+    """Show a workflow: status, owner, events, last checkpoint, pending work, failures and
+    what each component produced.
+
+    \b
+    Example:
+      runic show demo-1
+    """
+    console = make_console()
+    limit = 0 if full else 100
+    with open_existing(settings) as store:
+        wid = resolve_id(store, workflow_id, settings)
+        loaded = load(store, wid)
+        status = store.status(wid)
+        owner = store.owner(wid)
+        cursor = store.cursor(wid)
+        try:
+            snap_cursor, _blob = store.load_snapshot(wid)
+            snapshot = f"event {snap_cursor}"
+        except NotFoundError:
+            snapshot = "none"
+    wf = loaded.workflow
+    labels = node_labels(wf)
+    head = Table(show_header=False, box=None, pad_edge=False)
+    head.add_column(style="bold")
+    head.add_column(overflow="fold")
+    head.add_row("workflow", f"{wid} ({wf.name})" if wf.name is not None else str(wid))
+    head.add_row("status", status or "-")
+    head.add_row("owner", f"{owner[0]} (epoch {owner[1]})" if owner else "-")
+    head.add_row("store", settings.where)
+    if loaded.from_stream:
+        seq, ms, what = _last_checkpoint(loaded.events)
+        head.add_row("events", f"{cursor} in the stream")
+        head.add_row("last checkpoint", f"event {seq}" + (f" at {when(ms)} ({what})" if ms else ""))
+    else:
+        head.add_row("events", f"{len(loaded.events)} in the saved log (no stream)")
+    head.add_row("snapshot", snapshot)
+    options = wf.annotations.get("runner.options")
+    if options:
+        head.add_row("options", ", ".join(f"{k}={v}" for k, v in options.items() if v is not None))
+    console.print(head)
+
+    pending = wf.next_runnables()
+    console.print()
+    if pending:
+        table = Table(title=f"pending work ({len(pending)})", title_justify="left", pad_edge=False, show_edge=False)
+        table.add_column("step")
+        table.add_column("input", overflow="fold")
+        for node, fact in pending:
+            info = labels.get(node.hash)
+            value = fact.value if isinstance(fact, Fact) and fact.value is not STRIPPED else "<not loaded>"
+            table.add_row(info.label if info else str(getattr(node, "name", node)), short(value, limit))
+        console.print(table)
+    else:
+        console.print("pending work: none")
+    failures = failures_of(wf, labels)
+    if failures:
+        table = Table(title=f"failures ({len(failures)})", title_justify="left", pad_edge=False, show_edge=False)
+        for col in ("step", "input", "error"):
+            table.add_column(col, overflow="fold")
+        for row in failures:
+            table.add_row(*row)
+        console.print(table)
+    else:
+        console.print("failures: none")
+    console.print()
+    prods = wf.raw_productions_by_component()
+    table = Table(title="productions", title_justify="left", pad_edge=False, show_edge=False)
+    table.add_column("component")
+    table.add_column("kind", style="dim")
+    table.add_column("count", justify="right")
+    table.add_column("latest value", overflow="fold")
+    for name, values in prods.items():
+        component = wf.components.get(name)
+        table.add_row(name, getattr(component, "kind", "?"), str(len(values)),
+                      short(values[-1], limit) if values else Text("-", style="dim"))
+    console.print(table)
+    if wf.output_ports:
+        console.print(results_table(wf.results(), limit, title="results (output ports)"))
+
+
+@click.command("events")
+@click.argument("workflow_id", metavar="ID")
+@click.option("--start", type=click.IntRange(min=1), default=1, show_default=True, metavar="SEQ",
+              help="First event to show (events are numbered from 1).")
+@click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True, metavar="N",
+              help="Events per page (0: all).")
+@click.option("--type", "types", multiple=True, metavar="TYPE",
+              help="Only events of this type, e.g. FactProduced (repeatable, case-insensitive).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line (seq, type, fields).")
+@store_options
+def events_command(workflow_id: str, start: int, limit: int, types: tuple[str, ...], as_json: bool,
+                   settings: Settings) -> None:
+    """Print a workflow's event stream, decoded, a page at a time (fact values are loaded from
+    the fact table).
+
+    \b
+    Example:
+      runic events demo-1 --start 51 --limit 25 --type RunnableCompleted
+    """
+    console = make_console()
+    wanted = {t.lower() for t in types}
+    with open_existing(settings) as store:
+        wid = resolve_id(store, workflow_id, settings)
+        total = store.cursor(wid)
+        build = []
+        try:
+            stream = iter(store.stream(wid))
+        except NotFoundError:
+            raise UsageProblem(f"workflow {wid!r} has no event stream (only a saved log); `runic show {wid}` shows it") from None
+        shown = 0
+        last = start - 1
+        more = False
+        labels: dict | None = None
+        for seq, e in enumerate(stream, 1):
+            if isinstance(e, (WorkflowDefined,)) or type(e).__name__ in ("ComponentAdded", "ComponentRemoved"):
+                build.append(e)
+                labels = None
+            if seq < start:
+                continue
+            if wanted and type(e).__name__.lower() not in wanted:
+                continue
+            if limit and shown >= limit:
+                more = True
+                break
+            if labels is None:
+                labels = _labels(build)
+            if as_json:
+                click.echo(json.dumps({"seq": seq, "type": type(e).__name__, "fields": event_fields(e, store)},
+                                      default=repr, ensure_ascii=False))
+            else:
+                console.print(Text.assemble((f"{seq:>6} ", "dim"), (f"{type(e).__name__:<19} ", "bold"),
+                                            describe_event(e, labels, store)), soft_wrap=True)
+            shown += 1
+            last = seq
+    if as_json:
+        return
+    if not shown:
+        console.print(f"no events{' of type ' + '/'.join(types) if types else ''} from {start} on "
+                      f"(the stream has {total})")
+        return
+    flags = settings.hint_flags() + "".join(f" --type {t}" for t in types) + (f" --limit {limit}" if limit != 50 else "")
+    tail = f"; next page: `runic events {wid} --start {last + 1}{flags}`" if more else ""
+    console.print(f"events {start}–{last} of {total}{tail}", style="dim", soft_wrap=True)
+
+
+def _labels(build: list) -> dict:
+    try:
+        return node_labels(structure_of(build))
+    except Exception as exc:  # noqa: BLE001 - labels are a nicety
+        log.debug("no node labels: %s", exc)
+        return {}
+
+
+@click.command("graph")
+@click.argument("workflow_id", metavar="ID")
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True,
+              help="Mermaid flowchart or Graphviz DOT.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None, metavar="FILE",
+              help="Write to FILE instead of stdout.")
+@store_options
+def graph_command(workflow_id: str, fmt: str, output: str | None, settings: Settings) -> None:
+    """Draw a workflow with what ran, what is pending or failed, and what each step produced.
+
+    \b
+    Example:
+      runic graph demo-1 --format dot | dot -Tsvg > demo-1.svg
+    """
+    with open_existing(settings) as store:
+        wid = resolve_id(store, workflow_id, settings)
+        wf = load(store, wid).workflow
+    text = wf.to_mermaid() if fmt == "mermaid" else wf.to_dot()
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        make_console().print(f"wrote the {fmt} graph of {wid} to {output}", soft_wrap=True)
+    else:
+        click.echo(text, nl=False)
+
+
+# keep the lifecycle names importable for the events view
+_ = (LIFECYCLE_EVENTS, WorkflowAnnotated, error_text)

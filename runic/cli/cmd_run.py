@@ -1,0 +1,150 @@
+"""``runic run`` and ``runic resume``: run a workflow durably, with live progress."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any, Hashable
+
+import click
+from rich.console import Console
+
+from ..core import Workflow
+from .context import Settings, make_console, store_options
+from .errors import UsageProblem, WorkFailed
+from .execution import RunnerSource, StoreSource, follow, runner_session
+from .inspection import node_labels
+from .loader import load_workflow, parse_input
+from .progress import LiveView
+from .render import failures_of, results_table
+from .stores import open_existing, open_or_create, resolve_id
+
+__all__ = ["run_command", "resume_command", "report_outcome"]
+
+log = logging.getLogger(__name__)
+
+DURABLE = ("default", {"execution_mode": "durable"})
+
+
+def report_outcome(console: Console, wf: Workflow, workflow_id: Hashable, status: str, settings: Settings | None,
+                   components: list[str] | None = None) -> None:
+    """Print the results (and failures) of a finished workflow; raise :class:`WorkFailed` if
+    it failed or did not finish."""
+    results = wf.results(components) if components else wf.results()
+    if components:
+        results = {k: v for k, v in results.items() if v is not None}
+    if results:
+        console.print(results_table(results, title="results"))
+    else:
+        console.print("results: nothing was produced")
+    failures = failures_of(wf, node_labels(wf))
+    for label, value, error in failures:
+        console.print(f"[red]failed[/red] {label} on {value}: {error}", soft_wrap=True)
+    where = ""
+    if settings is not None:
+        where = f"; `runic show {workflow_id}{settings.hint_flags()}` shows it all"
+    if status == "stopped":
+        raise WorkFailed(f"workflow {workflow_id!r} was stopped before it finished{where}")
+    if status != "idle":
+        raise WorkFailed(f"workflow {workflow_id!r} ended with status {status!r}{where}")
+    if failures:
+        raise WorkFailed(f"workflow {workflow_id!r} finished with {len(failures)} failed step(s){where}")
+    console.print(f"[green]✓[/green] workflow {workflow_id} finished (status idle)" +
+                  (f"; stored in {settings.data_dir}" if settings is not None else ""), soft_wrap=True)
+
+
+def _new_id(wf: Workflow) -> str:
+    base = str(wf.name) if wf.name is not None else "workflow"
+    base = "".join(c if c.isalnum() or c in "-_." else "-" for c in base).strip("-") or "workflow"
+    return f"{base}-{secrets.token_hex(3)}"
+
+
+@click.command("run")
+@click.argument("target", metavar="MODULE:ATTR")
+@click.option("--input", "input_text", required=True, metavar="JSON",
+              help="The input, as JSON text; @FILE reads it from a file, - from stdin.")
+@click.option("--id", "workflow_id", default=None, metavar="ID",
+              help="Workflow id (default: <workflow name>-<random hex>). Must be new.")
+@click.option("--store", "store_kind", type=click.Choice(["mnesia", "memory"]), default="mnesia", show_default=True,
+              help="mnesia: durable, on disk under --dir; memory: gone when the command ends.")
+@click.option("--max-concurrency", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Runnables in flight at once (default: the number of CPUs).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="Give up waiting after this long (the workflow stays saved as running).")
+@store_options
+def run_command(target: str, input_text: str, workflow_id: str | None, store_kind: str, max_concurrency: int | None,
+                timeout: float | None, settings: Settings) -> None:
+    """Run a workflow durably: MODULE:ATTR names a runic.Workflow or a zero-argument function
+    that returns one.
+
+    \b
+    Example:
+      runic run shop:pipeline --input '{"order_id": 7}' --id order-7
+    """
+    value = parse_input(input_text)
+    wf, what = load_workflow(target)
+    wid = workflow_id or _new_id(wf)
+    if workflow_id is not None and not workflow_id.strip():
+        raise UsageProblem("--id needs a non-empty id")
+    console = make_console()
+    store = None
+    if store_kind == "mnesia":
+        store = open_or_create(settings)
+        if store.exists(wid) or store.status(wid) is not None:
+            raise UsageProblem(f"workflow {wid!r} already exists in {settings.where}; pick another --id, continue it "
+                               f"with `runic resume {wid}`, or remove it with `runic delete {wid}`")
+    wf.append_scheduler_policy(*DURABLE)
+    where = settings.where if store_kind == "mnesia" else "a memory store (nothing is kept after this command)"
+    console.print(f"running {what} as workflow [bold]{wid}[/bold] in {where}", soft_wrap=True)
+    try:
+        with runner_session(settings, store_kind) as runner:
+            runner.start_workflow(wid, wf, input=value, max_concurrency=max_concurrency)
+            source: Any = StoreSource(store, wid) if store is not None else RunnerSource(runner, wid)
+            with LiveView(console, source.model, f"workflow {wid}") as view:
+                status = follow(runner, source, view, timeout=timeout)
+            final = source.final_workflow()
+    except KeyboardInterrupt:
+        raise WorkFailed(f"interrupted; workflow {wid!r} is saved as running: `runic resume {wid}` continues it",
+                         130) from None
+    finally:
+        if store is not None:
+            store.close()
+    report_outcome(console, final, wid, status, settings if store_kind == "mnesia" else None)
+
+
+@click.command("resume")
+@click.argument("workflow_id", metavar="ID")
+@click.option("--max-concurrency", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Runnables in flight at once (default: as the workflow was started).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="Give up waiting after this long (the workflow stays saved as running).")
+@store_options
+def resume_command(workflow_id: str, max_concurrency: int | None, timeout: float | None, settings: Settings) -> None:
+    """Resume a stored workflow (interrupted, stopped or crashed) and run its pending work.
+
+    Completed steps are not run again. The workflow's functions must be importable here (run
+    it from the directory of its module).
+
+    \b
+    Example:
+      runic resume order-7
+    """
+    console = make_console()
+    store = open_existing(settings)
+    try:
+        wid = resolve_id(store, workflow_id, settings)
+        before = store.status(wid)
+        console.print(f"resuming workflow [bold]{wid}[/bold] (status {before}) from {settings.where}", soft_wrap=True)
+        try:
+            with runner_session(settings) as runner:
+                runner.resume(wid, max_concurrency=max_concurrency)
+                source = StoreSource(store, wid)
+                with LiveView(console, source.model, f"workflow {wid}") as view:
+                    status = follow(runner, source, view, timeout=timeout)
+        except KeyboardInterrupt:
+            raise WorkFailed(f"interrupted; workflow {wid!r} is saved as running: `runic resume {wid}` continues it",
+                             130) from None
+        final = source.final_workflow()
+    finally:
+        store.close()
+    report_outcome(console, final, wid, status, settings)
