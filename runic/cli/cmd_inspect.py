@@ -10,21 +10,14 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from ..events import (
-    LIFECYCLE_EVENTS,
-    RunnableCompleted,
-    RunnableDispatched,
-    RunnableFailed,
-    WorkflowAnnotated,
-    WorkflowDefined,
-)
+from ..events import BUILD_EVENTS, RunnableCompleted, RunnableDispatched, RunnableFailed, WorkflowDefined
 from ..facts import STRIPPED, Fact
 from ..store import NotFoundError
 from .context import Settings, make_console, store_options
 from .errors import UsageProblem
 from .events_view import describe_event, event_fields
 from .inspection import load, node_labels, structure_of
-from .render import error_text, failures_of, results_table, short, when
+from .render import failures_of, results_table, short, when
 from .stores import all_ids, open_existing, resolve_id
 
 __all__ = ["ls_command", "show_command", "events_command", "graph_command"]
@@ -44,7 +37,7 @@ def _name_of(store: Any, wid: Hashable) -> str:
     return "?"
 
 
-@click.command("ls")
+@click.command("ls", short_help='List the workflows in the store.')
 @click.option("--status", "statuses", multiple=True, type=click.Choice(["running", "idle", "stopped", "failed"]),
               help="Only workflows with this status (repeatable).")
 @store_options
@@ -93,7 +86,7 @@ def _last_checkpoint(events: list) -> tuple[int, int | None, str]:
     return len(events), None, ""
 
 
-@click.command("show")
+@click.command("show", short_help='Show a workflow: status, pending work, failures, productions.')
 @click.argument("workflow_id", metavar="ID")
 @click.option("--full", is_flag=True, help="Do not shorten values.")
 @store_options
@@ -178,7 +171,7 @@ def show_command(workflow_id: str, full: bool, settings: Settings) -> None:
         console.print(results_table(wf.results(), limit, title="results (output ports)"))
 
 
-@click.command("events")
+@click.command("events", short_help="Print a workflow's event stream, decoded, a page at a time.")
 @click.argument("workflow_id", metavar="ID")
 @click.option("--start", type=click.IntRange(min=1), default=1, show_default=True, metavar="SEQ",
               help="First event to show (events are numbered from 1).")
@@ -212,7 +205,7 @@ def events_command(workflow_id: str, start: int, limit: int, types: tuple[str, .
         more = False
         labels: dict | None = None
         for seq, e in enumerate(stream, 1):
-            if isinstance(e, (WorkflowDefined,)) or type(e).__name__ in ("ComponentAdded", "ComponentRemoved"):
+            if isinstance(e, BUILD_EVENTS):
                 build.append(e)
                 labels = None
             if seq < start:
@@ -240,7 +233,11 @@ def events_command(workflow_id: str, start: int, limit: int, types: tuple[str, .
         return
     flags = settings.hint_flags() + "".join(f" --type {t}" for t in types) + (f" --limit {limit}" if limit != 50 else "")
     tail = f"; next page: `runic events {wid} --start {last + 1}{flags}`" if more else ""
-    console.print(f"events {start}–{last} of {total}{tail}", style="dim", soft_wrap=True)
+    if types:
+        console.print(f"{shown} {'/'.join(types)} event(s) between {start} and {last}, of {total}{tail}", style="dim",
+                      soft_wrap=True)
+    else:
+        console.print(f"events {start}–{last} of {total}{tail}", style="dim", soft_wrap=True)
 
 
 def _labels(build: list) -> dict:
@@ -251,7 +248,7 @@ def _labels(build: list) -> dict:
         return {}
 
 
-@click.command("graph")
+@click.command("graph", short_help='Draw a workflow (Mermaid or DOT) with what ran and produced.')
 @click.argument("workflow_id", metavar="ID")
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True,
               help="Mermaid flowchart or Graphviz DOT.")
@@ -276,6 +273,3 @@ def graph_command(workflow_id: str, fmt: str, output: str | None, settings: Sett
     else:
         click.echo(text, nl=False)
 
-
-# keep the lifecycle names importable for the events view
-_ = (LIFECYCLE_EVENTS, WorkflowAnnotated, error_text)

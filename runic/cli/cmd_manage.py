@@ -22,7 +22,7 @@ def cli_owner() -> str:
     return f"runic-cli/{socket.gethostname()}/{os.getpid()}"
 
 
-@click.command("stop")
+@click.command("stop", short_help='Stop a running workflow (it can be resumed).')
 @click.argument("workflow_id", metavar="ID")
 @store_options
 def stop_command(workflow_id: str, settings: Settings) -> None:
@@ -50,7 +50,7 @@ def stop_command(workflow_id: str, settings: Settings) -> None:
                   "continues it", soft_wrap=True)
 
 
-@click.command("delete")
+@click.command("delete", short_help='Delete a workflow from the store.')
 @click.argument("workflow_id", metavar="ID")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Delete even if the workflow is running.")

@@ -59,7 +59,7 @@ def _new_id(wf: Workflow) -> str:
     return f"{base}-{secrets.token_hex(3)}"
 
 
-@click.command("run")
+@click.command("run", short_help='Run a workflow (MODULE:ATTR) durably, with live progress.')
 @click.argument("target", metavar="MODULE:ATTR")
 @click.option("--input", "input_text", required=True, metavar="JSON",
               help="The input, as JSON text; @FILE reads it from a file, - from stdin.")
@@ -112,7 +112,7 @@ def run_command(target: str, input_text: str, workflow_id: str | None, store_kin
     report_outcome(console, final, wid, status, settings if store_kind == "mnesia" else None)
 
 
-@click.command("resume")
+@click.command("resume", short_help='Resume a stored workflow and run its pending work.')
 @click.argument("workflow_id", metavar="ID")
 @click.option("--max-concurrency", type=click.IntRange(min=1), default=None, metavar="N",
               help="Runnables in flight at once (default: as the workflow was started).")

@@ -10,6 +10,7 @@ import dataclasses
 from typing import Any
 
 from .. import events as ev
+from ..errors import ErrorInfo
 from ..facts import STRIPPED, Fact, FactRef
 from ..store import NotFoundError
 from .inspection import NodeInfo
@@ -105,7 +106,7 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
-    if isinstance(value, BaseException):
+    if isinstance(value, (BaseException, ErrorInfo)):
         return error_text(value)
     return repr(value)
 

@@ -35,10 +35,6 @@ LOST_GRACE_SECONDS = 20.0
 POLL_SECONDS = 0.1
 
 
-class _Terminated(Exception):
-    pass
-
-
 def _on_sigterm(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt("terminated")
 
@@ -76,7 +72,7 @@ class StoreSource:
         self.watcher = Watcher(store, workflow_id)
         self.model = self.watcher.model
 
-    def poll(self) -> None:
+    def poll(self, force: bool = False) -> None:
         self.watcher.poll()
 
     def status(self) -> str | None:
@@ -96,9 +92,9 @@ class RunnerSource:
         self.model = ProgressModel()
         self._last = 0.0
 
-    def poll(self) -> None:
+    def poll(self, force: bool = False) -> None:
         now = time.monotonic()
-        if now - self._last < 0.25:
+        if not force and now - self._last < 0.25:
             return
         self._last = now
         try:
@@ -133,7 +129,7 @@ def model_from_workflow(wf: Workflow) -> ProgressModel:
             continue
         failed = s["failed"] + s["cancelled"]
         model.counts[s["hash"]] = [s["ran"] + s["pending"] + failed, s["ran"], retries.get(s["hash"], 0), failed]
-    model.events = len(wf.runnable_events)
+    model.events = None
     return model
 
 
@@ -170,7 +166,7 @@ def follow(runner: Runner, source: StoreSource | RunnerSource, view: LiveView, *
         if on_poll is not None:
             on_poll()
         if status != "running":
-            source.poll()
+            source.poll(force=True)
             view.model = source.model
             return status or "unknown"
         now = time.monotonic()

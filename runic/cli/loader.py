@@ -17,6 +17,10 @@ __all__ = ["load_workflow", "parse_input"]
 log = logging.getLogger(__name__)
 
 
+def _a(kind: str) -> str:
+    return f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"
+
+
 def load_workflow(target: str) -> tuple[Workflow, str]:
     """Import ``MODULE:ATTR`` and return ``(workflow, description)``.
 
@@ -58,9 +62,9 @@ def load_workflow(target: str) -> tuple[Workflow, str]:
             raise UsageProblem(f"calling {target}() failed: {type(exc).__name__}: {exc}") from exc
         if isinstance(made, Workflow):
             return made, f"{target}()"
-        raise UsageProblem(f"{target}() returned a {type(made).__name__}, not a runic.Workflow; name a workflow "
+        raise UsageProblem(f"{target}() returned {_a(type(made).__name__)}, not a runic.Workflow; name a workflow "
                            "or a zero-argument function that returns one")
-    raise UsageProblem(f"{target} is a {type(obj).__name__}, not a runic.Workflow; name a workflow or a "
+    raise UsageProblem(f"{target} is {_a(type(obj).__name__)}, not a runic.Workflow; name a workflow or a "
                        "zero-argument function that returns one")
 
 

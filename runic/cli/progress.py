@@ -58,7 +58,8 @@ class Row:
 class ProgressModel:
     """Counters folded from a workflow's events (see the module docs)."""
 
-    events: int = 0
+    events: int | None = 0
+    """Events folded so far (``None`` for a model of a live workflow value, which has no stream)."""
     build_events: list = field(default_factory=list)
     pending: set = field(default_factory=set)
     completed: list = field(default_factory=list)  # (seq, runnable_id, node_hash) per RunnableCompleted
@@ -70,7 +71,7 @@ class ProgressModel:
         n = 0
         for e in events:
             n += 1
-            self.events += 1
+            self.events = (self.events or 0) + 1
             t = type(e)
             if isinstance(e, BUILD_EVENTS):
                 self.build_events.append(e)
@@ -138,9 +139,21 @@ class ProgressModel:
         return out
 
     def running_labels(self) -> list[str]:
-        """Labels of the nodes with work in flight, one entry per activation."""
+        """The nodes with work in flight, as ``label`` or ``label ×n``, in workflow order."""
         labels = self.labels()
-        return sorted(labels[n].label if n in labels else f"node {n:016x}" for _f, n in self.pending)
+        counts: dict[int, int] = {}
+        for _f, n in self.pending:
+            counts[n] = counts.get(n, 0) + 1
+        order = {h: i for i, h in enumerate(labels)}
+        out = []
+        for n in sorted(counts, key=lambda h: (order.get(h, len(order)), h)):
+            label = labels[n].label if n in labels else f"node {n:016x}"
+            out.append(label if counts[n] == 1 else f"{label} ×{counts[n]}")
+        return out
+
+    def in_flight(self) -> int:
+        """Activations dispatched and not finished."""
+        return len(self.pending)
 
     def totals(self) -> Row:
         """The sum of every row."""
@@ -179,7 +192,7 @@ def progress_table(model: ProgressModel, title: str | None = None) -> Table:
                       _cell(r.done, "green"), _cell(r.retried, "magenta"), _cell(r.failed, "red"))
     t = model.totals()
     table.add_section()
-    table.add_row(Text("total", style="bold"), f"{model.events} events", _cell(t.dispatched), _cell(t.running, "yellow"),
+    table.add_row(Text("total", style="bold"), "in memory" if model.events is None else f"{model.events} events", _cell(t.dispatched), _cell(t.running, "yellow"),
                   _cell(t.done, "green"), _cell(t.retried, "magenta"), _cell(t.failed, "red"))
     return table
 

@@ -1,0 +1,5 @@
+"""``python -m runic.cli``: the same as the ``runic`` console script."""
+
+from . import main
+
+main()

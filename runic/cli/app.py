@@ -1,0 +1,111 @@
+"""The ``runic`` command group and :func:`main`, which turns every error into one line.
+
+``main()`` runs click in non-standalone mode and maps what comes out (see
+:mod:`runic.cli.errors` for the exit codes): usage errors and bad input exit 2 with one line
+on stderr, failed work exits 1, Ctrl-C exits 130. ``--debug`` (or ``RUNIC_DEBUG=1``) adds the
+traceback and debug logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from typing import Sequence
+
+import click
+
+from .. import __version__
+from .context import debug_option, debug_requested, setup_logging
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, describe
+
+__all__ = ["cli", "main"]
+
+log = logging.getLogger(__name__)
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class _OrderedGroup(click.Group):
+    """Lists its commands in the order they were added (the order of a typical session)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+
+@click.group(cls=_OrderedGroup, context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "--version", prog_name="runic", message="%(prog)s %(version)s")
+@debug_option
+def cli() -> None:
+    """runic: durable dataflow workflows.
+
+    Workflows run on a Runner whose store keeps every event on disk (a runic store
+    directory: --dir, else $RUNIC_DATA_DIR, else ./runic-data/<host name>). A crashed or
+    interrupted workflow resumes where it stopped.
+
+    \b
+    Start with:
+      runic demo                  the example pipeline, with a crash and a resume
+      runic ls                    the workflows in the store
+      runic run MODULE:ATTR --input JSON
+    """
+
+
+def _register() -> None:
+    from .cmd_demo import demo_command
+    from .cmd_inspect import events_command, graph_command, ls_command, show_command
+    from .cmd_manage import delete_command, stop_command
+    from .cmd_run import resume_command, run_command
+
+    for command in (demo_command, run_command, ls_command, show_command, events_command, graph_command,
+                    resume_command, stop_command, delete_command):
+        cli.add_command(command)
+
+
+_register()
+
+
+def _usage_line(exc: click.UsageError) -> str:
+    ctx = exc.ctx
+    path = ctx.command_path if ctx is not None else "runic"
+    message = " ".join(exc.format_message().split())
+    return f"error: {message} (see `{path} --help`)"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return (and, as a console script, exit with) its exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = debug_requested() or "--debug" in args
+    setup_logging(debug)
+    try:
+        result = cli.main(args=args, prog_name="runic", standalone_mode=False)
+    except click.UsageError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(_usage_line(exc), err=True)
+        return EXIT_USAGE
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return EXIT_FAILED
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.ClickException as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `runic events ID | head`: the reader left; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
+    except Exception as exc:  # noqa: BLE001 - the one place every error becomes one line
+        if debug:
+            traceback.print_exc()
+        message, code = describe(exc)
+        click.echo(f"error: {message}", err=True)
+        return code
+    return int(result or 0) if isinstance(result, int) else 0
