@@ -1,0 +1,86 @@
+"""Workflows a user would write, for the CLI tests: copied into each test's working directory
+as ``flows.py`` and run with ``runic run flows:<name>`` (so worker hosts import them from there)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import runic
+
+JOURNAL = Path(__file__).with_name("journal.txt")
+
+
+def parse(order):
+    return order["items"]
+
+
+def price(item):
+    return item["qty"] * item["price"]
+
+
+def add(x, acc):
+    return acc + x
+
+
+def is_big(total):
+    return total > 50
+
+
+def flag_big(total):
+    return f"big order: {total}"
+
+
+def explode(total):
+    raise ValueError(f"cannot ship an order of {total}")
+
+
+def pipeline():
+    """parse -> map(price) -> reduce(total) -> rule big."""
+    wf = runic.Workflow("shop")
+    wf.add(runic.step(parse, name="parse"))
+    wf.add(runic.map(runic.step(price, name="price"), name="prices"), to="parse")
+    wf.add(runic.reduce(0, add, name="total", map="prices"), to="prices")
+    wf.add(runic.rule(is_big, flag_big, name="big"), to="total")
+    return wf
+
+
+PIPELINE = pipeline()
+
+
+def failing():
+    """The pipeline with a step that always fails after the total."""
+    wf = pipeline()
+    wf.add(runic.step(explode, name="ship"), to="total")
+    return wf
+
+
+def tick(x):
+    """One slow step: record this execution (step name, pid) in the journal, then add one."""
+    current = runic.current_runnable()
+    with open(JOURNAL, "a") as f:
+        f.write(f"{current.node_name if current else '?'} {os.getpid()}\n")
+    time.sleep(float(os.environ.get("FLOWS_TICK_SECONDS", "0.15")))
+    return x + 1
+
+
+def slow(steps: int = 40):
+    """A chain of slow steps: s0 -> s1 -> ... (long enough to stop, interrupt or kill mid-way)."""
+    wf = runic.Workflow("slow")
+    prev = None
+    for i in range(steps):
+        wf.add(runic.step(tick, name=f"s{i}"), to=prev)
+        prev = f"s{i}"
+    return wf
+
+
+def raises():
+    raise RuntimeError("the factory is broken")
+
+
+def returns_number():
+    return 7
+
+
+NOT_A_WORKFLOW = 42
