@@ -18,6 +18,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .. import demo
 from ..store import MnesiaStore
@@ -26,7 +27,7 @@ from .errors import WorkFailed
 from .execution import StoreSource, follow, host_pid, kill, runner_session
 from .inspection import load
 from .progress import LiveView
-from .render import short
+from .render import esc, short, titled
 from .stores import all_ids, open_or_create
 
 __all__ = ["demo_command"]
@@ -47,8 +48,7 @@ def _earlier_runs(console: Console, store: MnesiaStore, ids: list, settings: Set
     if not ids:
         console.print("This store is new: no earlier runs.")
         return
-    table = Table(title=f"earlier workflows in this store ({len(ids)})", title_justify="left", pad_edge=False,
-                  show_edge=False)
+    table = Table(pad_edge=False, show_edge=False)
     for col in ("id", "status", "events", "outcome"):
         table.add_column(col, justify="right" if col == "events" else "left")
     for wid in ids[-5:]:
@@ -62,10 +62,10 @@ def _earlier_runs(console: Console, store: MnesiaStore, ids: list, settings: Set
                 outcome = f"{len(wf.next_runnables())} step(s) pending"
         except Exception as exc:  # noqa: BLE001 - a listing shows what it can
             log.debug("cannot summarise %r: %s", wid, exc)
-        table.add_row(str(wid), store.status(wid) or "-", str(store.cursor(wid)), outcome)
-    console.print(table)
+        table.add_row(Text(str(wid)), store.status(wid) or "-", str(store.cursor(wid)), Text(outcome))
+    console.print(titled(f"earlier workflows in this store ({len(ids)})", table))
     if len(ids) > 5:
-        console.print(f"(and {len(ids) - 5} more: `runic ls{settings.hint_flags()}`)")
+        console.print(esc(f"(and {len(ids) - 5} more: `runic ls{settings.hint_flags()}`)"))
 
 
 @dataclass
@@ -104,7 +104,7 @@ class _Crash:
             self.view.snapshot()
             self.view.note(f"[bold red]⚡ killing worker host pid {pid} (SIGKILL)[/bold red] with "
                            f"{model.totals().done} steps done and {self.in_flight_count} in flight "
-                           f"({', '.join(self.in_flight)}); {model.events} events are in the store")
+                           f"({esc(', '.join(self.in_flight))}); {model.events} events are in the store")
             kill(pid)
             self.victim = pid
         elif self.victim is not None and self.restarted_pid is None:
@@ -133,7 +133,7 @@ def demo_command(no_kill: bool, settings: Settings) -> None:
     store = open_or_create(settings)
     try:
         ids = all_ids(store)
-        console.print(f"store: {store.path} (runner {settings.runner!r})", soft_wrap=True)
+        console.print(esc(f"store: {store.path} (runner {settings.runner!r})"), soft_wrap=True)
         _earlier_runs(console, store, ids, settings)
         number = _next_number(ids)
         wid = f"demo-{number}"
@@ -174,7 +174,7 @@ def demo_command(no_kill: bool, settings: Settings) -> None:
     results = final.results(["subtotal", "invoice", "render_invoice", "large_order_review"])
     for name, value in results.items():
         if value is not None:
-            console.print(f"   {name}: {short(value, 110)}", soft_wrap=True)
+            console.print(f"   {name}: {esc(short(value, 110))}", soft_wrap=True)
     if results.get("large_order_review") is None:
         console.print(f"   large_order_review: did not fire (total not over {demo.REVIEW_THRESHOLD:.0f})")
     retries = sum(r.retried for r in model.rows())
@@ -194,6 +194,6 @@ def demo_command(no_kill: bool, settings: Settings) -> None:
                          f"`runic show {wid}{settings.hint_flags()}` shows why")
     console.print()
     flags = settings.hint_flags()
-    console.print(f"data lives in {store.path} (runner {settings.runner!r}); run `runic ls{flags}`, "
-                  f"`runic show {wid}{flags}`, `runic events {wid}{flags}` or `runic graph {wid}{flags}`. "
-                  f"Run `runic demo{flags}` again: this run will be listed.", soft_wrap=True)
+    console.print(esc(f"data lives in {store.path} (runner {settings.runner!r}); run `runic ls{flags}`, "
+                      f"`runic show {wid}{flags}`, `runic events {wid}{flags}` or `runic graph {wid}{flags}`. "
+                      f"Run `runic demo{flags}` again: this run will be listed."), soft_wrap=True)

@@ -17,7 +17,7 @@ from .context import Settings, make_console, store_options
 from .errors import UsageProblem
 from .events_view import describe_event, event_fields
 from .inspection import load, node_labels, structure_of
-from .render import failures_of, results_table, short, when
+from .render import esc, failures_of, results_table, short, titled, when
 from .stores import all_ids, open_existing, resolve_id
 
 __all__ = ["ls_command", "show_command", "events_command", "graph_command"]
@@ -51,7 +51,7 @@ def ls_command(statuses: tuple[str, ...], settings: Settings) -> None:
     console = make_console()
     with open_existing(settings) as store:
         ids = all_ids(store)
-        table = Table(title=f"workflows in {settings.where}", title_justify="left", pad_edge=False, show_edge=False)
+        table = Table(pad_edge=False, show_edge=False)
         for col, justify in (("id", "left"), ("status", "left"), ("workflow", "left"), ("events", "right"),
                              ("owner (epoch)", "left")):
             table.add_column(col, justify=justify)  # type: ignore[arg-type]
@@ -62,15 +62,15 @@ def ls_command(statuses: tuple[str, ...], settings: Settings) -> None:
                 continue
             owner = store.owner(wid)
             style = {"running": "yellow", "idle": "green", "stopped": "magenta", "failed": "red"}.get(status or "", "")
-            table.add_row(str(wid), Text(status or "-", style=style), _name_of(store, wid), str(store.cursor(wid)),
-                          f"{owner[0]} ({owner[1]})" if owner else "-")
+            table.add_row(Text(str(wid)), Text(status or "-", style=style), Text(_name_of(store, wid)), str(store.cursor(wid)),
+                          Text(f"{owner[0]} ({owner[1]})" if owner else "-"))
             shown += 1
     if not shown:
         what = f" with status {'/'.join(statuses)}" if statuses else ""
-        console.print(f"no workflows{what} in {settings.where}", soft_wrap=True)
+        console.print(esc(f"no workflows{what} in {settings.where}"), soft_wrap=True)
         return
-    console.print(table)
-    console.print(f"{shown} workflow(s); `runic show ID{settings.hint_flags()}` for details", soft_wrap=True)
+    console.print(titled(f"workflows in {settings.where}", table))
+    console.print(esc(f"{shown} workflow(s); `runic show ID{settings.hint_flags()}` for details"), soft_wrap=True)
 
 
 def _last_checkpoint(events: list) -> tuple[int, int | None, str]:
@@ -116,10 +116,10 @@ def show_command(workflow_id: str, full: bool, settings: Settings) -> None:
     head = Table(show_header=False, box=None, pad_edge=False)
     head.add_column(style="bold")
     head.add_column(overflow="fold")
-    head.add_row("workflow", f"{wid} ({wf.name})" if wf.name is not None else str(wid))
+    head.add_row("workflow", Text(f"{wid} ({wf.name})" if wf.name is not None else str(wid)))
     head.add_row("status", status or "-")
-    head.add_row("owner", f"{owner[0]} (epoch {owner[1]})" if owner else "-")
-    head.add_row("store", settings.where)
+    head.add_row("owner", Text(f"{owner[0]} (epoch {owner[1]})" if owner else "-"))
+    head.add_row("store", Text(settings.where))
     if loaded.from_stream:
         seq, ms, what = _last_checkpoint(loaded.events)
         head.add_row("events", f"{cursor} in the stream")
@@ -129,44 +129,47 @@ def show_command(workflow_id: str, full: bool, settings: Settings) -> None:
     head.add_row("snapshot", snapshot)
     options = wf.annotations.get("runner.options")
     if options:
-        head.add_row("options", ", ".join(f"{k}={v}" for k, v in options.items() if v is not None))
+        head.add_row("options", Text(", ".join(f"{k}={v}" for k, v in options.items() if v is not None)))
     console.print(head)
 
     pending = wf.next_runnables()
     console.print()
     if pending:
-        table = Table(title=f"pending work ({len(pending)})", title_justify="left", pad_edge=False, show_edge=False)
+        table = Table(pad_edge=False, show_edge=False)
+        heading = f"pending work ({len(pending)})"
         table.add_column("step")
         table.add_column("input", overflow="fold")
         for node, fact in pending:
             info = labels.get(node.hash)
             value = fact.value if isinstance(fact, Fact) and fact.value is not STRIPPED else "<not loaded>"
-            table.add_row(info.label if info else str(getattr(node, "name", node)), short(value, limit))
-        console.print(table)
+            table.add_row(Text(info.label if info else str(getattr(node, "name", node))), Text(short(value, limit)))
+        console.print(titled(heading, table))
     else:
         console.print("pending work: none")
     failures = failures_of(wf, labels)
     if failures:
-        table = Table(title=f"failures ({len(failures)})", title_justify="left", pad_edge=False, show_edge=False)
+        table = Table(pad_edge=False, show_edge=False)
+        heading = f"failures ({len(failures)})"
         for col in ("step", "input", "error"):
             table.add_column(col, overflow="fold")
         for row in failures:
-            table.add_row(*row)
-        console.print(table)
+            table.add_row(*(Text(cell) for cell in row))
+        console.print(titled(heading, table))
     else:
         console.print("failures: none")
     console.print()
     prods = wf.raw_productions_by_component()
-    table = Table(title="productions", title_justify="left", pad_edge=False, show_edge=False)
+    table = Table(pad_edge=False, show_edge=False)
+    heading = "productions"
     table.add_column("component")
     table.add_column("kind", style="dim")
     table.add_column("count", justify="right")
     table.add_column("latest value", overflow="fold")
     for name, values in prods.items():
         component = wf.components.get(name)
-        table.add_row(name, getattr(component, "kind", "?"), str(len(values)),
-                      short(values[-1], limit) if values else Text("-", style="dim"))
-    console.print(table)
+        table.add_row(Text(name), getattr(component, "kind", "?"), str(len(values)),
+                      Text(short(values[-1], limit)) if values else Text("-", style="dim"))
+    console.print(titled(heading, table))
     if wf.output_ports:
         console.print(results_table(wf.results(), limit, title="results (output ports)"))
 
@@ -228,16 +231,16 @@ def events_command(workflow_id: str, start: int, limit: int, types: tuple[str, .
     if as_json:
         return
     if not shown:
-        console.print(f"no events{' of type ' + '/'.join(types) if types else ''} from {start} on "
-                      f"(the stream has {total})")
+        console.print(Text(f"no events{' of type ' + '/'.join(types) if types else ''} from {start} on "
+                      f"(the stream has {total})"))
         return
     flags = settings.hint_flags() + "".join(f" --type {t}" for t in types) + (f" --limit {limit}" if limit != 50 else "")
     tail = f"; next page: `runic events {wid} --start {last + 1}{flags}`" if more else ""
     if types:
-        console.print(f"{shown} {'/'.join(types)} event(s) between {start} and {last}, of {total}{tail}", style="dim",
+        console.print(esc(f"{shown} {'/'.join(types)} event(s) between {start} and {last}, of {total}{tail}"), style="dim",
                       soft_wrap=True)
     else:
-        console.print(f"events {start}–{last} of {total}{tail}", style="dim", soft_wrap=True)
+        console.print(esc(f"events {start}–{last} of {total}{tail}"), style="dim", soft_wrap=True)
 
 
 def _labels(build: list) -> dict:
@@ -269,7 +272,7 @@ def graph_command(workflow_id: str, fmt: str, output: str | None, settings: Sett
     if output:
         with open(output, "w", encoding="utf-8") as fh:
             fh.write(text)
-        make_console().print(f"wrote the {fmt} graph of {wid} to {output}", soft_wrap=True)
+        make_console().print(esc(f"wrote the {fmt} graph of {wid} to {output}"), soft_wrap=True)
     else:
         click.echo(text, nl=False)
 

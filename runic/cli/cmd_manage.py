@@ -10,6 +10,7 @@ import click
 
 from .context import Settings, make_console, store_options
 from .errors import CliError, UsageProblem
+from .render import esc
 from .stores import open_existing, resolve_id
 
 __all__ = ["stop_command", "delete_command", "cli_owner"]
@@ -40,14 +41,14 @@ def stop_command(workflow_id: str, settings: Settings) -> None:
         wid = resolve_id(store, workflow_id, settings)
         status = store.status(wid)
         if status != "running":
-            console.print(f"workflow {wid} is not running (status {status or 'none'}); nothing to stop", soft_wrap=True)
+            console.print(f"workflow {esc(wid)} is not running (status {status or 'none'}); nothing to stop", soft_wrap=True)
             return
         previous = store.owner(wid)
         epoch = store.acquire(wid, cli_owner())
         store.set_status(wid, "stopped", epoch=epoch)
     was = f"; it was owned by {previous[0]} (epoch {previous[1]}), which is now fenced" if previous else ""
-    console.print(f"stopped workflow {wid} (epoch {epoch}){was}. `runic resume {wid}{settings.hint_flags()}` "
-                  "continues it", soft_wrap=True)
+    console.print(esc(f"stopped workflow {wid} (epoch {epoch}){was}. `runic resume {wid}{settings.hint_flags()}` "
+                  "continues it"), soft_wrap=True)
 
 
 @click.command("delete", short_help='Delete a workflow from the store.')
@@ -76,4 +77,4 @@ def delete_command(workflow_id: str, yes: bool, force: bool, settings: Settings)
             if not click.confirm(f"delete workflow {wid} ({events} events, status {status}) from {settings.data_dir}?"):
                 raise CliError("aborted; nothing was deleted")
         store.delete(wid)
-    console.print(f"deleted workflow {wid} ({events} events) from {settings.where}", soft_wrap=True)
+    console.print(esc(f"deleted workflow {wid} ({events} events) from {settings.where}"), soft_wrap=True)

@@ -16,7 +16,7 @@ from .execution import RunnerSource, StoreSource, follow, runner_session
 from .inspection import node_labels
 from .loader import load_workflow, parse_input
 from .progress import LiveView
-from .render import failures_of, results_table
+from .render import esc, failures_of, results_table
 from .stores import open_existing, open_or_create, resolve_id
 
 __all__ = ["run_command", "resume_command", "report_outcome"]
@@ -39,7 +39,7 @@ def report_outcome(console: Console, wf: Workflow, workflow_id: Hashable, status
         console.print("results: nothing was produced")
     failures = failures_of(wf, node_labels(wf))
     for label, value, error in failures:
-        console.print(f"[red]failed[/red] {label} on {value}: {error}", soft_wrap=True)
+        console.print(f"[red]failed[/red] {esc(label)} on {esc(value)}: {esc(error)}", soft_wrap=True)
     where = ""
     if settings is not None:
         where = f"; `runic show {workflow_id}{settings.hint_flags()}` shows it all"
@@ -49,8 +49,8 @@ def report_outcome(console: Console, wf: Workflow, workflow_id: Hashable, status
         raise WorkFailed(f"workflow {workflow_id!r} ended with status {status!r}{where}")
     if failures:
         raise WorkFailed(f"workflow {workflow_id!r} finished with {len(failures)} failed step(s){where}")
-    console.print(f"[green]✓[/green] workflow {workflow_id} finished (status idle)" +
-                  (f"; stored in {settings.data_dir}" if settings is not None else ""), soft_wrap=True)
+    console.print(f"[green]✓[/green] workflow {esc(workflow_id)} finished (status idle)" +
+                  (f"; stored in {esc(settings.data_dir)}" if settings is not None else ""), soft_wrap=True)
 
 
 def _new_id(wf: Workflow) -> str:
@@ -95,12 +95,12 @@ def run_command(target: str, input_text: str, workflow_id: str | None, store_kin
                                f"with `runic resume {wid}`, or remove it with `runic delete {wid}`")
     wf.append_scheduler_policy(*DURABLE)
     where = settings.where if store_kind == "mnesia" else "a memory store (nothing is kept after this command)"
-    console.print(f"running {what} as workflow [bold]{wid}[/bold] in {where}", soft_wrap=True)
+    console.print(f"running {esc(what)} as workflow [bold]{esc(wid)}[/bold] in {esc(where)}", soft_wrap=True)
     try:
         with runner_session(settings, store_kind) as runner:
             runner.start_workflow(wid, wf, input=value, max_concurrency=max_concurrency)
             source: Any = StoreSource(store, wid) if store is not None else RunnerSource(runner, wid)
-            with LiveView(console, source.model, f"workflow {wid}") as view:
+            with LiveView(console, source.model, f"workflow {esc(wid)}") as view:
                 status = follow(runner, source, view, timeout=timeout)
             final = source.final_workflow()
     except KeyboardInterrupt:
@@ -134,12 +134,12 @@ def resume_command(workflow_id: str, max_concurrency: int | None, timeout: float
     try:
         wid = resolve_id(store, workflow_id, settings)
         before = store.status(wid)
-        console.print(f"resuming workflow [bold]{wid}[/bold] (status {before}) from {settings.where}", soft_wrap=True)
+        console.print(f"resuming workflow [bold]{esc(wid)}[/bold] (status {before}) from {esc(settings.where)}", soft_wrap=True)
         try:
             with runner_session(settings) as runner:
                 runner.resume(wid, max_concurrency=max_concurrency)
                 source = StoreSource(store, wid)
-                with LiveView(console, source.model, f"workflow {wid}") as view:
+                with LiveView(console, source.model, f"workflow {esc(wid)}") as view:
                     status = follow(runner, source, view, timeout=timeout)
         except KeyboardInterrupt:
             raise WorkFailed(f"interrupted; workflow {wid!r} is saved as running: `runic resume {wid}` continues it",

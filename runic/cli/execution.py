@@ -25,7 +25,8 @@ from .errors import WorkFailed
 from .inspection import load, node_labels
 from .progress import LiveView, ProgressModel, Watcher
 
-__all__ = ["runner_session", "StoreSource", "RunnerSource", "follow", "LOST_GRACE_SECONDS"]
+__all__ = ["runner_session", "StoreSource", "RunnerSource", "follow", "host_pid", "kill", "model_from_workflow",
+           "LOST_GRACE_SECONDS"]
 
 log = logging.getLogger(__name__)
 
@@ -159,10 +160,9 @@ def follow(runner: Runner, source: StoreSource | RunnerSource, view: LiveView, *
         source.poll()
         view.model = source.model
         status = source.status()
-        running = view.model.running_labels() if hasattr(view.model, "running_labels") else []
-        elapsed = time.monotonic() - started
-        view.update(f"{status or '?'} · {elapsed:4.1f} s" + (f" · in flight: {', '.join(running[:6])}"
-                                                                  + (" …" if len(running) > 6 else "") if running else ""))
+        running = view.model.running_labels()
+        flight = f" · in flight: {', '.join(running[:6])}{' …' if len(running) > 6 else ''}" if running else ""
+        view.update(f"{status or '?'} · {time.monotonic() - started:4.1f} s{flight}")
         if on_poll is not None:
             on_poll()
         if status != "running":

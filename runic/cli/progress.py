@@ -179,16 +179,16 @@ def _cell(n: int, style: str = "") -> Text:
     return Text(str(n) if n else "·", style=style if n else "dim")
 
 
-def progress_table(model: ProgressModel, title: str | None = None) -> Table:
+def progress_table(model: ProgressModel) -> Table:
     """The table of :class:`ProgressModel` rows (see the module docs for the columns)."""
-    table = Table(title=title, title_justify="left", expand=False, pad_edge=False, show_edge=False)
+    table = Table(expand=False, pad_edge=False, show_edge=False)
     table.add_column("step")
     table.add_column("kind", style="dim")
     for col in ("dispatched", "running", "done", "retried", "failed"):
         table.add_column(col, justify="right")
     for r in model.rows():
         state = "yellow" if r.running else "red" if r.failed else "green" if r.done else ""
-        table.add_row(Text(r.info.label, style=state), r.info.kind, _cell(r.dispatched), _cell(r.running, "yellow"),
+        table.add_row(Text(r.info.label, style=state), Text(r.info.kind), _cell(r.dispatched), _cell(r.running, "yellow"),
                       _cell(r.done, "green"), _cell(r.retried, "magenta"), _cell(r.failed, "red"))
     t = model.totals()
     table.add_section()
@@ -231,7 +231,7 @@ class LiveView:
         self.status_line = ""
 
     def render(self) -> RenderableType:
-        parts: list[RenderableType] = [progress_table(self.model, self.title)]
+        parts: list[RenderableType] = [Text.from_markup(self.title, style="bold"), progress_table(self.model)]
         if self.status_line:
             parts.append(Text(self.status_line, style="dim"))
         return Group(*parts)

@@ -6,12 +6,24 @@ import datetime as _dt
 import json
 from typing import Any
 
+from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from ..facts import STRIPPED, Fact, FactRef
 
-__all__ = ["short", "as_json", "fact_id", "error_text", "when", "results_table", "failures_of"]
+__all__ = ["short", "as_json", "fact_id", "error_text", "when", "results_table", "failures_of", "esc", "titled"]
+
+
+def esc(value: Any) -> str:
+    """``str(value)`` with rich markup escaped (user data inside console markup)."""
+    return escape(str(value))
+
+
+def titled(title: str, body: Any) -> Group:
+    """``body`` under a bold heading line (table titles would wrap to the table's width)."""
+    return Group(Text(title, style="bold"), body)
 
 
 def _default(value: Any) -> Any:
@@ -67,14 +79,14 @@ def when(ms: int | None) -> str:
     return _dt.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def results_table(results: dict, limit: int = 100, title: str | None = None) -> Table:
+def results_table(results: dict, limit: int = 100, title: str | None = None) -> Any:
     """A two-column table of ``{name: value}``."""
-    table = Table(title=title, title_justify="left", show_header=False, show_edge=False, pad_edge=False, box=None)
+    table = Table(show_header=False, show_edge=False, pad_edge=False, box=None)
     table.add_column("name", style="bold")
     table.add_column("value", overflow="fold")
     for name, value in results.items():
-        table.add_row(str(name), Text(short(value, limit)))
-    return table
+        table.add_row(Text(str(name)), Text(short(value, limit)))
+    return titled(title, table) if title else table
 
 
 def failures_of(wf: Any, labels: dict) -> list[tuple[str, str, str]]:

@@ -75,6 +75,12 @@ def test_stop_then_resume(cli):
     assert again.code == 0 and "workflow job is not running (status stopped); nothing to stop" in again.out, again
     ran_before = len(journal(cli))
     assert ran_before < STEPS
+    show = cli("show", "job", "--dir", "data")
+    assert show.code == 0 and re.search(r"status\s+stopped", show.out), show
+    pending = re.search(r"pending work \(1\)\nstep\s+┃ input\s*\n━+╇━+\s*\n(s\d+)\s+│ (\d+)", show.out)
+    assert pending and pending.group(1) == f"s{pending.group(2)}", show  # s<k> waits on the value k
+    graph = cli("graph", "job", "--dir", "data")
+    assert graph.code == 0 and re.search(rf"step: {pending.group(1)}<br/>pending 1", graph.out), graph
     resume_to_the_end(cli, "job")
     assert_each_step_ran_once_but_in_flight(cli, interruptions=1)
 

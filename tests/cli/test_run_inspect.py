@@ -47,6 +47,8 @@ def test_run_with_a_workflow_attribute_memory_store_and_generated_id(cli):
     assert m, r
     assert "big order: 57.0" in r.out and "in memory" in r.out, r
     assert not (cli.cwd / "runic-data").exists(), "a memory run wrote a store"
+    odd = cli("run", "flows:pipeline", "--input", json.dumps(ORDER), "--store", "memory", "--id", "[red]x[/red]")
+    assert odd.code == 0 and "as workflow [red]x[/red] in" in odd.out, odd  # ids are text, not markup
 
 
 def test_run_input_from_a_file_and_default_store_dir(cli, workdir):
