@@ -10,6 +10,9 @@ import click
 from rich.console import Console
 
 from ..core import Workflow
+from ..errors import FunctionRestoreError
+from ..events import ComponentAdded
+from ..functions import FunctionRef
 from .context import Settings, make_console, store_options
 from .errors import UsageProblem, WorkFailed
 from .execution import RunnerSource, StoreSource, follow, runner_session
@@ -53,6 +56,29 @@ def report_outcome(console: Console, wf: Workflow, workflow_id: Hashable, status
                   (f"; stored in {esc(settings.data_dir)}" if settings is not None else ""), soft_wrap=True)
 
 
+def unrestorable(wf: Workflow) -> list[str]:
+    """Components whose functions cannot be imported by another process (lambdas, closures)."""
+    def refs(value: Any) -> bool:
+        if isinstance(value, FunctionRef):
+            return value.ref is None
+        if isinstance(value, dict):
+            return any(refs(v) for v in value.values())
+        if isinstance(value, (list, tuple)):
+            return any(refs(v) for v in value)
+        return False
+
+    return [e.name for e in wf.build_log() if isinstance(e, ComponentAdded) and refs(e.recipe)]
+
+
+def restore_problem(workflow_id: Hashable, exc: FunctionRestoreError) -> UsageProblem:
+    """The command line's advice when a stored workflow's functions cannot be restored."""
+    what = str(exc).split(". Pass it to from_log", 1)[0]
+    return UsageProblem(
+        f"workflow {workflow_id!r} cannot be resumed here: {what}. Define its functions at module level in an "
+        "importable module and run `runic resume` where that module imports (its directory, or PYTHONPATH), or "
+        f"resume it from Python with Runner.resume({workflow_id!r}, functions=...)")
+
+
 def _new_id(wf: Workflow) -> str:
     base = str(wf.name) if wf.name is not None else "workflow"
     base = "".join(c if c.isalnum() or c in "-_." else "-" for c in base).strip("-") or "workflow"
@@ -94,6 +120,11 @@ def run_command(target: str, input_text: str, workflow_id: str | None, store_kin
             raise UsageProblem(f"workflow {wid!r} already exists in {settings.where}; pick another --id, continue it "
                                f"with `runic resume {wid}`, or remove it with `runic delete {wid}`")
     wf.append_scheduler_policy(*DURABLE)
+    lambdas = unrestorable(wf)
+    if lambdas:
+        console.print(f"note: {esc(', '.join(lambdas))} use lambdas or closures: this run works, but after a crash "
+                      "(or with `runic resume`) another process cannot restore them; define them at module level",
+                      style="yellow", soft_wrap=True)
     where = settings.where if store_kind == "mnesia" else "a memory store (nothing is kept after this command)"
     console.print(f"running {esc(what)} as workflow [bold]{esc(wid)}[/bold] in {esc(where)}", soft_wrap=True)
     try:
@@ -137,7 +168,10 @@ def resume_command(workflow_id: str, max_concurrency: int | None, timeout: float
         console.print(f"resuming workflow [bold]{esc(wid)}[/bold] (status {before}) from {esc(settings.where)}", soft_wrap=True)
         try:
             with runner_session(settings) as runner:
-                runner.resume(wid, max_concurrency=max_concurrency)
+                try:
+                    runner.resume(wid, max_concurrency=max_concurrency)
+                except FunctionRestoreError as exc:
+                    raise restore_problem(wid, exc) from exc
                 source = StoreSource(store, wid)
                 with LiveView(console, source.model, f"workflow {esc(wid)}") as view:
                     status = follow(runner, source, view, timeout=timeout)

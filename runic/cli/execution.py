@@ -185,7 +185,8 @@ def follow(runner: Runner, source: StoreSource | RunnerSource, view: LiveView, *
             else:
                 problem = _recovery_error(runner, wid)
                 if problem is not None:
-                    raise WorkFailed(f"the worker host could not resume workflow {wid!r}: {problem}")
+                    raise WorkFailed(f"the worker host could not resume workflow {wid!r} after a restart: "
+                                     f"{problem.split('. Pass it to from_log', 1)[0]}")
                 if now - last_seen > LOST_GRACE_SECONDS:
                     raise WorkFailed(
                         f"workflow {wid!r} is no longer running in this runner (status {status!r} in the store); "

@@ -129,3 +129,20 @@ def test_debug_shows_the_traceback(cli, store_dir):
     assert r.error_line.startswith("error: no workflow 'order-2'"), r
     env = cli("show", "order-2", "--dir", str(store_dir), env={"RUNIC_DEBUG": "1"})
     assert env.code == 2 and "Traceback" in env.err, env
+
+
+def test_resume_needs_the_workflows_code(cli, store_dir):
+    r = cli("run", "flows:lambdas", "--input", "1", "--id", "lam", "--dir", "data")
+    assert r.code == 0, r
+    assert "note: inc use lambdas or closures" in r.out, r
+    r = cli("resume", "lam", "--dir", "data")
+    assert_one_line_error(r, "workflow 'lam' cannot be resumed here: cannot restore the work function of component "
+                             "'inc' (recorded as '<lambda>'): it is a lambda",
+                          "Define its functions at module level")
+    elsewhere = cli.cwd / "elsewhere"
+    elsewhere.mkdir()
+    moved = type(cli)(elsewhere, cli.mark)  # same user, another working directory: flows.py is not there
+    r = moved("resume", "order-1", "--dir", str(store_dir))
+    assert_one_line_error(r, "workflow 'order-1' cannot be resumed here: cannot restore the work function of "
+                             "component 'parse' (recorded as 'flows:parse'): import failed (ModuleNotFoundError: No "
+                             "module named 'flows')")

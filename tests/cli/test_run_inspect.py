@@ -81,6 +81,8 @@ def test_ls(cli, shop):
     r = cli("ls", "--dir", str(data))
     assert r.code == 0, r
     assert re.search(r"order-1\s+│\s+idle\s+│\s+shop\s+│\s+\d+\s+│\s+runic/runic\.host-0/\d+ \(1\)", r.out), r
+    env = cli("ls", env={"RUNIC_DATA_DIR": str(data)})  # the directory from the environment
+    assert env.code == 0 and f"workflows in {data} (runner 'runic')" in env.out and "order-1" in env.out, env
     none = cli("ls", "--dir", str(data), "--status", "running")
     assert none.code == 0 and "no workflows with status running" in none.out, none
 

@@ -84,3 +84,10 @@ def returns_number():
 
 
 NOT_A_WORKFLOW = 42
+
+
+def lambdas():
+    """A workflow of lambdas: it runs, but another process cannot restore it."""
+    wf = runic.Workflow("lambdas")
+    wf.add(runic.step(lambda x: x + 1, name="inc"))
+    return wf
