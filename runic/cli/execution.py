@@ -47,20 +47,22 @@ def runner_session(settings: Settings, store: str = "mnesia", pool_size: int = 1
     from ..actors import start_system
 
     add_cwd_to_path()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    system = start_system()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)  # SIGTERM cleans up like Ctrl-C
     try:
-        store_cls = MnesiaStore if store == "mnesia" else MemoryStore
-        store_opts = {"dir": settings.data_dir} if store == "mnesia" else {}
-        runner = Runner.start_link(name=settings.runner, store=store_cls, store_opts=store_opts, recover="manual",
-                                   pool_size=pool_size, system=system, timeout=60.0)
+        system = start_system()
         try:
-            yield runner
+            store_cls = MnesiaStore if store == "mnesia" else MemoryStore
+            store_opts = {"dir": settings.data_dir} if store == "mnesia" else {}
+            runner = Runner.start_link(name=settings.runner, store=store_cls, store_opts=store_opts,
+                                       recover="manual", pool_size=pool_size, system=system, timeout=60.0)
+            try:
+                yield runner
+            finally:
+                with contextlib.suppress(Exception):
+                    runner.shutdown()
         finally:
-            with contextlib.suppress(Exception):
-                runner.shutdown()
+            system.shutdown()
     finally:
-        system.shutdown()
         signal.signal(signal.SIGTERM, previous)
 
 
@@ -74,9 +76,11 @@ class StoreSource:
         self.model = self.watcher.model
 
     def poll(self, force: bool = False) -> None:
+        """Fold the events appended since the last poll."""
         self.watcher.poll()
 
     def status(self) -> str | None:
+        """The workflow's status in the store."""
         return self.watcher.status()
 
     def final_workflow(self) -> Workflow:
@@ -94,6 +98,7 @@ class RunnerSource:
         self._last = 0.0
 
     def poll(self, force: bool = False) -> None:
+        """Rebuild the model from the live workflow (at most four times a second unless ``force``)."""
         now = time.monotonic()
         if not force and now - self._last < 0.25:
             return
@@ -106,9 +111,11 @@ class RunnerSource:
         self.model = model_from_workflow(wf)
 
     def status(self) -> str | None:
+        """The workflow's status in the worker host's store."""
         return self.runner.stored(self.workflow_id).status
 
     def final_workflow(self) -> Workflow:
+        """The workflow value as the Worker holds it."""
         return self.runner.get_workflow(self.workflow_id)
 
 
@@ -119,7 +126,7 @@ def model_from_workflow(wf: Workflow) -> ProgressModel:
 
     model = ProgressModel()
     model.build_events = list(wf.build_log())
-    model._labels = node_labels(wf)
+    model.node_info = node_labels(wf)
     model.pending = set(wf.graph.pending)
     retries: dict[int, int] = {}
     for e in wf.runnable_events:

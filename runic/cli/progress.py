@@ -64,7 +64,8 @@ class ProgressModel:
     pending: set = field(default_factory=set)
     completed: list = field(default_factory=list)  # (seq, runnable_id, node_hash) per RunnableCompleted
     counts: dict = field(default_factory=dict)  # node hash -> [dispatched, done, retried, failed]
-    _labels: dict | None = None
+    node_info: dict | None = None
+    """Node hash -> :class:`NodeInfo` (built from the build events on first use; reset when they change)."""
 
     def feed(self, events: Iterable[Any]) -> int:
         """Fold events (in stream order, continuing from :attr:`events`); returns how many."""
@@ -75,7 +76,7 @@ class ProgressModel:
             t = type(e)
             if isinstance(e, BUILD_EVENTS):
                 self.build_events.append(e)
-                self._labels = None
+                self.node_info = None
             elif t is RunnableActivated:
                 self.pending.add((e.fact_hash, e.node_hash))
                 self._count(e.node_hash)[0] += 1
@@ -113,13 +114,13 @@ class ProgressModel:
     # ------------------------------------------------------------------ views
     def labels(self) -> dict[int, NodeInfo]:
         """Node labels from the build events seen so far."""
-        if self._labels is None:
+        if self.node_info is None:
             try:
-                self._labels = node_labels(structure_of(self.build_events)) if self.build_events else {}
+                self.node_info = node_labels(structure_of(self.build_events)) if self.build_events else {}
             except Exception as exc:  # noqa: BLE001 - progress must never break a run
                 log.debug("cannot rebuild the structure for progress labels: %s", exc)
-                self._labels = {}
-        return self._labels
+                self.node_info = {}
+        return self.node_info
 
     def rows(self) -> list[Row]:
         """One row per node: every node of the structure, in order, then unknown nodes."""
