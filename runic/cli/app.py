@@ -81,6 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = cli.main(args=args, prog_name="runic", standalone_mode=False)
     except click.UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError" or exc.format_message().startswith("Usage:"):
+            click.echo(exc.format_message())  # `runic` alone: the help
+            return 0
         if debug:
             traceback.print_exc()
         click.echo(_usage_line(exc), err=True)

@@ -18,6 +18,8 @@ def test_top_level_help_lists_every_command(cli):
     assert r.code == 0, r
     for name in COMMANDS:
         assert f"\n  {name} " in r.out, f"{name} missing from:\n{r.out}"
+    bare = cli()
+    assert bare.code == 0 and bare.out == r.out, bare
 
 
 @pytest.mark.parametrize("name", COMMANDS)
