@@ -59,6 +59,7 @@ class HostLoop:
             os.set_blocking(self._notify_w, False)
         self._on_worker_stopped = on_worker_stopped
         self._stopping = False
+        self.draining = False  # set when the host stops: no new step starts
         self.lock = threading.RLock()
         self.thread = threading.Thread(target=self._run, name=f"runic-host-loop-{host_id}", daemon=True)
 
@@ -186,7 +187,8 @@ class HostLoop:
             item[1].set()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Persist every Worker's buffered events and stop the loop."""
+        """Persist every Worker's buffered events and stop the loop (no new step starts)."""
+        self.draining = True
         if not self.thread.is_alive():
             return
         finished = threading.Event()

@@ -212,7 +212,7 @@ class Worker:
         """Prepare pending work not in flight and hand it to executors (spec §5.6)."""
         wf = self.workflow
         free = self.max_concurrency - len(self.active)
-        if free <= 0 or not wf.graph.pending:
+        if free <= 0 or not wf.graph.pending or self.loop.draining:
             return
         if self.lazy and self.resolver is not None:
             resolve_pending(wf, self.resolver)
