@@ -4,8 +4,8 @@
 Runs in an interpreter where ``dbos``, ``langgraph`` and ``langgraph-checkpoint-sqlite`` are
 installed (a separate venv: they are not runic dependencies), and prints one JSON object on
 stdout. Method (as in ``shared/notes/peers.md`` §3.1): each step is ``x + 1``; a warm-up run,
-then ``--repeats`` timed runs with a fresh workflow / thread id each; per-step overhead =
-(median wall - the same loop in plain Python) / N.
+then ``--repeats`` timed runs (3x as many below N = 1,000) with a fresh workflow / thread id
+each; per-step overhead = (median wall - the same loop in plain Python) / N.
 
 * DBOS: one ``@DBOS.workflow`` calling a ``@DBOS.step`` N times, system database on a SQLite
   file (DBOS's defaults: rollback journal, ``synchronous=FULL``); wall = the workflow call.
@@ -28,6 +28,11 @@ import time
 import uuid
 
 
+def runs_for(n: int, repeats: int) -> int:
+    """Timed runs for ``n`` steps: 3x more below 1,000 steps (as ``bench/runner.py`` does)."""
+    return repeats if n >= 1_000 else 3 * repeats
+
+
 def plain_loop_s(n: int, repeats: int = 7) -> float:
     def inc(x: int) -> int:
         return x + 1
@@ -45,7 +50,7 @@ def plain_loop_s(n: int, repeats: int = 7) -> float:
 def summarise(walls: list[float], n: int, plain: float) -> dict:
     med = statistics.median(walls)
     return {"n": n, "runs": len(walls), "median_wall_s": med, "plain_s": plain,
-            "us_per_step": (med - plain) / n * 1e6, "walls_s": walls}
+            "us_per_step": (med - plain) / n * 1e6, "mean_wall_s": statistics.fmean(walls), "walls_s": walls}
 
 
 def bench_dbos(sizes: list[int], repeats: int, workdir: str) -> dict:
@@ -71,7 +76,7 @@ def bench_dbos(sizes: list[int], repeats: int, workdir: str) -> dict:
         for n in sizes:
             plain = plain_loop_s(n)
             walls = []
-            for k in range(repeats + 1):  # the first run is the warm-up
+            for k in range(runs_for(n, repeats) + 1):  # the first run is the warm-up
                 with SetWorkflowID(f"bench-{n}-{k}-{uuid.uuid4().hex[:8]}"):
                     t0 = time.perf_counter()
                     result = pipeline(n)
@@ -115,7 +120,7 @@ def bench_langgraph(sizes: list[int], repeats: int, workdir: str) -> dict:
             graph = g.compile(checkpointer=saver)
             plain = plain_loop_s(n)
             walls = []
-            for k in range(repeats + 1):
+            for k in range(runs_for(n, repeats) + 1):  # the first run is the warm-up
                 cfg = {"configurable": {"thread_id": f"bench-{n}-{k}-{uuid.uuid4().hex[:8]}"},
                        "recursion_limit": n + 10}
                 t0 = time.perf_counter()
