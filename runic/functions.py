@@ -30,6 +30,7 @@ import importlib
 import inspect
 import logging
 import types
+import weakref
 from typing import Any, Callable
 
 from . import codec
@@ -142,9 +143,26 @@ def _function_key(fn: Any, depth: int = 0) -> list:
     return ["fn", fn.__module__, fn.__qualname__, _code_key(code), closure, defaults, kwdefaults]
 
 
+_HASHES: "weakref.WeakKeyDictionary[Any, int]" = weakref.WeakKeyDictionary()
+
+
 def function_hash(fn: Callable) -> int:
-    """Stable content hash of a callable's code and captured values (see module docs)."""
-    return hash_bytes(canonical_bytes(_function_key(fn)))
+    """Stable content hash of a callable's code and captured values (see module docs).
+
+    Cached per function object (rebuilding a 1,000-step pipeline of one function hashes it
+    once); a function whose defaults or closure cells are reassigned afterwards keeps its
+    first hash."""
+    try:
+        cached = _HASHES.get(fn)
+    except TypeError:  # not weak-referenceable (bound methods, some builtins)
+        return hash_bytes(canonical_bytes(_function_key(fn)))
+    if cached is None:
+        cached = hash_bytes(canonical_bytes(_function_key(fn)))
+        try:
+            _HASHES[fn] = cached
+        except TypeError:
+            pass
+    return cached
 
 
 def import_ref(fn: Callable) -> str | None:

@@ -122,6 +122,7 @@ class RunnerActor(SupervisorActor):
         self.pending: dict[Any, _Pending] = {}
         self.store: Any = None
         self.recovery_errors: dict[Any, str] = {}
+        self.load: dict[str, int] = {}  # workflows per host
         self._ready = False
         self._rr = 0
 
@@ -168,13 +169,26 @@ class RunnerActor(SupervisorActor):
             self.send(to, ErrorReply.from_exception(exc, ref))
 
     def _pick_host(self) -> str:
-        pool = [h for h in self.conf.get("pool", []) if self.child_address(h) is not None] or list(self.conf.get("pool", []))
-        load = {h: 0 for h in pool}
-        for e in self.workflows.values():
-            if e.host in load:
-                load[e.host] += 1
+        """The least loaded running pool host (O(pool size); ties rotate)."""
+        pool = self.conf.get("pool", [])
+        running = [h for h in pool if self.child_address(h) is not None] or list(pool)
         self._rr += 1
-        return min(pool, key=lambda h: (load[h], (pool.index(h) - self._rr) % len(pool)))
+        n = len(pool)
+        return min(running, key=lambda h: (self.load.get(h, 0), (pool.index(h) - self._rr) % n))
+
+    def _put(self, wid: Any, entry: _Entry) -> _Entry:
+        old = self.workflows.get(wid)
+        if old is not None:
+            self.load[old.host] = self.load.get(old.host, 1) - 1
+        self.workflows[wid] = entry
+        self.load[entry.host] = self.load.get(entry.host, 0) + 1
+        return entry
+
+    def _pop(self, wid: Any) -> _Entry | None:
+        e = self.workflows.pop(wid, None)
+        if e is not None:
+            self.load[e.host] = self.load.get(e.host, 1) - 1
+        return e
 
     def _forward(self, host: str, msg: Any, reply_to: Any) -> bool:
         addr = self.child_address(host)
@@ -195,7 +209,7 @@ class RunnerActor(SupervisorActor):
     def _resume_internal(self, wid: Any, entry: _Entry | None) -> None:
         """Resume ``wid`` (recovery): on its host after a restart, else on a pool host."""
         host = entry.host if entry is not None else self._pick_host()
-        self.workflows[wid] = entry = entry or _Entry(host, "starting", functions_blob=self.conf.get("functions"))
+        entry = self._put(wid, entry or _Entry(host, "starting", functions_blob=self.conf.get("functions")))
         entry.state = "starting"
         msg = ResumeWorkflow(wid, "full", entry.functions_blob or self.conf.get("functions"), entry.options,
                              entry.callbacks_blob, entry.dedicated)
@@ -216,11 +230,11 @@ class RunnerActor(SupervisorActor):
             self._spawn_dedicated("start", msg, sender)
             return
         host = self._pick_host()
-        self.workflows[wid] = _Entry(host, "starting", msg.options, msg.callbacks_blob, None, False)
+        self._put(wid, _Entry(host, "starting", msg.options, msg.callbacks_blob, None, False))
         try:
             self._through_me("start", host, msg, sender)
         except RunnerBusyError as exc:
-            del self.workflows[wid]
+            self._pop(wid)
             self._reply_error(sender, exc, msg.ref)
 
     def receiveMsg_ResumeWorkflow(self, msg: ResumeWorkflow, sender: Any) -> None:  # noqa: N802
@@ -240,11 +254,11 @@ class RunnerActor(SupervisorActor):
             self._spawn_dedicated("resume", msg, sender)
             return
         host = self._pick_host()
-        self.workflows[wid] = _Entry(host, "starting", msg.options, msg.callbacks_blob, msg.functions_blob, False)
+        self._put(wid, _Entry(host, "starting", msg.options, msg.callbacks_blob, msg.functions_blob, False))
         try:
             self._through_me("resume", host, msg, sender)
         except RunnerBusyError as exc:
-            del self.workflows[wid]
+            self._pop(wid)
             self._reply_error(sender, exc, msg.ref)
 
     def _spawn_dedicated(self, kind: str, msg: Any, sender: Any) -> None:
@@ -255,8 +269,8 @@ class RunnerActor(SupervisorActor):
                 "MemoryStore keeps its tables in one process"), msg.ref)
             return
         host = f"{self.conf['runner']}.host/{wid}"
-        self.workflows[wid] = _Entry(host, "starting", msg.options, msg.callbacks_blob,
-                                     getattr(msg, "functions_blob", None), True)
+        self._put(wid, _Entry(host, "starting", msg.options, msg.callbacks_blob,
+                              getattr(msg, "functions_blob", None), True))
         spec = ChildSpec(host, (WorkerHost, {**{k: self.conf.get(k) for k in ("runner", "store", "store_opts",
                                                                                 "threads", "telemetry")},
                                              "host_id": host}), restart="transient", shutdown=15.0)
@@ -272,7 +286,7 @@ class RunnerActor(SupervisorActor):
         try:
             self._through_me(kind, msg.id, request, p.sender)
         except RunnerBusyError as exc:
-            self.workflows.pop(p.workflow_id, None)
+            self._pop(p.workflow_id)
             self._reply_error(p.sender, exc, p.ref)
 
     def receiveMsg_StopWorkflow(self, msg: StopWorkflow, sender: Any) -> None:  # noqa: N802
@@ -292,7 +306,10 @@ class RunnerActor(SupervisorActor):
         e = self.workflows.get(p.workflow_id)
         if e is not None:
             e.state = "running"
-            e.host = msg.host
+            if e.host != msg.host:
+                self.load[e.host] = self.load.get(e.host, 1) - 1
+                self.load[msg.host] = self.load.get(msg.host, 0) + 1
+                e.host = msg.host
         if p.sender is not None:
             self.send(p.sender, WorkflowStarted(p.workflow_id, msg.host, p.ref))
 
@@ -331,7 +348,7 @@ class RunnerActor(SupervisorActor):
         self._forget(msg.workflow_id)
 
     def _forget(self, wid: Any) -> None:
-        e = self.workflows.pop(wid, None)
+        e = self._pop(wid)
         if e is not None and e.dedicated:
             self.send(self.myAddress, TerminateChild(e.host, ref=_ref()))
             self.send(self.myAddress, DeleteChild(e.host, ref=_ref()))

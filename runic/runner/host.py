@@ -23,7 +23,7 @@ from .. import telemetry
 from ..core import Workflow
 from ..errors import RunicError
 from ..events import FactProduced
-from ..facts import STRIPPED
+from ..facts import NOTHING, STRIPPED
 from ..rehydration import FactResolver, classify, resolve_all, resolve_hot
 from ..store import NotFoundError
 from ..supervisor import ChildActor
@@ -100,10 +100,11 @@ class HostService:
         if not isinstance(workflow, Workflow):
             raise RunicError(f"start_workflow({wid!r}) needs a runic.Workflow, got {type(workflow).__name__}")
         epoch = self.store.acquire(wid, self.owner)
-        worker = Worker(self.loop, wid, workflow, msg.options, unpack(msg.callbacks_blob), epoch)
+        first = unpack(msg.input_blob) if msg.input_blob is not None else NOTHING
+        worker = Worker(self.loop, wid, workflow, msg.options, unpack(msg.callbacks_blob), epoch, first_input=first)
         self.loop.workers[wid] = worker
-        if msg.input_blob is not None:
-            worker.run(unpack(msg.input_blob))
+        if first is not NOTHING:
+            worker.pump()
         return WorkflowStarted(wid, self.loop.host_id, msg.ref)
 
     def resume(self, msg: ResumeWorkflow) -> WorkflowStarted:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from .. import telemetry
 from ..driver import execute_with_policy, now_ms
 from ..events import FactProduced
-from ..facts import STRIPPED, Fact
+from ..facts import NOTHING, STRIPPED, Fact
 from ..policy import merge_policies, resolve
 from ..rehydration import FactResolver, resolve_pending
 from ..runnable import COMPLETED, FAILED, Runnable
@@ -73,7 +73,7 @@ class Worker:
 
     def __init__(self, loop: "HostLoop", workflow_id: Any, workflow: "Workflow", options: dict,
                  callbacks: dict | None, epoch: int | None, *, resumed: bool = False,
-                 resolver: FactResolver | None = None, lazy: bool = False) -> None:
+                 resolver: FactResolver | None = None, lazy: bool = False, first_input: Any = NOTHING) -> None:
         self.loop = loop
         self.id = workflow_id
         self.workflow = workflow
@@ -83,6 +83,7 @@ class Worker:
         self.resolver = resolver
         self.lazy = lazy
         self.status = "idle"
+        self.stored_status: str | None = None  # the status last written to the store
         self.stopped = False
         self.started_at = now_ms()
         self.cycle_count = 0
@@ -113,14 +114,17 @@ class Worker:
             workflow.enable_event_emission()
         telemetry.execute(_T + ("workflow", "start"), {"system_time": time.time_ns()},
                           {"id": workflow_id, "workflow_name": workflow.name})
-        if self.streams and not resumed:
-            workflow.annotate("runner.options", self._plain_options())
-            events = workflow.build_log() + workflow.drain_events()
-            self.event_cursor = self.store.append(workflow_id, events, epoch=epoch)
+        if not resumed:
+            if self.streams:
+                workflow.annotate("runner.options", self._plain_options())
+                events = workflow.build_log()
+                self.pending_events.extend(events)
+                self.event_cursor = len(events)
+            if first_input is not NOTHING:  # started with an input: plan it into the first write
+                self._plan(first_input, None, None)
+            self.checkpoint(None, status=self.status)  # build log (+ input) and status, one write (no span, as Runic)
         elif self.streams:
             self.event_cursor = self.store.cursor(workflow_id)  # quirk 23: continue from the store's cursor
-        if not resumed:
-            self._set_status("idle")
 
     # ------------------------------------------------------------------ helpers
     def _plain_options(self) -> dict:
@@ -141,10 +145,14 @@ class Worker:
             return default
 
     def _set_status(self, status: str) -> None:
+        if status == self.stored_status:
+            return
         try:
             self.store.set_status(self.id, status, epoch=self.epoch)
         except FencedError:
             self._fenced("recording its status")
+            return
+        self.stored_status = status
 
     def state(self) -> dict:
         """An inspectable snapshot (spec §5.2: tests read these fields)."""
@@ -161,7 +169,13 @@ class Worker:
 
     # ------------------------------------------------------------------ run
     def run(self, value: Any, run_context: dict | None = None, policies: list | None = None) -> None:
-        """Feed an input: plan it (predicates evaluated here) and dispatch (spec §5.5)."""
+        """Feed an input: plan it (predicates evaluated here), make the input and the status
+        ``running`` durable in one write, then dispatch (spec §5.5)."""
+        self._plan(value, run_context, policies)
+        self.checkpoint("checkpoint", status="running")
+        self.pump()
+
+    def _plan(self, value: Any, run_context: dict | None, policies: list | None) -> None:
         wf = self.workflow
         if policies:
             merged = merge_policies(policies, wf.scheduler_policies)
@@ -171,10 +185,7 @@ class Worker:
             wf.put_run_context(run_context)
         wf.plan_eagerly(value)
         self._drain()
-        if self.status != "running":
-            self.status = "running"
-            self._set_status("running")
-        self.pump()
+        self.status = "running"
 
     def resume_dispatch(self) -> None:
         """After a resume: run whatever was pending when the workflow was persisted."""
@@ -305,32 +316,45 @@ class Worker:
 
     def maybe_checkpoint(self) -> None:
         if self.strategy == "every_cycle":
-            self.checkpoint("checkpoint")
+            settling = not self.active and not self._inline and not self.workflow.is_runnable()
+            self.checkpoint("checkpoint", status="idle" if settling else None)
         elif self.strategy == "every_n":
             self.cycle_count += 1
             if self.cycle_count % self.every_n == 0:
                 self.checkpoint("checkpoint")
 
-    def checkpoint(self, operation: str = "checkpoint") -> None:
-        """Write the buffered events and fact values (one fenced transaction)."""
+    def checkpoint(self, operation: str | None = "checkpoint", status: str | None = None) -> None:
+        """Write the buffered events and fact values, and ``status`` if it changed: one fenced
+        transaction, inside a ``store`` telemetry span named by ``operation`` (None: no span)."""
         self._drain()
+        if status == self.stored_status:
+            status = None
         if not self.streams:
-            self._save_snapshot(operation)
+            self._save_snapshot(operation or "save")
+            if status is not None:
+                self._set_status(status)
             return
         if not self.pending_events and not self.pending_facts:
+            if status is not None:
+                self._set_status(status)
             return
         events, facts = self.pending_events, self.pending_facts
+
+        def write() -> int:
+            return self.store.append(self.id, events, epoch=self.epoch, facts=facts or None, status=status)
+
         try:
-            if telemetry.enabled():
-                telemetry.span(_T + ("store",), {"workflow_id": self.id, "operation": operation},
-                               lambda: self.store.append(self.id, events, epoch=self.epoch, facts=facts or None))
+            if operation is not None and telemetry.enabled():
+                telemetry.span(_T + ("store",), {"workflow_id": self.id, "operation": operation}, write)
             else:
-                self.store.append(self.id, events, epoch=self.epoch, facts=facts or None)
+                write()
         except FencedError:
             self._fenced("persisting")
             return
         self.pending_events = []
         self.pending_facts = {}
+        if status is not None:
+            self.stored_status = status
 
     def _save_snapshot(self, operation: str) -> None:
         log_ = self.workflow.event_log()

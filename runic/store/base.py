@@ -331,7 +331,7 @@ class BaseStore(abc.ABC):
     # ------------------------------------------------------------------ event streams
 
     def append(self, workflow_id: Hashable, events: Iterable[Any], *, epoch: int | None = None,
-               facts: Mapping[int, Any] | None = None) -> int:
+               facts: Mapping[int, Any] | None = None, status: str | None = None) -> int:
         """Append ``events`` in order and return the new cursor (events now stored).
 
         Sequence numbers start at 1 and stay contiguous, also with several processes appending
@@ -344,10 +344,13 @@ class BaseStore(abc.ABC):
         written. ``epoch=None`` appends without checking ownership.
 
         Appending ``[]`` creates an empty stream (``exists`` becomes true, ``stream`` yields
-        nothing) and returns the current cursor.
+        nothing) and returns the current cursor. ``status`` also records the workflow's status
+        (as :meth:`set_status`) in the same transaction.
         """
         self._check_open()
         self._check_epoch(epoch)
+        if status is not None and status not in STATUSES:
+            raise StoreArgumentError(f"unknown status {status!r}; use one of {STATUSES}")
         key = self._key(workflow_id)
         dumps = codec.dumps
         try:
@@ -356,7 +359,9 @@ class BaseStore(abc.ABC):
             raise self._encode_error(exc, f"an event of workflow {workflow_id!r}", "events") from exc
         fact_items = self._fact_items(facts) if facts else []
         try:
-            return self._append(key, blobs, epoch, fact_items)
+            if status is None:
+                return self._append(key, blobs, epoch, fact_items)
+            return self._append(key, blobs, epoch, fact_items, (status, self._now_ms()))
         except _Stale as stale:
             raise self._fenced(workflow_id, epoch, stale, "append") from None  # type: ignore[arg-type]
 
@@ -441,6 +446,21 @@ class BaseStore(abc.ABC):
         items = self._fact_items(facts)
         if items:
             self._put_facts(items)
+
+    def load_facts(self, fact_hashes: Iterable[int]) -> dict[int, Any]:
+        """``{hash: value}`` for the given fact hashes that have a stored value (missing ones
+        are left out). One read for many values: what resuming a workflow needs."""
+        self._check_open()
+        keys = [self._fact_key(h) for h in fact_hashes]
+        table = self.table_names["facts"]
+        return {h: self._decode(blob, "the fact value", table, h) for h, blob in self._get_facts(keys)}
+
+    def _get_facts(self, fact_hashes: _List[int]) -> Iterable[tuple[int, bytes]]:
+        """Adapter primitive (default: one lookup per hash)."""
+        for h in fact_hashes:
+            blob = self._get_fact(h)
+            if blob is not None:
+                yield h, blob
 
     def load_fact(self, fact_hash: int) -> Any:
         """Return the value stored for ``fact_hash``; raise ``NotFoundError`` if none."""
@@ -584,7 +604,7 @@ class BaseStore(abc.ABC):
     def _exists(self, key: Any) -> bool: ...
 
     @abc.abstractmethod
-    def _append(self, key: Any, blobs: _List[bytes], epoch: int | None,
+    def _append(self, key: Any, blobs: _List[bytes], epoch: int | None,  # + status: (str, now_ms) | None
                 facts: _List[tuple[int, bytes]]) -> int:
         """One transaction: check ``epoch`` (raise :class:`_Stale`), write events at
         count+1.., the new count and the facts; return the new count."""

@@ -175,7 +175,7 @@ class MemoryStore(BaseStore):
             raise _Stale(current, row[0] if row is not None else None)
 
     def _append(self, key: Any, blobs: list[bytes], epoch: int | None,
-                facts: list[tuple[int, bytes]]) -> int:
+                facts: list[tuple[int, bytes]], status: tuple[str, int] | None = None) -> int:
         t = self._tables()
         with t.lock:
             self._check(t, key, epoch)
@@ -185,6 +185,12 @@ class MemoryStore(BaseStore):
             stream.extend(blobs)
             for h, blob in facts:
                 t.facts[h] = blob
+            if status is not None:
+                row = t.status.get(key)
+                if row is None:
+                    t.status[key] = [None, 0, status[0], status[1]]
+                else:
+                    row[2], row[3] = status
             return len(stream)
 
     def _count(self, key: Any) -> int | None:

@@ -768,10 +768,11 @@ class MnesiaStore(BaseStore):
         return bool(self._db().read(lambda c: c.execute(sql, (key,)).fetchone()[0], "exists"))
 
     def _append(self, key: Any, blobs: list[bytes], epoch: int | None,
-                facts: list[tuple[int, bytes]]) -> int:
+                facts: list[tuple[int, bytes]], status: tuple[str, int] | None = None) -> int:
         n = len(blobs)
         sql = self._sql
         count, set_count, ins, put_fact = sql["count"], sql["set_count"], sql["ins_event"], sql["put_fact"]
+        set_status = sql["set_status"]
         check = self._check_owner
 
         def txn(conn: sqlite3.Connection) -> int:
@@ -788,6 +789,8 @@ class MnesiaStore(BaseStore):
             conn.execute(set_count, (key, cursor))
             if facts:
                 conn.executemany(put_fact, [(_signed(h), b) for h, b in facts])
+            if status is not None:
+                conn.execute(set_status, (key, status[0], status[1]))
             return cursor
 
         return self._db().write(txn, "append")
@@ -826,6 +829,16 @@ class MnesiaStore(BaseStore):
             self._db().write(lambda c: c.execute(sql, rows[0]) and None, "save_fact")
         else:
             self._db().write(lambda c: c.executemany(sql, rows) and None, "save_fact")
+
+    def _get_facts(self, fact_hashes: list[int]) -> list[tuple[int, bytes]]:
+        table = self.table_names["facts"]
+        out: list[tuple[int, bytes]] = []
+        for i in range(0, len(fact_hashes), 500):  # SQLite's host-parameter limit
+            chunk = [_signed(h) for h in fact_hashes[i:i + 500]]
+            sql = f"SELECT fact_hash, value FROM {_quote(table)} WHERE fact_hash IN ({','.join('?' * len(chunk))})"
+            rows = self._db().read(lambda c, sql=sql, chunk=chunk: c.execute(sql, chunk).fetchall(), "load_facts")
+            out.extend((h & 0xFFFFFFFFFFFFFFFF, v) for h, v in rows)
+        return out
 
     def _get_fact(self, fact_hash: int) -> bytes | None:
         sql = self._sql["get_fact"]
