@@ -35,6 +35,10 @@ from .errors import AlreadyStartedError, RunnerBusyError, WorkflowNotFoundError
 from .host import WorkerHost, open_store, store_answer, store_path
 from .messages import (
     AwaitIdle,
+    AwaitMany,
+    ManyIdle,
+    ManyStarted,
+    StartMany,
     Checkpoint,
     GetResults,
     GetTree,
@@ -67,6 +71,18 @@ class _Entry:
     callbacks_blob: bytes | None = None
     functions_blob: bytes | None = None
     dedicated: bool = False
+
+
+@dataclass
+class _Batch:
+    """A StartMany/AwaitMany split across hosts: the answers are merged before replying."""
+
+    sender: Any
+    ref: Any
+    kind: str  # start | await
+    parts: int = 0
+    done: dict = dataclasses.field(default_factory=dict)
+    errors: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclass
@@ -297,6 +313,81 @@ class RunnerActor(SupervisorActor):
             self._through_me("stop", e.host, msg, sender)
         except RunnerBusyError as exc:
             self._reply_error(sender, exc, msg.ref)
+
+    # ------------------------------------------------------------------ batches
+    def receiveMsg_StartMany(self, msg: StartMany, sender: Any) -> None:  # noqa: N802
+        batch = _Batch(sender, msg.ref, "start")
+        groups: dict[str, list] = {}
+        for wid, blob in msg.items:
+            if wid in self.workflows:
+                batch.errors[wid] = ("runic.runner.errors.AlreadyStartedError",
+                                     f"workflow {wid!r} is already started (host {self.workflows[wid].host})")
+                continue
+            host = self._pick_host()
+            self._put(wid, _Entry(host, "starting", msg.options, msg.callbacks_blob))
+            groups.setdefault(host, []).append((wid, blob))
+        self._scatter(batch, groups, lambda items: dataclasses.replace(msg, items=items))
+
+    def receiveMsg_AwaitMany(self, msg: AwaitMany, sender: Any) -> None:  # noqa: N802
+        batch = _Batch(sender, msg.ref, "await")
+        groups: dict[str, list] = {}
+        for wid in msg.workflow_ids:
+            e = self.workflows.get(wid)
+            if e is None or e.state != "running":
+                batch.errors[wid] = ("runic.runner.errors.WorkflowNotFoundError", f"workflow {wid!r} is not running")
+                continue
+            groups.setdefault(e.host, []).append(wid)
+        self._scatter(batch, groups, lambda ids: dataclasses.replace(msg, workflow_ids=ids))
+
+    def _scatter(self, batch: _Batch, groups: dict[str, list], part: Any) -> None:
+        for host, items in groups.items():
+            addr = self.child_address(host)
+            if addr is None:
+                for item in items:
+                    wid = item[0] if batch.kind == "start" else item
+                    batch.errors[wid] = ("runic.runner.errors.RunnerBusyError", f"worker host {host} is restarting")
+                    if batch.kind == "start":
+                        self._pop(wid)
+                continue
+            ref = _ref()
+            self.pending[ref] = _Pending("batch", None, batch.ref, None, batch)
+            batch.parts += 1
+            self.send(addr, dataclasses.replace(part(items), reply_to=self.myAddress, ref=ref))
+        self._maybe_gathered(batch)
+
+    def _maybe_gathered(self, batch: _Batch) -> None:
+        if batch.parts == 0 and batch.sender is not None:
+            reply = (ManyStarted if batch.kind == "start" else ManyIdle)(batch.done, batch.errors, batch.ref)
+            self.send(batch.sender, reply)
+            batch.sender = None
+
+    def receiveMsg_ManyStarted(self, msg: ManyStarted, sender: Any) -> None:  # noqa: N802
+        p = self.pending.pop(msg.ref, None)
+        if p is None:
+            return
+        batch = p.request
+        for wid, host in msg.started.items():
+            e = self.workflows.get(wid)
+            if e is not None:
+                e.state = "running"
+        for wid in msg.errors:
+            e = self.workflows.get(wid)
+            if e is not None and e.state == "starting":
+                self._pop(wid)
+        batch.done.update(msg.started)
+        batch.errors.update(msg.errors)
+        batch.parts -= 1
+        self._maybe_gathered(batch)
+
+    def receiveMsg_ManyIdle(self, msg: ManyIdle, sender: Any) -> None:  # noqa: N802
+        p = self.pending.pop(msg.ref, None)
+        if p is None:
+            return
+        batch = p.request
+        batch.done.update(msg.statuses)
+        batch.errors.update(msg.errors)
+        batch.parts -= 1
+        self._maybe_gathered(batch)
 
     # ------------------------------------------------------------------ replies from hosts
     def receiveMsg_WorkflowStarted(self, msg: WorkflowStarted, sender: Any) -> None:  # noqa: N802

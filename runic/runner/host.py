@@ -33,14 +33,18 @@ from .loop import HostLoop
 from .messages import (
     Accepted,
     AwaitIdle,
+    AwaitMany,
     Checkpoint,
     GetResults,
     GetWorkflow,
     HostNotice,
     Idle,
+    ManyIdle,
+    ManyStarted,
     Results,
     ResumeWorkflow,
     Run,
+    StartMany,
     StartWorkflow,
     StopWorkflow,
     StoreAnswer,
@@ -158,9 +162,69 @@ class HostService:
 
     def await_idle(self, msg: AwaitIdle) -> Idle | None:
         worker = self._worker(msg.workflow_id)
-        if worker.await_idle(msg.reply_to, msg.ref):
+        loop, reply_to, ref = self.loop, msg.reply_to, msg.ref
+        if worker.await_idle(lambda w: loop.reply_idle(reply_to, ref, w)):
             return Idle(worker.id, worker.status, msg.ref)
         return None
+
+    def start_many(self, msg: StartMany) -> ManyStarted | None:
+        """Start many Workers of one definition (each gets its own copy)."""
+        definition = unpack(msg.workflow_blob)
+        if not isinstance(definition, Workflow):
+            raise RunicError(f"start_many needs a runic.Workflow, got {type(definition).__name__}")
+        callbacks = unpack(msg.callbacks_blob)
+        started: dict = {}
+        errors: dict = {}
+        for wid, blob in msg.items:
+            try:
+                if wid in self.loop.workers:
+                    raise AlreadyStartedError(f"workflow {wid!r} is already running on host {self.loop.host_id}")
+                epoch = self.store.acquire(wid, self.owner)
+                first = unpack(blob) if blob is not None else NOTHING
+                worker = Worker(self.loop, wid, definition.copy(), msg.options, callbacks, epoch, first_input=first)
+                self.loop.workers[wid] = worker
+                if first is not NOTHING:
+                    worker.pump()
+                started[wid] = self.loop.host_id
+            except Exception as exc:  # noqa: BLE001 - reported per workflow
+                errors[wid] = (f"{type(exc).__module__}.{type(exc).__qualname__}", str(exc))
+        if not msg.await_idle:
+            return ManyStarted(started, errors, msg.ref)
+        self._when_all_idle(list(started), lambda statuses: self.loop.reply(
+            msg.reply_to, ManyStarted(started, errors, msg.ref)))
+        return None
+
+    def await_many(self, msg: AwaitMany) -> ManyIdle | None:
+        errors: dict = {}
+        present = []
+        for wid in msg.workflow_ids:
+            if wid in self.loop.workers:
+                present.append(wid)
+            else:
+                errors[wid] = ("runic.runner.errors.WorkflowNotFoundError",
+                               f"workflow {wid!r} is not running on host {self.loop.host_id}")
+        self._when_all_idle(present, lambda statuses: self.loop.reply(
+            msg.reply_to, ManyIdle(statuses, errors, msg.ref)))
+        return None
+
+    def _when_all_idle(self, workflow_ids: list, then: Any) -> None:
+        """Call ``then(statuses)`` once every listed workflow has settled (or stopped)."""
+        statuses: dict = {}
+        waiting = set(workflow_ids)
+
+        def settled(worker: Worker) -> None:
+            statuses[worker.id] = worker.status if not worker.stopped else "stopped"
+            waiting.discard(worker.id)
+            if not waiting:
+                then(statuses)
+
+        for wid in workflow_ids:
+            worker = self.loop.workers.get(wid)
+            if worker is None or worker.await_idle(settled):
+                statuses[wid] = worker.status if worker is not None else "stopped"
+                waiting.discard(wid)
+        if not waiting:
+            then(statuses)
 
     def results(self, msg: GetResults) -> Results:
         wf = self._worker(msg.workflow_id).workflow
@@ -200,7 +264,7 @@ _HANDLERS = {
     StartWorkflow: HostService.start, ResumeWorkflow: HostService.resume, Run: HostService.run,
     AwaitIdle: HostService.await_idle, GetResults: HostService.results, GetWorkflow: HostService.workflow,
     Checkpoint: HostService.checkpoint, StopWorkflow: HostService.stop, WorkerState: HostService.worker_state,
-    StoreQuery: HostService.store_query,
+    StoreQuery: HostService.store_query, StartMany: HostService.start_many, AwaitMany: HostService.await_many,
 }
 
 

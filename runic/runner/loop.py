@@ -153,9 +153,9 @@ class HostLoop:
     def worker_stopped(self, worker: Any, reason: str) -> None:
         if self.workers.get(worker.id) is worker:
             del self.workers[worker.id]
-        for reply_to, ref in worker.awaiters:
-            self.reply_idle(reply_to, ref, worker)
-        worker.awaiters = []
+        waiting, worker.awaiters = worker.awaiters, []
+        for notify in waiting:
+            notify(worker)
         if self._on_worker_stopped is not None:
             self._on_worker_stopped(worker.id, reason)
 

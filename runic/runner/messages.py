@@ -28,6 +28,8 @@ request                    reply
 ``GetTree``                ``Tree(entries)``
 ``WorkerState``            ``WorkerStateReply(state)`` (a snapshot of the Worker, for tests/tools)
 ``StoreQuery``             ``StoreAnswer(exists, cursor, status, owner)``
+``StartMany``              ``ManyStarted(started, errors)`` (after all settle with ``await_idle``)
+``AwaitMany``              ``ManyIdle(statuses, errors)``
 =========================  =================================================================
 """
 
@@ -47,6 +49,7 @@ __all__ = [
     "Checkpoint", "StopWorkflow", "ListWorkflows", "Lookup", "GetTree", "WorkerState", "StoreQuery",
     "WorkflowStarted", "Accepted", "Idle", "Results", "WorkflowValue", "WorkflowList", "Location",
     "Tree", "WorkerStateReply", "StoreAnswer", "Done", "ErrorReply", "HostNotice",
+    "StartMany", "ManyStarted", "AwaitMany", "ManyIdle",
 ]
 
 
@@ -157,6 +160,26 @@ class StopWorkflow(Request):
 
 
 @dataclass
+class StartMany(Request):
+    """Start one Worker per ``(workflow_id, input_blob)`` item, all running the same (packed)
+    workflow — one request for many workflows (``input_blob`` None: no first input). With
+    ``await_idle`` the reply comes once every one of them has settled."""
+
+    workflow_blob: bytes
+    items: list
+    options: dict = field(default_factory=dict)
+    callbacks_blob: bytes | None = None
+    await_idle: bool = False
+
+
+@dataclass
+class AwaitMany(Request):
+    """Answer once every workflow of ``workflow_ids`` has no pending or in-flight work."""
+
+    workflow_ids: list
+
+
+@dataclass
 class ListWorkflows(Request):
     pass
 
@@ -254,6 +277,24 @@ class StoreAnswer:
     cursor: int
     status: str | None
     owner: Any = None
+    ref: Any = None
+
+
+@dataclass
+class ManyStarted:
+    """``started``: workflow id -> host; ``errors``: workflow id -> (error type, message)."""
+
+    started: dict
+    errors: dict
+    ref: Any = None
+
+
+@dataclass
+class ManyIdle:
+    """``statuses``: workflow id -> status; ``errors``: workflow id -> (error type, message)."""
+
+    statuses: dict
+    errors: dict
     ref: Any = None
 
 

@@ -39,6 +39,8 @@ from .errors import RunnerNotRunningError, RunnerTimeoutError, error_for
 from .messages import (
     Accepted,
     AwaitIdle,
+    AwaitMany,
+    StartMany,
     Checkpoint,
     GetResults,
     GetTree,
@@ -206,6 +208,32 @@ class Runner:
                             pack(input) if input is not None else None, dedicated)
         return self._call(msg).host
 
+    def start_many(self, workflow: Any, items: Iterable[tuple[Any, Any]], *, await_idle: bool = False,
+                   timeout: float | None = None, max_concurrency: int | None = None,
+                   checkpoint_strategy: Any = "every_cycle", on_complete: Any = None, hooks: dict | None = None,
+                   executor: str = "thread") -> dict:
+        """Start one workflow per ``(workflow_id, input)`` item, all from the same definition,
+        in one request (``input`` None: start without an input). With ``await_idle=True``
+        return once all of them have settled. Returns ``{workflow_id: host}``; ids that could
+        not be started raise :class:`~runic.runner.errors.RunnerError` listing them (the others
+        are started)."""
+        parse_checkpoint_strategy(checkpoint_strategy)
+        options = {"max_concurrency": max_concurrency, "checkpoint_strategy": checkpoint_strategy, "executor": executor}
+        callbacks = {"on_complete": on_complete, "hooks": hooks} if (on_complete or hooks) else None
+        msg = StartMany(pack(workflow), [(wid, pack(x) if x is not None else None) for wid, x in items], options,
+                        pack(callbacks), await_idle)
+        reply = self._call(msg, _FOREVER if (await_idle and timeout is None) else timeout)
+        if reply.errors:
+            raise _batch_error("start", reply.errors, reply.started)
+        return reply.started
+
+    def await_many(self, workflow_ids: Iterable[Any], timeout: float | None = None) -> dict:
+        """Block until every listed workflow has settled; returns ``{workflow_id: status}``."""
+        reply = self._call(AwaitMany(list(workflow_ids)), _FOREVER if timeout is None else timeout)
+        if reply.errors:
+            raise _batch_error("await", reply.errors, reply.statuses)
+        return reply.statuses
+
     def run(self, workflow_id: Any, input: Any, run_context: dict | None = None,  # noqa: A002
             scheduler_policies: list | None = None) -> None:
         """Feed an input; returns once the workflow's host has accepted it (work goes on)."""
@@ -309,6 +337,15 @@ class Runner:
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
+
+
+def _batch_error(what: str, errors: dict, done: dict) -> Exception:
+    first = next(iter(errors.items()))
+    err = error_for(first[1][0], f"{len(errors)} of {len(errors) + len(done)} workflows failed to {what} "
+                                 f"(first: {first[0]!r}: {first[1][1]})")
+    err.errors = errors  # type: ignore[attr-defined]
+    err.done = done  # type: ignore[attr-defined]
+    return err
 
 
 _LIVE: "weakref.WeakSet[Runner]" = weakref.WeakSet()

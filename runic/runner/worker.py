@@ -91,7 +91,7 @@ class Worker:
         #: activation key (fact_hash, node_hash) -> (runnable, dispatch time ms)
         self.active: dict[tuple[int, int], tuple[Runnable, int]] = {}
         self.dispatch_times: dict[int, int] = {}
-        self.awaiters: list[tuple[Any, Any]] = []
+        self.awaiters: list[Callable[["Worker"], None]] = []  # called once the workflow settles
         self.pending_events: list = []
         self.pending_facts: dict[int, Any] = {}
         self._inline: deque = deque()
@@ -393,15 +393,15 @@ class Worker:
             self.status = "idle"
             self._set_status("idle")
         waiting, self.awaiters = self.awaiters, []
-        for reply_to, ref in waiting:
-            self.loop.reply_idle(reply_to, ref, self)
+        for notify in waiting:
+            notify(self)
 
-    def await_idle(self, reply_to: Any, ref: Any) -> bool:
-        """True if idle now; otherwise remember who to answer when it is."""
+    def await_idle(self, notify: Callable[["Worker"], None]) -> bool:
+        """True if idle now; otherwise call ``notify(worker)`` once it is (or once it stops)."""
         if not self.active and not self._inline and not self.workflow.is_runnable():
             self.maybe_idle()  # a result applied just now may not have been followed by the idle check
             return True
-        self.awaiters.append((reply_to, ref))
+        self.awaiters.append(notify)
         return False
 
     def stop(self, persist: bool = True, status: str | None = "stopped", reason: str = "stopped") -> None:

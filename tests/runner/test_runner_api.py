@@ -186,3 +186,28 @@ def test_run_context_reaches_steps_through_the_runner(runner):
     runner.run("ctx", "b", run_context={"use": {"tenant": "globex"}})
     runner.await_idle("ctx", timeout=20)
     assert sorted(runner.get_results("ctx")) == ["a:acme", "b:globex"]
+
+
+def test_start_many_and_await_many(runner):
+    wf = runic.workflow("short", steps=[(runic.step(fns.add1, name="a"), [runic.step(fns.double, name="b")])])
+    started = runner.start_many(wf, [(f"w{i}", i) for i in range(30)], await_idle=True)
+    assert sorted(started) == sorted(f"w{i}" for i in range(30))
+    assert all(host.startswith(runner.name) for host in started.values())
+    assert runner.get_results("w7", ["b"]) == {"b": 16}
+    assert sorted(runner.list_workflows()) == sorted(started)
+    later = runner.start_many(wf, [("x1", None), ("x2", None)])
+    runner.run("x1", 1)
+    runner.run("x2", 2)
+    assert runner.await_many(["x1", "x2"], timeout=20) == {"x1": "idle", "x2": "idle"}
+    assert runner.get_results("x2", ["b"]) == {"b": 6} and set(later) == {"x1", "x2"}
+
+
+def test_start_many_reports_ids_it_could_not_start(runner):
+    wf = runic.workflow(steps=[runic.step(fns.add1, name="a")])
+    runner.start_workflow("dup", wf)
+    with pytest.raises(AlreadyStartedError) as exc:
+        runner.start_many(wf, [("dup", 1), ("fresh", 2)], await_idle=True)
+    assert "dup" in str(exc.value) and set(exc.value.errors) == {"dup"} and set(exc.value.done) == {"fresh"}
+    assert runner.get_results("fresh") == [3]
+    with pytest.raises(WorkflowNotFoundError):
+        runner.await_many(["fresh", "ghost"], timeout=10)
