@@ -25,11 +25,12 @@ go to the store in one transaction):
    pipeline (graph-heavy) and a map over 2,000 items (event-heavy, 2 components).
 3. **Throughput**: 10,000 short workflows (3 steps) started with an input, run and completed
    through one Runner: workflows/s and peak memory summed over every process of the actor
-   system (target >= 500 workflows/s within 2 GiB). Two ways of driving it: the ``Runner``
-   API (``start_workflow(id, wf, input=x)`` for every id, then ``await_idle`` for every id:
-   each call is a blocking request), and the same request messages pipelined (up to
-   ``--window`` outstanding, through the actor system's ``tell``/``listen``). CPU seconds
-   of every process are reported, to show where the time goes.
+   system (target >= 500 workflows/s within 2 GiB). Three ways of driving it: the batch API
+   (``start_many(wf, [(id, x), ...])`` then ``await_many(ids)``: one request each), the
+   ``Runner`` API one workflow at a time (``start_workflow(id, wf, input=x)`` for every id,
+   then ``await_idle`` for every id: each call is a blocking request), and those request
+   messages pipelined (up to ``--window`` outstanding, through the actor system's
+   ``tell``/``listen``). CPU seconds of every process are reported, to show where the time goes.
 
 Peers: DBOS, LangGraph and its SQLite checkpointer are *not* runic dependencies. Install them
 in a separate environment::
@@ -451,6 +452,16 @@ def drive_pipelined(r: Runner, ids: list[str], wf: Any, executor: str, window: i
     return t0, t1, [m.status for m in idles]
 
 
+def drive_batch(r: Runner, ids: list[str], wf: Any, executor: str, tick: Any) -> tuple[float, float, list]:
+    """``start_many`` (one request for every workflow), then ``await_many``."""
+    t0 = time.perf_counter()
+    r.start_many(wf, [(wid, i) for i, wid in enumerate(ids)], executor=executor)
+    t1 = time.perf_counter()
+    tick(len(ids))
+    statuses = r.await_many(ids)
+    return t0, t1, [statuses[w] for w in ids]
+
+
 def bench_throughput(count: int, modes: list[tuple[str, str]], window: int, work: Path) -> dict:
     out: dict = {}
     for how, executor in modes:
@@ -491,6 +502,8 @@ def throughput_run(count: int, how: str, executor: str, window: int, work: Path,
             sampler.start()
             if how == "api":
                 t0, t1, statuses = drive_api(r, ids, wf, executor, tick)
+            elif how == "batch":
+                t0, t1, statuses = drive_batch(r, ids, wf, executor, tick)
             else:
                 t0, t1, statuses = drive_pipelined(r, ids, wf, executor, window, tick)
             t2 = time.perf_counter()
@@ -733,7 +746,8 @@ def report(res: dict) -> None:
         print(f"\n{'driven by':<36}{'workflows':>10}{'wf/s':>8}{'wall s':>8}{'start':>7}{'await':>7}"
               f"{'peak RSS':>10}{'sum HWM':>9}{'PSS end':>9}   MiB (system)")
         for key, t in tp.items():
-            how = ("Runner API, blocking calls" if t["how"] == "api" else f"pipelined requests, window {t['window']}")
+            how = ("Runner API, blocking calls" if t["how"] == "api" else "start_many + await_many"
+                   if t["how"] == "batch" else f"pipelined requests, window {t['window']}")
             print(f"{how + ', ' + t['executor']:<36}{t['workflows']:>10,}{t['per_s']:>8.0f}{t['wall_s']:>8.1f}"
                   f"{t['start_phase_s']:>7.1f}{t['await_phase_s']:>7.1f}{t['rss_peak_mib']:>10.0f}"
                   f"{t['hwm_sum_mib']:>9.0f}{t['pss_end_mib']:>9.0f}")
@@ -831,8 +845,8 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     count = args.workflows or (1_000 if args.quick else 10_000)
     sections = set(args.sections.split(","))
-    modes_arg = args.modes or ("pipelined-inline,api-thread" if args.quick else
-                               "api-thread,api-inline,pipelined-thread,pipelined-inline")
+    modes_arg = args.modes or ("batch-thread,pipelined-inline,api-thread" if args.quick else
+                               "batch-thread,batch-inline,api-thread,api-inline,pipelined-thread,pipelined-inline")
     modes = [tuple(m.split("-", 1)) for m in modes_arg.split(",")]
     res: dict = {"quick": args.quick, "repeats": repeats, "sizes": sizes, "cond": {},
                  "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
