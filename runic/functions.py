@@ -67,8 +67,29 @@ class CallShape:
     varargs: bool
 
 
+_SHAPES: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+
+
 def call_shape(fn: Callable, default_positional: int = 1) -> CallShape:
-    """Inspect ``fn``'s signature: required positional parameters and a ``context`` parameter."""
+    """Inspect ``fn``'s signature: required positional parameters and a ``context`` parameter
+    (cached per function object: ``inspect.signature`` is slow)."""
+    try:
+        per_fn = _SHAPES.get(fn)
+    except TypeError:
+        return _call_shape(fn, default_positional)
+    if per_fn is None:
+        per_fn = {}
+        try:
+            _SHAPES[fn] = per_fn
+        except TypeError:
+            return _call_shape(fn, default_positional)
+    shape = per_fn.get(default_positional)
+    if shape is None:
+        shape = per_fn[default_positional] = _call_shape(fn, default_positional)
+    return shape
+
+
+def _call_shape(fn: Callable, default_positional: int) -> CallShape:
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):  # some builtins have no signature

@@ -156,9 +156,12 @@ class HostService:
         worker.resume_dispatch()
         return WorkflowStarted(wid, self.loop.host_id, msg.ref)
 
-    def run(self, msg: Run) -> None:
+    def run(self, msg: Run) -> Idle | None:
         worker = self._worker(msg.workflow_id)
         worker.run(unpack(msg.input_blob), unpack(msg.run_context_blob), unpack(msg.policies_blob))
+        if msg.await_idle:
+            return self.await_idle(AwaitIdle(msg.workflow_id, ref=msg.ref, reply_to=msg.reply_to))
+        return None
 
     def await_idle(self, msg: AwaitIdle) -> Idle | None:
         worker = self._worker(msg.workflow_id)
@@ -336,7 +339,7 @@ class WorkerHost(ChildActor):
                 RunicError(f"worker hosts do not handle {type(msg).__name__}; send it to the runner actor"), msg.ref))
             return
         service = self.service
-        if type(msg) is Run:  # asynchronous: accepted once queued, in order, on the loop
+        if type(msg) is Run and not msg.await_idle:  # asynchronous: accepted once queued, in order
             self.send(reply_to, Accepted(msg.workflow_id, msg.ref))
             self.loop.call(lambda: handler(service, msg), None, msg.ref)
             return

@@ -17,7 +17,8 @@ request                    reply
 =========================  =================================================================
 ``StartWorkflow``          ``WorkflowStarted(workflow_id, host)``
 ``ResumeWorkflow``         ``WorkflowStarted(workflow_id, host)``
-``Run``                    ``Accepted(workflow_id)`` (the input is queued; work goes on)
+``Run``                    ``Accepted(workflow_id)`` (the input is queued; work goes on), or with
+                           ``await_idle=True`` ``Idle(workflow_id, status)`` once it settles
 ``AwaitIdle``              ``Idle(workflow_id, status)`` once nothing is left to do
 ``GetResults``             ``Results(value_blob)``
 ``GetWorkflow``            ``WorkflowValue(workflow_blob)``
@@ -120,6 +121,7 @@ class Run(Request):
     input_blob: bytes
     run_context_blob: bytes | None = None
     policies_blob: bytes | None = None
+    await_idle: bool = False  # reply Idle once the workflow settles instead of Accepted at once
 
 
 @dataclass

@@ -235,10 +235,18 @@ class Runner:
         return reply.statuses
 
     def run(self, workflow_id: Any, input: Any, run_context: dict | None = None,  # noqa: A002
-            scheduler_policies: list | None = None) -> None:
-        """Feed an input; returns once the workflow's host has accepted it (work goes on)."""
-        reply = self._call(Run(workflow_id, pack(input), pack(run_context), pack(scheduler_policies)))
-        assert isinstance(reply, Accepted)
+            scheduler_policies: list | None = None, *, await_idle: bool = False,
+            timeout: float | None = None) -> str | None:
+        """Feed an input; returns once the workflow's host has accepted it (work goes on).
+
+        ``await_idle=True``: return the status once the workflow has settled instead (one
+        request instead of ``run`` + ``await_idle``)."""
+        msg = Run(workflow_id, pack(input), pack(run_context), pack(scheduler_policies), await_idle)
+        if not await_idle:
+            reply = self._call(msg, timeout)
+            assert isinstance(reply, Accepted)
+            return None
+        return self._call(msg, _FOREVER if timeout is None else timeout).status
 
     def await_idle(self, workflow_id: Any, timeout: float | None = None) -> str:
         """Block until the workflow has nothing left to do; returns its status."""

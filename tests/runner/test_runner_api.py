@@ -211,3 +211,12 @@ def test_start_many_reports_ids_it_could_not_start(runner):
     assert runner.get_results("fresh") == [3]
     with pytest.raises(WorkflowNotFoundError):
         runner.await_many(["fresh", "ghost"], timeout=10)
+
+
+def test_run_and_wait_in_one_request(runner):
+    runner.start_workflow("rw", runic.workflow(steps=[(runic.step(fns.add1, name="a"), [runic.step(fns.double, name="b")])]))
+    assert runner.run("rw", 4, await_idle=True, timeout=20) == "idle"
+    assert runner.get_results("rw", ["b"]) == {"b": 10}
+    assert runner.run("rw", 5) is None  # without waiting: accepted
+    runner.await_idle("rw", timeout=20)
+    assert sorted(runner.get_results("rw", ["b"], all=True)["b"]) == [10, 12]
