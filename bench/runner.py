@@ -11,10 +11,10 @@ Measures, through a real Runner (``Runner.start_link`` on a ``multiprocTCPBase``
 go to the store in one transaction):
 
 1. **Durable pipeline**: N = 100 and 1,000 chained steps ``x + 1``; µs per step = (median wall
-   of ``run`` + ``await_idle`` - the same loop in plain Python) / N, median of ``--repeats``
+   of ``run(..., await_idle=True)`` - the same loop in plain Python) / N, median of ``--repeats``
    runs (3x as many below N = 1,000) after a warm-up, a fresh workflow id per run;
    executors ``inline`` and ``thread``, and ``inline`` with ``durability="fsync"`` (fsync
-   per commit, as the peers do); N = 1 gives the fixed cost of the two requests. The same
+   per commit, as the peers do); N = 1 gives the fixed cost of the request. The same
    pipeline on DBOS Transact (SQLite file) and LangGraph (``SqliteSaver``,
    ``durability="sync"``) runs in the same run in a separate interpreter that has them
    (``bench/_runner_peers.py``), and the ratios peer / runic are printed. Target: <= 100 µs
@@ -249,7 +249,7 @@ def bench_pipeline(sizes: list[int], repeats: int, work: Path) -> dict:
                                   store_opts={"dir": str(store_dir), **extra}, system=system)
             try:
                 out[label] = {}
-                for n in [1] + sizes:  # N=1: the fixed cost of the run + await_idle requests
+                for n in [1] + sizes:  # N=1: the fixed cost of the run-and-wait request
                     wf = linear(n)
                     plain = plain_loop_s(n)
                     starts, runs = [], []
@@ -259,8 +259,7 @@ def bench_pipeline(sizes: list[int], repeats: int, work: Path) -> dict:
                         t0 = time.perf_counter()
                         r.start_workflow(wid, wf, executor=executor, checkpoint_strategy="every_cycle")
                         t1 = time.perf_counter()
-                        r.run(wid, 0)
-                        status = r.await_idle(wid)
+                        status = r.run(wid, 0, await_idle=True)  # one request: run and wait
                         t2 = time.perf_counter()
                         if k in (0, reps):
                             got = r.get_results(wid)
@@ -281,7 +280,7 @@ def bench_pipeline(sizes: list[int], repeats: int, work: Path) -> dict:
                         "run_walls_s": runs, "start_walls_s": starts,
                     }
                     fig = out[label][str(n)]
-                    say(f"  runic {label:<13} N={n:<5} " + (f"{fig['run_ms']:8.2f} ms for run + await_idle" if n == 1 else
+                    say(f"  runic {label:<13} N={n:<5} " + (f"{fig['run_ms']:8.2f} ms for run(await_idle=True)" if n == 1 else
                         f"{fig['us_per_step']:8.1f} µs/step") + f" (start_workflow {fig['start_ms']:.1f} ms)")
             finally:
                 r.shutdown()
@@ -704,7 +703,7 @@ def report(res: dict) -> None:
             src = "REFERENCE figures from shared/notes/peers.md §3.1 (not measured in this run)"
         print(f"\npeers: {src}")
         print("'+start' also counts start_workflow (the workflow shipped to its host, its build log persisted);\n"
-              "'1 step' = median wall of run + await_idle on a 1-step workflow: the fixed cost of the two requests.")
+              "'1 step' = median wall of run(await_idle=True) on a 1-step workflow: the fixed cost of the request.")
         print(f"\nratio peer / runic (µs per step){'':<27}" + "".join(f"{'N=' + format(n, ','):>12}" for n in sizes))
         for name, figs in peer_figs.items():
             for label in ("inline", "thread"):
