@@ -17,6 +17,8 @@ from .components import (
     workflow,
 )
 from .errors import (
+    ArgumentError,
+    ArgumentTypeError,
     ComponentNotFoundError,
     DuplicateComponentError,
     FunctionRestoreError,
@@ -37,5 +39,6 @@ __all__ = [
     "HookEvent", "CausalContext", "Runnable", "current_runnable", "SchedulerPolicy", "llm_policy", "io_policy",
     "fast_fail", "codec", "RunicError", "WorkflowDefinitionError", "ComponentNotFoundError",
     "DuplicateComponentError", "FunctionRestoreError", "InvalidPolicyError", "RunContextError",
+    "ArgumentError", "ArgumentTypeError",
 ]
 __version__ = "0.1.0"

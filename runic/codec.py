@@ -30,15 +30,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import threading
 import decimal
 import enum
+import threading
 import uuid
 from typing import Any, Callable, Iterable
 
 import msgpack
 
-from .errors import ErrorInfo, RunicError
+from .errors import ArgumentError, ArgumentTypeError, ErrorInfo, RunicError
 from .facts import Fact, FactRef, Sentinel
 
 __all__ = [
@@ -115,7 +115,7 @@ def register(
             for klass in reversed(cls.__mro__):
                 slots.extend(s for s in getattr(klass, "__slots__", ()) if s != "__weakref__")
             if not slots:
-                raise TypeError(f"cannot infer the fields of {cls!r}: pass fields=[...]")
+                raise ArgumentTypeError(f"cannot infer the fields of {cls!r}: pass fields=[...]")
             fields = slots
     rec_name = name or f"{cls.__module__}.{cls.__qualname__}"
     params = getattr(cls, "__dataclass_params__", None)
@@ -124,7 +124,7 @@ def register(
     rec = _Record(cls, rec_name, version, tuple(fields), upcast, setter)
     existing = _BY_NAME.get(rec_name)
     if existing is not None and existing.cls is not cls:
-        raise ValueError(f"codec record name {rec_name!r} is already registered for {existing.cls!r}")
+        raise ArgumentError(f"codec record name {rec_name!r} is already registered for {existing.cls!r}")
     _BY_CLASS[cls] = rec
     _BY_NAME[rec_name] = rec
     return cls

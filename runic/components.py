@@ -30,8 +30,15 @@ import re
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from . import nodes
-from .errors import FunctionRestoreError, WorkflowDefinitionError
-from .functions import FunctionRef, call_shape, content_id, describe, function_hash, restore
+from .errors import FunctionRestoreError, NoMatchError, WorkflowDefinitionError
+from .functions import (
+    FunctionRef,
+    call_shape,
+    content_id,
+    describe,
+    function_hash,
+    restore,
+)
 from .hashing import content_hash
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -261,7 +268,7 @@ class Rule(Component):
         """Evaluate the rule on ``value`` alone: the reaction's result, or raise
         :class:`LookupError` when the condition does not hold."""
         if not self.check(value):
-            raise LookupError(f"rule {self.name!r}: condition not satisfied")
+            raise NoMatchError(f"rule {self.name!r}: condition not satisfied")
         return nodes.call_with_shape(self.reaction.work, self.reaction.shape, value, {})
 
 

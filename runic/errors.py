@@ -9,6 +9,10 @@ their own subclasses next to the code that raises them.
 from __future__ import annotations
 
 __all__ = [
+    "ArgumentError",
+    "ArgumentTypeError",
+    "MissingNameError",
+    "NoMatchError",
     "ErrorInfo",
     "RunicError",
     "ComponentNotFoundError",
@@ -22,6 +26,25 @@ __all__ = [
 
 class RunicError(Exception):
     """Base class of every exception raised by runic."""
+
+
+class ArgumentError(RunicError, ValueError):
+    """An argument has a value runic does not accept (the message says which and why)."""
+
+
+class ArgumentTypeError(RunicError, TypeError):
+    """An argument has a type runic does not accept."""
+
+
+class MissingNameError(RunicError, KeyError):
+    """A required name is missing (e.g. ``Runner.start_link`` without ``name=``)."""
+
+    def __str__(self) -> str:  # KeyError would show the repr of the message
+        return str(self.args[0]) if self.args else ""
+
+
+class NoMatchError(RunicError, LookupError):
+    """A rule evaluated on its own (``Rule.run``) whose condition does not hold."""
 
 
 class WorkflowDefinitionError(RunicError, ValueError):

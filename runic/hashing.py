@@ -31,6 +31,8 @@ from typing import Any
 
 import msgpack
 
+from .errors import ArgumentError
+
 __all__ = ["canonical_bytes", "content_hash", "hash_bytes", "HASH_BITS"]
 
 HASH_BITS = 64
@@ -77,7 +79,7 @@ def _canon(obj: Any, depth: int) -> Any:
             return _Ext(_TAG_BIGINT, str(obj).encode())
         return obj
     if depth > 200:
-        raise ValueError("value is nested too deeply to hash (more than 200 levels)")
+        raise ArgumentError("value is nested too deeply to hash (more than 200 levels)")
     d = depth + 1
     if t is list:
         return [_canon(x, d) for x in obj]

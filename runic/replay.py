@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from . import folds
 from .components import FunctionLookup, from_recipe
-from .errors import FunctionRestoreError
+from .errors import ArgumentError, FunctionRestoreError
 from .events import (
     LIFECYCLE_EVENTS,
     ComponentAdded,
@@ -199,7 +199,7 @@ def from_events(events: Iterable[Event], functions: Any = None, *, base: "Workfl
     from .core import Workflow
 
     if fact_mode not in ("full", "ref"):
-        raise ValueError('fact_mode must be "full" or "ref"')
+        raise ArgumentError('fact_mode must be "full" or "ref"')
     wf = base.copy() if base is not None else Workflow()
     wf._fact_mode = fact_mode
     lookup = FunctionLookup(functions, stub_missing)

@@ -18,6 +18,8 @@ from hashlib import blake2b
 from types import MappingProxyType
 from typing import Any, Callable
 
+from .errors import ArgumentTypeError
+
 __all__ = ["Runnable", "CausalContext", "HookEvent", "Apply", "runnable_id", "current_runnable",
            "PENDING", "COMPLETED", "FAILED", "SKIPPED"]
 
@@ -83,7 +85,7 @@ class CausalContext:
         if fields:
             unknown = set(fields) - set(self.FIELDS)
             if unknown:
-                raise TypeError(f"unknown CausalContext fields: {sorted(unknown)}")
+                raise ArgumentTypeError(f"unknown CausalContext fields: {sorted(unknown)}")
             d.update(fields)
 
     def __setattr__(self, key: str, value: Any) -> None:
@@ -137,7 +139,7 @@ class Apply:
 
     def __init__(self, fn: Callable[[Any], Any]) -> None:
         if not callable(fn):
-            raise TypeError("Apply needs a callable taking the workflow")
+            raise ArgumentTypeError("Apply needs a callable taking the workflow")
         self.fn = fn
 
 

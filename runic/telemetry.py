@@ -19,6 +19,8 @@ import threading
 import time
 from typing import Any, Callable, Iterable
 
+from .errors import ArgumentError, ArgumentTypeError
+
 __all__ = ["event_names", "attach", "detach", "execute", "span", "handlers", "Handler"]
 
 log = logging.getLogger(__name__)
@@ -61,9 +63,9 @@ def attach(names: Iterable[tuple] | tuple, handler: Handler, handler_id: Any = N
     names = frozenset(tuple(n) for n in names)
     unknown = names - set(_NAMES)
     if unknown:
-        raise ValueError(f"unknown telemetry events {sorted(unknown)}; see runic.telemetry.event_names()")
+        raise ArgumentError(f"unknown telemetry events {sorted(unknown)}; see runic.telemetry.event_names()")
     if not callable(handler):
-        raise TypeError("a telemetry handler must be callable as handler(name, measurements, metadata)")
+        raise ArgumentTypeError("a telemetry handler must be callable as handler(name, measurements, metadata)")
     with _lock:
         hid = handler_id if handler_id is not None else next(_ids)
         _handlers[hid] = (names, handler)

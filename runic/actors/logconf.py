@@ -14,6 +14,8 @@ import logging
 import os
 from pathlib import Path
 
+from ..errors import ArgumentError
+
 __all__ = ["log_level", "log_defs", "configure_thesplog"]
 
 LEVEL_ENV = "RUNIC_LOG_LEVEL"
@@ -31,7 +33,7 @@ def log_level(explicit: str | int | None = None) -> int:
         return int(text)
     level = logging.getLevelName(text.upper())
     if not isinstance(level, int):
-        raise ValueError(
+        raise ArgumentError(
             f"unknown log level {value!r} (from {LEVEL_ENV} or log_level=); "
             "use DEBUG, INFO, WARNING, ERROR or CRITICAL"
         )

@@ -28,17 +28,21 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import MissingNameError
 from ..store import MemoryStore
 from ..supervisor import ChildSpec, SupervisorActor
-from ..supervisor.messages import DeleteChild, Done, ErrorReply, StartChild, TerminateChild
+from ..supervisor.messages import (
+    DeleteChild,
+    Done,
+    ErrorReply,
+    StartChild,
+    TerminateChild,
+)
 from .errors import AlreadyStartedError, RunnerBusyError, WorkflowNotFoundError
 from .host import WorkerHost, open_store, store_answer, store_path
 from .messages import (
     AwaitIdle,
     AwaitMany,
-    ManyIdle,
-    ManyStarted,
-    StartMany,
     Checkpoint,
     GetResults,
     GetTree,
@@ -47,8 +51,11 @@ from .messages import (
     ListWorkflows,
     Location,
     Lookup,
+    ManyIdle,
+    ManyStarted,
     ResumeWorkflow,
     Run,
+    StartMany,
     StartWorkflow,
     StopWorkflow,
     StoreQuery,
@@ -107,7 +114,7 @@ def runner_child_spec(opts: dict) -> ChildSpec:
     """The spec of ``<name>.Runner`` (a supervisor child) for the options of ``Runner``."""
     name = opts.get("name")
     if not name:
-        raise KeyError("name: a Runner needs a name (e.g. Runner.start_link(name='app', ...))")
+        raise MissingNameError("name: a Runner needs a name (e.g. Runner.start_link(name='app', ...))")
     store_cls = opts.get("store")
     from .runner import resolve_store
 

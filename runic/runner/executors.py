@@ -29,6 +29,7 @@ from typing import Any, Callable
 import cloudpickle
 
 from ..driver import run_with_timeout
+from ..errors import ArgumentError
 from ..runnable import Runnable
 
 __all__ = ["EXECUTORS", "ThreadExecutor", "InlineExecutor", "ProcessExecutor", "make_executor",
@@ -138,4 +139,4 @@ def make_executor(name: str, threads: int = 32) -> Any:
         return InlineExecutor()
     if name == "process":
         return ProcessExecutor(threads)
-    raise ValueError(f"unknown executor {name!r}; choose one of {EXECUTORS}")
+    raise ArgumentError(f"unknown executor {name!r}; choose one of {EXECUTORS}")

@@ -21,7 +21,7 @@ from thespian.actors import ThespianWatch
 
 from .. import telemetry
 from ..core import Workflow
-from ..errors import RunicError
+from ..errors import ArgumentError, RunicError
 from ..events import FactProduced
 from ..facts import NOTHING, STRIPPED
 from ..rehydration import FactResolver, classify, resolve_all, resolve_hot
@@ -117,7 +117,7 @@ class HostService:
             raise AlreadyStartedError(f"workflow {wid!r} is already running on host {self.loop.host_id}")
         mode = msg.rehydration
         if mode not in REHYDRATION_MODES:
-            raise ValueError(f"rehydration must be one of {REHYDRATION_MODES}, got {mode!r}")
+            raise ArgumentError(f"rehydration must be one of {REHYDRATION_MODES}, got {mode!r}")
         functions = unpack(msg.functions_blob)
         store = self.store
         # take ownership BEFORE reading: a previous owner's later appends are then refused

@@ -30,6 +30,7 @@ import weakref
 from typing import Any, Iterable
 
 from ..actors import ActorSystemHandle, default_system
+from ..errors import ArgumentError, ArgumentTypeError, MissingNameError
 from ..store import MemoryStore, MnesiaStore
 from ..supervisor import ChildSpec, Supervisor
 from ..supervisor.messages import ErrorReply
@@ -40,7 +41,6 @@ from .messages import (
     Accepted,
     AwaitIdle,
     AwaitMany,
-    StartMany,
     Checkpoint,
     GetResults,
     GetTree,
@@ -50,6 +50,7 @@ from .messages import (
     Lookup,
     ResumeWorkflow,
     Run,
+    StartMany,
     StartWorkflow,
     StopWorkflow,
     StoreAnswer,
@@ -86,7 +87,7 @@ def resolve_store(store: Any) -> type:
         for part in qual.split("."):
             obj = getattr(obj, part)
         return obj
-    raise TypeError(f"store must be a store class or 'mnesia'/'memory', got {store!r}")
+    raise ArgumentTypeError(f"store must be a store class or 'mnesia'/'memory', got {store!r}")
 
 
 class Runner:
@@ -130,9 +131,9 @@ class Runner:
         worker host. The tree stops when this process exits or :meth:`shutdown` is called.
         """
         if not name or not isinstance(name, str):
-            raise KeyError("name: Runner.start_link needs name='<runner name>'")
+            raise MissingNameError("name: Runner.start_link needs name='<runner name>'")
         if recover not in ("auto", "manual"):
-            raise ValueError('recover must be "auto" or "manual"')
+            raise ArgumentError('recover must be "auto" or "manual"')
         store_cls = resolve_store(store)
         store_opts = dict(store_opts or {})
         system = system if system is not None else default_system()
@@ -201,7 +202,7 @@ class Runner:
         parse_checkpoint_strategy(checkpoint_strategy)
         unknown = set(hooks or {}) - set(HOOKS)
         if unknown:
-            raise ValueError(f"unknown hooks {sorted(unknown)}; valid hooks are {HOOKS}")
+            raise ArgumentError(f"unknown hooks {sorted(unknown)}; valid hooks are {HOOKS}")
         options = {"max_concurrency": max_concurrency, "checkpoint_strategy": checkpoint_strategy, "executor": executor}
         callbacks = {"on_complete": on_complete, "hooks": hooks} if (on_complete or hooks) else None
         msg = StartWorkflow(workflow_id, pack(workflow), options, pack(callbacks),
@@ -279,7 +280,7 @@ class Runner:
         continue), ``"lazy"`` (values loaded when work needs them). Options default to those
         the workflow was started with."""
         if rehydration not in ("full", "hybrid", "lazy"):
-            raise ValueError('rehydration must be "full", "hybrid" or "lazy"')
+            raise ArgumentError('rehydration must be "full", "hybrid" or "lazy"')
         options = None
         if any(v is not None for v in (max_concurrency, checkpoint_strategy, executor)):
             if checkpoint_strategy is not None:

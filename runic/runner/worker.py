@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .. import telemetry
 from ..driver import execute_with_policy, now_ms
+from ..errors import ArgumentError
 from ..events import FactProduced
 from ..facts import NOTHING, STRIPPED, Fact
 from ..policy import merge_policies, resolve
@@ -59,11 +60,11 @@ def parse_checkpoint_strategy(value: Any) -> tuple[str, int]:
     if isinstance(value, (tuple, list)) and len(value) == 2 and value[0] == "every_n":
         n = int(value[1])
         if n < 1:
-            raise ValueError("('every_n', n) needs n >= 1")
+            raise ArgumentError("('every_n', n) needs n >= 1")
         return "every_n", n
     if value in ("every_cycle", "on_complete", "manual"):
         return value, 1
-    raise ValueError(
+    raise ArgumentError(
         f"unknown checkpoint_strategy {value!r}; use 'every_cycle', 'on_complete', ('every_n', n) or 'manual'"
     )
 
@@ -100,11 +101,11 @@ class Worker:
         hooks = cb.get("hooks") or {}
         unknown = set(hooks) - set(HOOKS)
         if unknown:
-            raise ValueError(f"unknown hooks {sorted(unknown)}; valid hooks are {HOOKS}")
+            raise ArgumentError(f"unknown hooks {sorted(unknown)}; valid hooks are {HOOKS}")
         self.hooks: dict[str, Callable | None] = {h: hooks.get(h) for h in HOOKS}
         self.max_concurrency = int(self.options.get("max_concurrency") or (os.cpu_count() or 1))
         if self.max_concurrency < 1:
-            raise ValueError("max_concurrency must be >= 1")
+            raise ArgumentError("max_concurrency must be >= 1")
         self.strategy, self.every_n = parse_checkpoint_strategy(self.options.get("checkpoint_strategy", "every_cycle"))
         self.executor_name = self.options.get("executor") or "thread"
         self.executor = loop.executor(self.executor_name)

@@ -25,6 +25,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import ArgumentError
 from ..supervisor import ChildActor, ChildSpec
 from .base import BaseStore
 
@@ -44,7 +45,7 @@ def _store_class(kind: str) -> type[BaseStore]:
         from .mnesia import MnesiaStore
 
         return MnesiaStore
-    raise ValueError(f"unknown store kind {kind!r}; expected one of {STORE_KINDS}")
+    raise ArgumentError(f"unknown store kind {kind!r}; expected one of {STORE_KINDS}")
 
 
 def store_child_spec(kind: str, opts: dict[str, Any]) -> ChildSpec:

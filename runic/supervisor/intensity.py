@@ -11,6 +11,8 @@ import time
 from collections import deque
 from typing import Callable
 
+from ..errors import ArgumentError
+
 __all__ = ["RestartIntensity"]
 
 
@@ -21,9 +23,9 @@ class RestartIntensity:
         self, max_restarts: int, max_seconds: float, clock: Callable[[], float] = time.monotonic
     ) -> None:
         if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
-            raise ValueError(f"max_restarts must be an int >= 0, got {max_restarts!r}")
+            raise ArgumentError(f"max_restarts must be an int >= 0, got {max_restarts!r}")
         if isinstance(max_seconds, bool) or not isinstance(max_seconds, (int, float)) or max_seconds <= 0:
-            raise ValueError(f"max_seconds must be a number > 0, got {max_seconds!r}")
+            raise ArgumentError(f"max_seconds must be a number > 0, got {max_seconds!r}")
         self.max_restarts = max_restarts
         self.max_seconds = float(max_seconds)
         self._clock = clock

@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from ..errors import ArgumentError
+
 __all__ = [
     "STRATEGIES",
     "NORMAL_REASONS",
@@ -38,7 +40,7 @@ NORMAL_REASONS = ("normal", "shutdown")
 def check_strategy(strategy: str) -> str:
     """Return ``strategy`` if it is known, else raise ``ValueError`` naming the choices."""
     if strategy not in STRATEGIES:
-        raise ValueError(f"unknown supervisor strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
+        raise ArgumentError(f"unknown supervisor strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
     return strategy
 
 
@@ -55,7 +57,7 @@ def should_restart(restart: str, reason: str | None) -> bool:
         return not is_normal_exit(reason)
     if restart == "temporary":
         return False
-    raise ValueError(f"unknown restart type {restart!r}; use permanent, transient or temporary")
+    raise ArgumentError(f"unknown restart type {restart!r}; use permanent, transient or temporary")
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ def plan_restart(
     """
     check_strategy(strategy)
     if failed not in order:
-        raise ValueError(f"child {failed!r} is not among the supervisor's children {list(order)!r}")
+        raise ArgumentError(f"child {failed!r} is not among the supervisor's children {list(order)!r}")
     running_set = set(running) - {failed}
     temp = set(temporary)
     if strategy == "one_for_one":

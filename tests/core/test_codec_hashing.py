@@ -120,3 +120,18 @@ def test_identical_inputs_share_facts_but_rerun_the_work():
     wf.react_until_satisfied(3)
     assert calls == [3, 3]
     assert wf.raw_productions() == [6]  # the same fact: memory is a set
+
+
+def test_every_error_runic_raises_for_bad_arguments_is_a_runic_error():
+    from runic.runner.worker import parse_checkpoint_strategy
+    from runic import telemetry
+
+    for call in (lambda: parse_checkpoint_strategy("sometimes"), lambda: telemetry.attach([("x",)], print),
+                 lambda: runic.rule(lambda x: False, lambda x: x).run(1),
+                 lambda: runic.CausalContext(1, None, bogus=1)):
+        with pytest.raises(runic.RunicError):
+            call()
+    with pytest.raises(KeyError):
+        from runic.runner import Runner
+
+        Runner.start_link(name="")
