@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import random
 import socket
 
 from .errors import UnsafeBindAddressError
@@ -111,8 +112,23 @@ def install_bind_patch(host: str | None) -> None:
     _patched = True
 
 
+#: admin ports are drawn below Linux's ephemeral range (32768-60999 by default), from which
+#: every actor's own sockets take their ports: a port checked free here cannot then be taken
+#: by an actor of another system before our admin binds it
+ADMIN_PORT_RANGE = (20000, 32000)
+
+
 def free_port(host: str = DEFAULT_HOST) -> int:
-    """A TCP port that is free on ``host`` right now (the kernel's choice)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    """A TCP port that is free on ``host`` right now, outside the ephemeral range."""
+    low, high = ADMIN_PORT_RANGE
+    for _ in range(200):
+        port = random.randrange(low, high)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # the kernel's choice, then
         s.bind((host, 0))
         return s.getsockname()[1]

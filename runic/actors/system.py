@@ -354,6 +354,20 @@ def start_system(
     """
     host = check_bind_host(host, allow_remote)
     install_bind_patch(host)
+
+    attempts = 1 if admin_port is not None else 3
+    for attempt in range(attempts):
+        try:
+            return _start_system_once(host, admin_port, scratch_root, log_level, capabilities, watchdog)
+        except ActorSystemStartError as exc:
+            if attempt + 1 == attempts or "is not a valid or useable" not in str(exc):
+                raise
+            log.warning("%s; trying again on another port", exc)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _start_system_once(host: str, admin_port: int | None, scratch_root: Any, log_level: Any,
+                       capabilities: dict | None, watchdog: bool) -> ActorSystemHandle:
     from thespian.actors import ActorSystem
 
     with _start_lock:
