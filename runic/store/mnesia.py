@@ -162,47 +162,6 @@ def _ram_scratch_dir() -> str | None:
 
 # ----------------------------------------------------------------------------- database files
 
-#: WAL checkpoints run on a background thread (:class:`_Checkpointer`) once the WAL passes
-#: ``_CHECKPOINT_WAL_BYTES``; SQLite's own automatic checkpoint, which runs inside a commit and
-#: stalls it for milliseconds, is pushed out to ``_AUTOCHECKPOINT_PAGES`` as a safety net.
-_CHECKPOINT_WAL_BYTES = 4 * 1024 * 1024
-_CHECKPOINT_INTERVAL_S = 0.2
-_AUTOCHECKPOINT_PAGES = 16384
-
-
-class _Checkpointer(threading.Thread):
-    """Checkpoints a database's WAL in the background (PASSIVE: never blocks a writer)."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__(name="runic-wal-checkpoint", daemon=True)
-        self.path = path
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        wal = self.path + "-wal"
-        conn: sqlite3.Connection | None = None
-        try:
-            conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout=5000")
-            while not self.stopping.wait(_CHECKPOINT_INTERVAL_S):
-                try:
-                    if os.path.getsize(wal) < _CHECKPOINT_WAL_BYTES:
-                        continue
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except (OSError, sqlite3.Error) as exc:  # a later tick tries again
-                    log.debug("background WAL checkpoint of %s: %s", self.path, exc)
-        except sqlite3.Error as exc:
-            log.debug("background WAL checkpointer of %s could not start: %s", self.path, exc)
-        finally:
-            if conn is not None:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.close()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        if self.is_alive():
-            self.join(2.0)
-
 class _Database:
     """One SQLite database opened by this process: a connection, its lock and the file lock.
 
@@ -219,7 +178,6 @@ class _Database:
         self.lock = threading.RLock()
         self.refs = 0
         self.lock_fd: int | None = None
-        self.checkpointer: _Checkpointer | None = None
         self.runners: set[str] = set()
         self.where = path if path is not None else "<in-process RAM database>"
         if path is not None:
@@ -338,8 +296,6 @@ class _Database:
                         self.path,
                     )
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
-            if self.path is not None:
-                conn.execute(f"PRAGMA wal_autocheckpoint={_AUTOCHECKPOINT_PAGES}")
             self._init_schema()
         except BaseException as exc:
             conn.close()
@@ -490,9 +446,6 @@ class _Database:
         with self.lock:
             conn = self.conn
             fd = self.lock_fd
-            if self.checkpointer is None and self.path is not None and self.pid == os.getpid():
-                self.checkpointer = _Checkpointer(self.path)
-                self.checkpointer.start()
             deadline: float | None = None
             while True:
                 busy: sqlite3.OperationalError | None = None
@@ -566,8 +519,6 @@ class _Database:
         return StoreError(f"{what} failed on the store file {self.where}: {msg}")
 
     def close(self) -> None:
-        if self.checkpointer is not None and self.pid == os.getpid():
-            self.checkpointer.stop()
         with self.lock:
             with contextlib.suppress(sqlite3.Error):
                 self.conn.close()
