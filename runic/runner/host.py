@@ -291,6 +291,10 @@ class WorkerHost(ChildActor):
             telemetry.attach(names, handler)
         host_id = opts["host_id"]
         store = open_store(opts["store"], opts["runner"], opts.get("store_opts") or {})
+        # a worker host never forks, so it may take WAL checkpoints off its commit path
+        background = getattr(store, "checkpoint_in_background", None)
+        if callable(background):
+            background()
         loop = HostLoop(host_id, store, threads=int(opts.get("threads") or 32),
                         on_worker_stopped=self._worker_stopped)
         self.loop = loop

@@ -9,6 +9,8 @@ Commands (JSON lines on stdout):
 * ``append DIR RUNNER WF K N TAG [GO_FILE]`` — append N times (N=0: forever) K events
   ``[TAG, call, j]`` to WF; ack each returned cursor as ``{"ack": cursor}``. With GO_FILE,
   print ``{"ready": true}`` and wait for that file to exist before the first append.
+* ``append_bg DIR RUNNER WF K N TAG`` — ``append`` with WAL checkpoints on a background
+  thread (:meth:`MnesiaStore.checkpoint_in_background`), as a Runner's worker host runs it.
 * ``fenced DIR RUNNER WF OWNER`` — acquire WF, print ``{"epoch": e}``, then append
   ``[OWNER, i]`` with that epoch until refused; print ``{"fenced": ..., "acked": n}``.
 * ``writer DIR RUNNER I`` — 25 appends, a saved log and a fact on workflow ``wfI``.
@@ -32,9 +34,12 @@ def out(obj: object) -> None:
     os.write(1, (json.dumps(obj) + "\n").encode())
 
 
-def cmd_append(d: str, runner: str, wf: str, k: str, n: str, tag: str, go: str | None = None) -> None:
+def cmd_append(d: str, runner: str, wf: str, k: str, n: str, tag: str, go: str | None = None,
+               background: bool = False) -> None:
     k_, n_ = int(k), int(n)
     with MnesiaStore(runner, dir=d) as s:
+        if background and not s.checkpoint_in_background():
+            raise SystemExit("the background checkpointer did not start")
         s.append("warm-" + tag, ["w"])
         if go:
             out({"ready": True})
@@ -45,6 +50,10 @@ def cmd_append(d: str, runner: str, wf: str, k: str, n: str, tag: str, go: str |
             cursor = s.append(wf, [[tag, call, j] for j in range(k_)])
             out({"ack": cursor})
             call += 1
+
+
+def cmd_append_bg(d: str, runner: str, wf: str, k: str, n: str, tag: str) -> None:
+    cmd_append(d, runner, wf, k, n, tag, background=True)
 
 
 def cmd_fenced(d: str, runner: str, wf: str, owner: str) -> None:

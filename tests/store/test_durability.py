@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -73,6 +74,45 @@ def test_kill_9_mid_append_loses_no_acknowledged_append(tmp_path: Path, k: int,
     acks = read_acks(writer, 3000)  # enough to cross WAL checkpoints
     kill_and_drain(writer, acks)
     verify(d, "wf", "A", k, acks)
+
+
+def test_kill_9_with_background_checkpoints_loses_no_acknowledged_append(
+        tmp_path: Path, spawn: Callable[..., Proc]) -> None:
+    """The checkpointer thread a worker host runs: WAL copied back into the main file while
+    commits go on, then SIGKILL (possibly mid-checkpoint). Nothing acknowledged is lost."""
+    d = tmp_path / "data"
+    MnesiaStore("app", dir=d).close()
+    writer = spawn("append_bg", d, "app", "wf", 10, 0, "A")
+    main_file = d / DB_FILE
+    acks: list[int] = []
+    deadline = time.monotonic() + 60
+    # commits go on until the thread has really checkpointed: the main file takes pages from
+    # the WAL (which passes the 4 MiB mark after ~400 commits) while the writer runs
+    while main_file.stat().st_size < 1024 * 1024 and time.monotonic() < deadline:
+        acks += read_acks(writer, 500)
+    grown = main_file.stat().st_size
+    acks += read_acks(writer, 500)  # and more commits after a checkpoint
+    kill_and_drain(writer, acks)
+    assert grown >= 1024 * 1024, f"main file {grown} bytes after 60 s: no background checkpoint ran"
+    verify(d, "wf", "A", 10, acks)
+
+
+def test_background_checkpoints_need_a_disc_file(tmp_path: Path) -> None:
+    with MnesiaStore("app", disc_copies=False) as ram:
+        assert ram.checkpoint_in_background() is False
+    main_file = tmp_path / "d" / DB_FILE
+    with MnesiaStore("app", dir=tmp_path / "d") as disc:
+        assert disc.checkpoint_in_background() is True
+        assert disc.checkpoint_in_background() is True  # idempotent
+        for i in range(600):  # ~7 MiB of WAL, well short of SQLite's own (pushed-out) mark
+            disc.append("wf", [["x" * 64, i, j] for j in range(10)])
+        before = main_file.stat().st_size
+        deadline = time.monotonic() + 30
+        while main_file.stat().st_size == before and time.monotonic() < deadline:
+            time.sleep(0.05)  # no commit now: only the thread can copy the WAL back
+        assert main_file.stat().st_size > before
+    with MnesiaStore("app", dir=tmp_path / "d") as again:
+        assert again.cursor("wf") == 6000
 
 
 def test_kill_9_of_one_writer_does_not_stop_the_other(tmp_path: Path,
