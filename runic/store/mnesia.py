@@ -17,7 +17,10 @@ table                          type         attributes
 
 Writes are ACID transactions (``BEGIN IMMEDIATE`` … ``COMMIT``); an append is one transaction
 that reads the counter, writes the events and the new counter (and, optionally, fact values).
-Reads take no transaction. The file uses SQLite's write-ahead log (WAL).
+Reads take no transaction. The file uses SQLite's write-ahead log (WAL). SQLite copies the WAL
+back into the file inside the commit that crosses its threshold; a write-heavy process that
+never forks afterwards may move that work to a thread with
+:meth:`MnesiaStore.checkpoint_in_background` (the Runner's worker hosts do).
 
 Durability (``disc_copies=True``):
 
