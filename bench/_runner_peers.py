@@ -27,24 +27,7 @@ import tempfile
 import time
 import uuid
 
-
-def runs_for(n: int, repeats: int) -> int:
-    """Timed runs for ``n`` steps: 3x more below 1,000 steps (as ``bench/runner.py`` does)."""
-    return repeats if n >= 1_000 else 3 * repeats
-
-
-def plain_loop_s(n: int, repeats: int = 7) -> float:
-    def inc(x: int) -> int:
-        return x + 1
-
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        x = 0
-        for _ in range(n):
-            x = inc(x)
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
+from _runner_steps import plain_loop_s, runs_for
 
 
 def summarise(walls: list[float], n: int, plain: float) -> dict:

@@ -1,6 +1,31 @@
-"""Step functions of ``bench/runner.py`` (module-level and importable, so the worker hosts can
-restore them by name when a workflow is rebuilt from its events)."""
+"""What ``bench/runner.py`` and ``bench/_runner_peers.py`` share: the step function (module-level
+and importable, so the worker hosts can restore it by name when a workflow is rebuilt from its
+events), how many timed runs a size gets, and the plain-Python baseline subtracted from every
+wall. Standard library only: the peers' interpreter imports it too."""
+
+from __future__ import annotations
+
+import statistics
+import time
 
 
 def inc(x: int) -> int:
     return x + 1
+
+
+def runs_for(n: int, repeats: int) -> int:
+    """Timed runs for a pipeline of ``n`` steps: 3x more below 1,000 steps, where a short run's
+    wall varies most (one slow commit or scheduling hiccup is a larger share of it)."""
+    return repeats if n >= 1_000 else 3 * repeats
+
+
+def plain_loop_s(n: int, repeats: int = 7) -> float:
+    """Median wall of the same ``n``-step loop in plain Python (no runtime, no store)."""
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        x = 0
+        for _ in range(n):
+            x = inc(x)
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)

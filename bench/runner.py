@@ -71,7 +71,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))  # _runner_steps must import by name here and in the hosts
 
-from _runner_steps import inc
+from _runner_steps import inc, plain_loop_s, runs_for
 
 import runic
 from runic import codec
@@ -115,23 +115,6 @@ def fan_out() -> runic.Workflow:
     wf = runic.Workflow("fan")
     wf.add(runic.map(inc, name="m"))
     return wf
-
-
-def runs_for(n: int, repeats: int) -> int:
-    """Timed runs for a pipeline of ``n`` steps: 3x more below 1,000 steps, where one SQLite WAL
-    checkpoint (a few ms, every ~250 appends) lands in some runs and not in others."""
-    return repeats if n >= 1_000 else 3 * repeats
-
-
-def plain_loop_s(n: int, repeats: int = 7) -> float:
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        x = 0
-        for _ in range(n):
-            x = inc(x)
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
 
 
 def cpu_busy(interval: float = 0.5) -> float:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,14 +71,3 @@ class Cli:
         """Start a command in the background (stdout/stderr captured)."""
         return subprocess.Popen(self.argv(*args), cwd=self.cwd, env={**self.env, **(env or {})}, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-
-
-def wait_for(predicate, timeout: float = 60.0, poll: float = 0.05):
-    """Poll ``predicate`` until it returns something truthy (a bound, not a timing assertion)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"condition not met within {timeout} s")

@@ -10,7 +10,8 @@ import uuid
 
 import pytest
 
-from .helpers import HERE, Cli, marked_pids, wait_for
+from ..waiting import wait_for
+from .helpers import HERE, Cli, marked_pids
 
 
 @pytest.fixture(scope="module")

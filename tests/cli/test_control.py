@@ -10,7 +10,7 @@ from collections import Counter
 from runic.events import RunnableCompleted, RunnableDispatched
 from runic.store import MnesiaStore
 
-from .helpers import wait_for
+from ..waiting import wait_for
 
 STEPS = 40
 FAST = {"FLOWS_TICK_SECONDS": "0.08"}

@@ -11,7 +11,8 @@ import pytest
 
 from runic.store import MnesiaStore
 
-from .helpers import HERE, Cli, marked_pids, wait_for
+from ..waiting import wait_for
+from .helpers import HERE, Cli, marked_pids
 
 ORDER = {"items": [{"qty": 2, "price": 10}, {"qty": 1, "price": 35}, {"qty": 4, "price": 0.5}]}
 

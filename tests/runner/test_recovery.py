@@ -6,7 +6,6 @@ import functools
 import json
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import runic
 from runic.actors import procs
 from runic.store import MnesiaStore
 
+from ..waiting import wait_for
 from . import fns
 
 STEPS = 12
@@ -34,16 +34,6 @@ def read_journal(path: Path) -> list[list[str]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line]
-
-
-def wait_for(predicate, timeout: float = 30.0, poll: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def running_on_new_pid(runner, wid, old_pid):
