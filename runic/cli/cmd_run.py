@@ -48,6 +48,8 @@ def report_outcome(console: Console, wf: Workflow, workflow_id: Hashable, status
         where = f"; `runic show {workflow_id}{settings.hint_flags()}` shows it all"
     if status == "stopped":
         raise WorkFailed(f"workflow {workflow_id!r} was stopped before it finished{where}")
+    if status == "failed" and failures:
+        raise WorkFailed(f"workflow {workflow_id!r} finished with {len(failures)} failed step(s){where}")
     if status != "idle":
         raise WorkFailed(f"workflow {workflow_id!r} ended with status {status!r}{where}")
     if failures:

@@ -1,4 +1,4 @@
-"""The Runner: durable, supervised execution of many workflows (spec §4-§5).
+"""The Runner: durable, supervised execution of many workflows.
 
 * :class:`Runner` — the handle: ``Runner.start_link(name=..., store=..., store_opts=...)``;
 * :mod:`runic.runner.messages` — every operation as a request a thespian actor can send;
@@ -9,15 +9,21 @@
 from . import messages
 from .errors import (
     AlreadyStartedError,
+    PersistenceError,
     RunnerBusyError,
     RunnerError,
     RunnerNotRunningError,
     RunnerTimeoutError,
+    WorkflowCancelledError,
+    WorkflowFailedError,
+    WorkflowLostError,
     WorkflowNotFoundError,
+    WorkflowTakenOverError,
 )
 from .runner import Runner
 
 __all__ = [
     "Runner", "messages", "RunnerError", "WorkflowNotFoundError", "AlreadyStartedError",
-    "RunnerTimeoutError", "RunnerNotRunningError", "RunnerBusyError",
+    "RunnerTimeoutError", "RunnerNotRunningError", "RunnerBusyError", "WorkflowFailedError",
+    "WorkflowTakenOverError", "WorkflowLostError", "WorkflowCancelledError", "PersistenceError",
 ]

@@ -39,12 +39,17 @@ from ..supervisor.messages import (
     TerminateChild,
 )
 from .errors import AlreadyStartedError, RunnerBusyError, WorkflowNotFoundError
-from .host import WorkerHost, open_store, store_answer, store_path
+from . import stored
+from .host import WorkerHost, error_entry, open_store, store_answer, store_path
 from .messages import (
     AwaitIdle,
     AwaitMany,
+    CancelWorkflow,
     Checkpoint,
+    FailureList,
+    GetFailures,
     GetResults,
+    GetStatus,
     GetTree,
     GetWorkflow,
     HostNotice,
@@ -53,16 +58,22 @@ from .messages import (
     Lookup,
     ManyIdle,
     ManyStarted,
+    Results,
     ResumeWorkflow,
     Run,
     StartMany,
     StartWorkflow,
+    StatusReply,
     StopWorkflow,
     StoreQuery,
     Tree,
     WorkerState,
     WorkflowList,
     WorkflowStarted,
+    WorkflowValue,
+    Probe,
+    ProbeReply,
+    pack,
 )
 
 __all__ = ["RunnerActor", "runner_child_spec"]
@@ -327,8 +338,8 @@ class RunnerActor(SupervisorActor):
         groups: dict[str, list] = {}
         for wid, blob in msg.items:
             if wid in self.workflows:
-                batch.errors[wid] = ("runic.runner.errors.AlreadyStartedError",
-                                     f"workflow {wid!r} is already started (host {self.workflows[wid].host})")
+                batch.errors[wid] = error_entry(AlreadyStartedError(
+                    f"workflow {wid!r} is already started (host {self.workflows[wid].host})"))
                 continue
             host = self._pick_host()
             self._put(wid, _Entry(host, "starting", msg.options, msg.callbacks_blob))
@@ -341,7 +352,7 @@ class RunnerActor(SupervisorActor):
         for wid in msg.workflow_ids:
             e = self.workflows.get(wid)
             if e is None or e.state != "running":
-                batch.errors[wid] = ("runic.runner.errors.WorkflowNotFoundError", f"workflow {wid!r} is not running")
+                batch.errors[wid] = error_entry(WorkflowNotFoundError(f"workflow {wid!r} is not running", wid))
                 continue
             groups.setdefault(e.host, []).append(wid)
         self._scatter(batch, groups, lambda ids: dataclasses.replace(msg, workflow_ids=ids))
@@ -352,7 +363,7 @@ class RunnerActor(SupervisorActor):
             if addr is None:
                 for item in items:
                     wid = item[0] if batch.kind == "start" else item
-                    batch.errors[wid] = ("runic.runner.errors.RunnerBusyError", f"worker host {host} is restarting")
+                    batch.errors[wid] = error_entry(RunnerBusyError(f"worker host {host} is restarting"))
                     if batch.kind == "start":
                         self._pop(wid)
                 continue
@@ -476,11 +487,64 @@ class RunnerActor(SupervisorActor):
     def receiveMsg_AwaitIdle(self, msg: AwaitIdle, sender: Any) -> None:  # noqa: N802
         self._direct(msg, sender)
 
+    def _live_or_stored(self, msg: Any, sender: Any, read: Any) -> None:
+        """A read: the live Worker answers; otherwise the store (read here when it is shared,
+        else by the first pool host, which holds the in-process store)."""
+        e = self.workflows.get(msg.workflow_id)
+        if e is not None and e.state == "running":
+            self._direct(msg, sender)
+            return
+        if self.store is not None:
+            try:
+                reply = read(self.store)
+            except Exception as exc:  # noqa: BLE001 - answered as an error
+                self._reply_error(sender, exc, msg.ref)
+                return
+            self.send(sender, reply)
+            return
+        host = self.conf["pool"][0]
+        if not self._forward(host, msg, sender):
+            self._reply_error(sender, RunnerBusyError(f"worker host {host} is restarting; retry"), msg.ref)
+
     def receiveMsg_GetResults(self, msg: GetResults, sender: Any) -> None:  # noqa: N802
-        self._direct(msg, sender)
+        self._live_or_stored(msg, sender, lambda store: Results(
+            pack(stored.results(store, msg.workflow_id, msg.components, msg.facts, msg.all)), msg.ref))
 
     def receiveMsg_GetWorkflow(self, msg: GetWorkflow, sender: Any) -> None:  # noqa: N802
-        self._direct(msg, sender)
+        self._live_or_stored(msg, sender, lambda store: WorkflowValue(
+            pack(stored.load(store, msg.workflow_id)), msg.ref))
+
+    def receiveMsg_GetStatus(self, msg: GetStatus, sender: Any) -> None:  # noqa: N802
+        e = self.workflows.get(msg.workflow_id)
+        if e is not None and e.state == "starting":
+            self.send(sender, StatusReply(msg.workflow_id, "running", True, msg.ref))
+            return
+        self._live_or_stored(msg, sender, lambda store: StatusReply(
+            msg.workflow_id, stored.stored_status(store, msg.workflow_id), False, msg.ref))
+
+    def receiveMsg_GetFailures(self, msg: GetFailures, sender: Any) -> None:  # noqa: N802
+        self._live_or_stored(msg, sender, lambda store: FailureList(
+            stored.failures(store, msg.workflow_id), msg.ref))
+
+    def receiveMsg_CancelWorkflow(self, msg: CancelWorkflow, sender: Any) -> None:  # noqa: N802
+        e = self.workflows.get(msg.workflow_id)
+        if e is not None and e.state == "running":
+            try:
+                self._through_me("stop", e.host, msg, sender)
+            except RunnerBusyError as exc:
+                self._reply_error(sender, exc, msg.ref)
+            return
+        if e is not None:
+            self._reply_error(sender, RunnerBusyError(
+                f"workflow {msg.workflow_id!r} is still starting; cancel it again in a moment"), msg.ref)
+            return
+
+        def cancel_stored(store: Any) -> Done:
+            if stored.stored_status(store, msg.workflow_id) != "cancelled":
+                store.set_status(msg.workflow_id, "cancelled")
+            return Done(msg.ref)
+
+        self._live_or_stored(msg, sender, cancel_stored)
 
     def receiveMsg_Checkpoint(self, msg: Checkpoint, sender: Any) -> None:  # noqa: N802
         self._direct(msg, sender)
@@ -495,6 +559,24 @@ class RunnerActor(SupervisorActor):
         host = self.conf["pool"][0]
         if not self._forward(host, msg, sender):
             self._reply_error(sender, RunnerBusyError(f"worker host {host} is restarting; retry"), msg.ref)
+
+    def receiveMsg_Probe(self, msg: Probe, sender: Any) -> None:  # noqa: N802
+        states: dict = {}
+        for wid in msg.workflow_ids:
+            e = self.workflows.get(wid)
+            if e is not None:
+                rec = self.child_record(e.host)
+                pid = rec.pid if rec is not None and rec.state == "running" else None
+                states[wid] = ("live" if e.state == "running" else "starting", pid, None, None)
+                continue
+            status, error = None, self.recovery_errors.get(wid)
+            if self.store is not None:
+                try:
+                    status = self.store.status(wid)
+                except Exception as exc:  # noqa: BLE001 - the waiter sees the error text
+                    error = error or f"reading its status failed: {type(exc).__name__}: {exc}"
+            states[wid] = ("gone", None, status, error)
+        self.send(sender, ProbeReply(states, msg.ref))
 
     def receiveMsg_ListWorkflows(self, msg: ListWorkflows, sender: Any) -> None:  # noqa: N802
         self.send(sender, WorkflowList([w for w, e in self.workflows.items() if e.state == "running"], msg.ref))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import FunctionRestoreError, RunicError
+from ..errors import RunicError
+from ..remote import rebuild
 
 __all__ = ["RunnerError", "WorkflowNotFoundError", "AlreadyStartedError", "RunnerTimeoutError",
-           "RunnerNotRunningError", "RunnerBusyError", "error_for"]
+           "RunnerNotRunningError", "RunnerBusyError", "WorkflowFailedError", "WorkflowTakenOverError",
+           "PersistenceError", "WorkflowLostError", "WorkflowCancelledError", "error_for"]
 
 
 class RunnerError(RunicError):
@@ -42,33 +44,61 @@ class RunnerBusyError(RunnerError):
     """The worker host of that workflow is restarting; retry in a moment."""
 
 
-class RemoteFunctionRestoreError(FunctionRestoreError):
-    """A :class:`~runic.errors.FunctionRestoreError` raised in a worker host, re-raised here."""
+class WorkflowFailedError(RunnerError):
+    """A workflow settled as ``failed``: a runnable failed for good (``failures`` lists why)."""
 
-    def __init__(self, message: str) -> None:  # noqa: D107 - the remote text is complete
-        Exception.__init__(self, message)
+    def __init__(self, message: str, workflow_id: Any = None, failures: list | None = None) -> None:
+        super().__init__(message)
+        self.workflow_id = workflow_id
+        self.failures = list(failures or [])
+
+    @classmethod
+    def for_failures(cls, workflow_id: Any, failures: list) -> "WorkflowFailedError":
+        parts = []
+        for f in failures[:5]:
+            first = (f.message or "").strip().splitlines()[0] if f.message else ""
+            kind = getattr(f, "kind", "step") or "step"
+            parts.append(f"{kind} {f.component!r} raised {f.error_type}: {first} "
+                         f"(after {f.attempts} attempt{'s' if f.attempts != 1 else ''})")
+        more = f"; and {len(failures) - 5} more" if len(failures) > 5 else ""
+        return cls(f"workflow {workflow_id!r} failed: {'; '.join(parts)}{more}. "
+                   "See runner.failures(id) or `runic show ID` for the tracebacks", workflow_id, failures)
 
 
-_BY_NAME = {f"{c.__module__}.{c.__qualname__}": c for c in
-            (WorkflowNotFoundError, AlreadyStartedError, RunnerTimeoutError, RunnerNotRunningError,
-             RunnerBusyError, RunnerError)}
+class WorkflowTakenOverError(RunnerError):
+    """Another Runner (or process) took the workflow over; ``owner`` names it."""
+
+    def __init__(self, message: str, workflow_id: Any = None, owner: Any = None) -> None:
+        super().__init__(message)
+        self.workflow_id = workflow_id
+        self.owner = owner
 
 
-def error_for(type_name: str, message: str) -> Exception:
-    """The exception to raise in the caller for an error reply from a runner actor."""
-    cls = _BY_NAME.get(type_name)
-    if cls is not None:
-        return cls(message)
-    from ..store import errors as store_errors
-    from ..supervisor.messages import ErrorReply
+class PersistenceError(RunnerError):
+    """The workflow's events could not be written to the store for too long (the Worker keeps
+    them and keeps retrying; waiting on it again is safe)."""
 
-    short = type_name.rsplit(".", 1)[-1]
-    store_cls = getattr(store_errors, short, None)
-    if isinstance(store_cls, type) and issubclass(store_cls, Exception) and type_name.startswith("runic.store"):
-        try:
-            return store_cls(message)
-        except TypeError:
-            pass
-    if type_name.endswith("FunctionRestoreError"):
-        return RemoteFunctionRestoreError(message)
-    return ErrorReply(type_name, message).to_exception()
+    def __init__(self, message: str, workflow_id: Any = None) -> None:
+        super().__init__(message)
+        self.workflow_id = workflow_id
+
+
+class WorkflowLostError(RunnerError):
+    """The process running the workflow died and no Worker took it over (see the message)."""
+
+    def __init__(self, message: str, workflow_id: Any = None) -> None:
+        super().__init__(message)
+        self.workflow_id = workflow_id
+
+
+class WorkflowCancelledError(RunnerError):
+    """The workflow was cancelled (a ``cancelled`` workflow is not resumed)."""
+
+    def __init__(self, message: str, workflow_id: Any = None) -> None:
+        super().__init__(message)
+        self.workflow_id = workflow_id
+
+
+def error_for(type_name: str, message: str, attrs: dict | None = None) -> Exception:
+    """The exception to raise in the caller for an error reply (see :mod:`runic.remote`)."""
+    return rebuild(type_name, message, attrs)

@@ -14,17 +14,26 @@ host's loop; none of them goes through actor messages.
 * ``process`` — each attempt runs in a fresh child process (multiprocessing ``forkserver``);
   on timeout the child is killed with SIGKILL and the attempt fails with ``("timeout", ms)``.
   The runnable travels by ``cloudpickle``; the step's functions must be importable or
-  picklable by value there.
+  picklable by value there. An attempt's process never outlives its worker host: it asks the
+  kernel for SIGKILL when its parent (the forkserver, which exits when the host dies) dies, so a
+  restarted host can never run a step at the same time as an orphaned attempt of it.
+
+Which attempts belong to which workflow: the thread that runs the policy driver names its
+workflow with :func:`attempts_of`; :func:`kill_attempts` (``cancel``, ``stop(persist=False)``,
+a stop) kills that workflow's live attempt processes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
 import signal
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import cloudpickle
 
@@ -33,9 +42,60 @@ from ..errors import ArgumentError
 from ..runnable import Runnable
 
 __all__ = ["EXECUTORS", "ThreadExecutor", "InlineExecutor", "ProcessExecutor", "make_executor",
-           "run_inline", "run_in_process"]
+           "run_inline", "run_in_process", "attempts_of", "kill_attempts", "live_attempts"]
 
 log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+
+
+class _Owner(threading.local):
+    workflow: Any = None
+
+
+_owner = _Owner()
+_live_lock = threading.Lock()
+_live: dict[Any, set[int]] = {}  # workflow id -> pids of its live attempt processes
+
+
+@contextlib.contextmanager
+def attempts_of(workflow_id: Any) -> Iterator[None]:
+    """Attempt processes started by this thread meanwhile belong to ``workflow_id``."""
+    previous, _owner.workflow = _owner.workflow, workflow_id
+    try:
+        yield
+    finally:
+        _owner.workflow = previous
+
+
+def live_attempts(workflow_id: Any) -> list[int]:
+    """Pids of the live attempt processes of ``workflow_id`` in this process."""
+    with _live_lock:
+        return sorted(_live.get(workflow_id, ()))
+
+
+def kill_attempts(workflow_id: Any) -> list[int]:
+    """SIGKILL every live attempt process of ``workflow_id``; returns their pids."""
+    with _live_lock:
+        pids = sorted(_live.pop(workflow_id, ()))
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return pids
+
+
+def _track(workflow_id: Any, pid: int, alive: bool) -> None:
+    with _live_lock:
+        if alive:
+            _live.setdefault(workflow_id, set()).add(pid)
+        else:
+            pids = _live.get(workflow_id)
+            if pids is not None:
+                pids.discard(pid)
+                if not pids:
+                    del _live[workflow_id]
 
 
 def run_inline(runnable: Runnable, timeout_s: float | None) -> Runnable:
@@ -43,7 +103,24 @@ def run_inline(runnable: Runnable, timeout_s: float | None) -> Runnable:
     return run_with_timeout(runnable, None)
 
 
-def _attempt_in_child(blob: bytes, conn: Any) -> None:  # pragma: no cover - runs in the child
+def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the child
+    """SIGKILL this process when its parent dies (and exit now if it already has)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _attempt_in_child(blob: bytes, conn: Any, parent: int, title: str) -> None:  # pragma: no cover - child
+    _die_with_parent(parent)
+    try:
+        import setproctitle  # type: ignore[import-not-found]
+
+        setproctitle.setproctitle(title)
+    except Exception:  # noqa: BLE001 - cosmetic
+        pass
     try:
         r = cloudpickle.loads(blob)
         r.execute_tracked()
@@ -63,10 +140,19 @@ def run_in_process(runnable: Runnable, timeout_s: float | None) -> Runnable:
     ctx = multiprocessing.get_context("forkserver")
     attempt = runnable.reset()
     receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_attempt_in_child, args=(cloudpickle.dumps(attempt), sender),
+    owner = _owner.workflow
+    # the child's parent is the forkserver, a child of this host that exits when the host dies
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
+    server_pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    title = f"runic: attempt {runnable.node_name}"
+    proc = ctx.Process(target=_attempt_in_child, args=(cloudpickle.dumps(attempt), sender, server_pid, title),
                        name=f"runic-attempt-{runnable.id:x}")
     proc.start()
     sender.close()
+    if owner is not None and proc.pid is not None:
+        _track(owner, proc.pid, True)
     try:
         if receiver.poll(timeout_s):
             try:
@@ -88,6 +174,8 @@ def run_in_process(runnable: Runnable, timeout_s: float | None) -> Runnable:
         return runnable.reset().fail(("timeout", ms))
     finally:
         receiver.close()
+        if owner is not None and proc.pid is not None:
+            _track(owner, proc.pid, False)
 
 
 class ThreadExecutor:

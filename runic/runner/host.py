@@ -20,22 +20,35 @@ from typing import Any
 from thespian.actors import ThespianWatch
 
 from .. import telemetry
+from ..codec import DecodeError
 from ..core import Workflow
 from ..errors import ArgumentError, RunicError
 from ..events import FactProduced
 from ..facts import NOTHING, STRIPPED
 from ..rehydration import FactResolver, classify, resolve_all, resolve_hot
-from ..store import NotFoundError
+from ..remote import describe
+from ..store import CorruptStoreError, NotFoundError, StoreDecodeError
 from ..supervisor import ChildActor
 from ..supervisor.messages import Done, ErrorReply
-from .errors import AlreadyStartedError, WorkflowNotFoundError
+from . import stored
+from .errors import (
+    AlreadyStartedError,
+    PersistenceError,
+    WorkflowCancelledError,
+    WorkflowFailedError,
+    WorkflowNotFoundError,
+)
 from .loop import HostLoop
 from .messages import (
     Accepted,
     AwaitIdle,
     AwaitMany,
+    CancelWorkflow,
     Checkpoint,
+    FailureList,
+    GetFailures,
     GetResults,
+    GetStatus,
     GetWorkflow,
     HostNotice,
     Idle,
@@ -46,6 +59,7 @@ from .messages import (
     Run,
     StartMany,
     StartWorkflow,
+    StatusReply,
     StopWorkflow,
     StoreAnswer,
     StoreQuery,
@@ -56,6 +70,7 @@ from .messages import (
     pack,
     unpack,
 )
+from .outcome import records
 from .worker import Worker
 
 __all__ = ["WorkerHost", "HostService", "open_store", "store_path"]
@@ -79,7 +94,9 @@ def open_store(path: str, runner_name: str, store_opts: dict) -> Any:
 
 
 class HostService:
-    """The request handlers of a host; every method runs on the host loop thread."""
+    """The request handlers of a host; every method runs on the host loop thread (with
+    ``HostLoop.lock`` held). A handler returns its reply, or ``None`` when the reply is sent later
+    (an await); an exception it raises is answered as an error reply."""
 
     def __init__(self, loop: HostLoop, owner: str) -> None:
         self.loop = loop
@@ -96,6 +113,25 @@ class HostService:
                                         workflow_id)
         return w
 
+    def _refuse_stored(self, wid: Any) -> None:
+        """``start`` of an id the store already holds is refused: nothing is appended."""
+        if self.store.exists(wid):
+            status = self.store.status(wid)
+            raise AlreadyStartedError(
+                f"workflow {wid!r} is already stored (status {status or 'unknown'}): resume it with "
+                f"runner.resume({wid!r}) (or `runic resume`), read it with get_results/status, or "
+                f"delete it (`runic delete`) before starting it again")
+
+    def _new_worker(self, wid: Any, workflow: Any, options: dict, callbacks: Any, input_blob: bytes | None) -> Worker:
+        self._refuse_stored(wid)
+        epoch = self.store.acquire(wid, self.owner)
+        first = unpack(input_blob) if input_blob is not None else NOTHING
+        worker = Worker(self.loop, wid, workflow, options, callbacks, epoch, first_input=first)
+        self.loop.workers[wid] = worker
+        if first is not NOTHING:
+            self.loop.post(worker.pump)  # after the reply: the caller never waits for the work
+        return worker
+
     def start(self, msg: StartWorkflow) -> WorkflowStarted:
         wid = msg.workflow_id
         if wid in self.loop.workers:
@@ -103,12 +139,7 @@ class HostService:
         workflow = unpack(msg.workflow_blob)
         if not isinstance(workflow, Workflow):
             raise RunicError(f"start_workflow({wid!r}) needs a runic.Workflow, got {type(workflow).__name__}")
-        epoch = self.store.acquire(wid, self.owner)
-        first = unpack(msg.input_blob) if msg.input_blob is not None else NOTHING
-        worker = Worker(self.loop, wid, workflow, msg.options, unpack(msg.callbacks_blob), epoch, first_input=first)
-        self.loop.workers[wid] = worker
-        if first is not NOTHING:
-            worker.pump()
+        self._new_worker(wid, workflow, msg.options, unpack(msg.callbacks_blob), msg.input_blob)
         return WorkflowStarted(wid, self.loop.host_id, msg.ref)
 
     def resume(self, msg: ResumeWorkflow) -> WorkflowStarted:
@@ -120,54 +151,72 @@ class HostService:
             raise ArgumentError(f"rehydration must be one of {REHYDRATION_MODES}, got {mode!r}")
         functions = unpack(msg.functions_blob)
         store = self.store
+        if store.status(wid) == "cancelled":
+            raise WorkflowCancelledError(
+                f"workflow {wid!r} was cancelled; a cancelled workflow is not resumed (start a new id, "
+                "or delete it)", wid)
         # take ownership BEFORE reading: a previous owner's later appends are then refused
         # (fenced) instead of landing after what we read and being lost to us
         epoch = store.acquire(wid, self.owner)
         try:
-            events = list(store.stream(wid))
-        except NotFoundError:
             try:
-                events = store.load(wid)
+                events = list(store.stream(wid))
             except NotFoundError:
-                raise WorkflowNotFoundError(
-                    f"nothing is stored for workflow {wid!r}; start it with start_workflow", wid) from None
-        stripped = any(e.__class__ is FactProduced and e.value is STRIPPED for e in events)
-        resolver: FactResolver | None = None
-        if mode == "full":
-            wf = Workflow.from_events(events, functions, fact_mode="ref" if stripped else "full")
-            if stripped:
-                resolve_all(wf, FactResolver(store))
-        else:
-            wf = Workflow.from_events(events, functions, fact_mode="ref")
-            resolver = FactResolver(store)
-            if mode == "hybrid":
-                hot, _cold = classify(wf)
-                resolve_hot(wf, hot, resolver)
+                try:
+                    events = store.load(wid)
+                except NotFoundError:
+                    raise WorkflowNotFoundError(
+                        f"nothing is stored for workflow {wid!r}; start it with start_workflow", wid) from None
+            stripped = any(e.__class__ is FactProduced and e.value is STRIPPED for e in events)
+            resolver: FactResolver | None = None
+            if mode == "full":
+                wf = Workflow.from_events(events, functions, fact_mode="ref" if stripped else "full")
+                if stripped:
+                    resolve_all(wf, FactResolver(store))
+            else:
+                wf = Workflow.from_events(events, functions, fact_mode="ref")
+                resolver = FactResolver(store)
+                if mode == "hybrid":
+                    hot, _cold = classify(wf)
+                    resolve_hot(wf, hot, resolver)
+        except (StoreDecodeError, CorruptStoreError, DecodeError) as exc:
+            # a value that cannot be read back: the workflow fails, the host lives on
+            log.error("workflow %r cannot be resumed: its stored events cannot be read back: %s", wid, exc)
+            try:
+                store.set_status(wid, "failed", epoch=epoch)
+            except Exception:  # noqa: BLE001 - the error below says what happened
+                log.exception("workflow %r: recording status failed", wid)
+            raise WorkflowFailedError(
+                f"workflow {wid!r} cannot be resumed: its stored events cannot be read back ({exc}); "
+                "status set to failed", wid, [stored.damage_failure(wid, exc)]) from exc
         options = msg.options if msg.options is not None else dict(wf.annotations.get("runner.options") or {})
         cs = options.get("checkpoint_strategy")
         if isinstance(cs, list):
             options["checkpoint_strategy"] = tuple(cs)
         worker = Worker(self.loop, wid, wf, options, unpack(msg.callbacks_blob), epoch, resumed=True,
                         resolver=resolver, lazy=mode == "lazy")
+        worker.apply_options(unpack(msg.run_context_blob), unpack(msg.policies_blob))
         self.loop.workers[wid] = worker
         if telemetry.enabled():
             telemetry.execute(("runic", "runner", "rehydration", "complete"), {},
                               {"id": wid, "mode": mode, "events": len(events)})
-        worker.resume_dispatch()
+        self.loop.post(worker.resume_dispatch)
         return WorkflowStarted(wid, self.loop.host_id, msg.ref)
 
-    def run(self, msg: Run) -> Idle | None:
+    def run(self, msg: Run) -> Any:
+        """Accepted once the input is durable; dispatch follows the reply."""
         worker = self._worker(msg.workflow_id)
-        worker.run(unpack(msg.input_blob), unpack(msg.run_context_blob), unpack(msg.policies_blob))
+        worker.accept(unpack(msg.input_blob), unpack(msg.run_context_blob), unpack(msg.policies_blob))
+        self.loop.post(worker.pump)
         if msg.await_idle:
             return self.await_idle(AwaitIdle(msg.workflow_id, ref=msg.ref, reply_to=msg.reply_to))
-        return None
+        return Accepted(msg.workflow_id, msg.ref)
 
-    def await_idle(self, msg: AwaitIdle) -> Idle | None:
+    def await_idle(self, msg: AwaitIdle) -> Any:
         worker = self._worker(msg.workflow_id)
         loop, reply_to, ref = self.loop, msg.reply_to, msg.ref
-        if worker.await_idle(lambda w: loop.reply_idle(reply_to, ref, w)):
-            return Idle(worker.id, worker.status, msg.ref)
+        if worker.await_idle(lambda w: loop.reply(reply_to, settled_reply(w, ref))):
+            return settled_reply(worker, ref)
         return None
 
     def start_many(self, msg: StartMany) -> ManyStarted | None:
@@ -182,19 +231,18 @@ class HostService:
             try:
                 if wid in self.loop.workers:
                     raise AlreadyStartedError(f"workflow {wid!r} is already running on host {self.loop.host_id}")
-                epoch = self.store.acquire(wid, self.owner)
-                first = unpack(blob) if blob is not None else NOTHING
-                worker = Worker(self.loop, wid, definition.copy(), msg.options, callbacks, epoch, first_input=first)
-                self.loop.workers[wid] = worker
-                if first is not NOTHING:
-                    worker.pump()
+                self._new_worker(wid, definition.copy(), msg.options, callbacks, blob)
                 started[wid] = self.loop.host_id
             except Exception as exc:  # noqa: BLE001 - reported per workflow
-                errors[wid] = (f"{type(exc).__module__}.{type(exc).__qualname__}", str(exc))
+                errors[wid] = error_entry(exc)
         if not msg.await_idle:
             return ManyStarted(started, errors, msg.ref)
-        self._when_all_idle(list(started), lambda statuses: self.loop.reply(
-            msg.reply_to, ManyStarted(started, errors, msg.ref)))
+
+        def after(statuses: dict, errs: dict) -> None:
+            errors.update(errs)
+            self.loop.reply(msg.reply_to, ManyStarted(started, errors, msg.ref))
+
+        self.loop.post(lambda: self._when_all_idle(list(started), after))
         return None
 
     def await_many(self, msg: AwaitMany) -> ManyIdle | None:
@@ -204,33 +252,52 @@ class HostService:
             if wid in self.loop.workers:
                 present.append(wid)
             else:
-                errors[wid] = ("runic.runner.errors.WorkflowNotFoundError",
-                               f"workflow {wid!r} is not running on host {self.loop.host_id}")
-        self._when_all_idle(present, lambda statuses: self.loop.reply(
-            msg.reply_to, ManyIdle(statuses, errors, msg.ref)))
+                errors[wid] = error_entry(WorkflowNotFoundError(
+                    f"workflow {wid!r} is not running on host {self.loop.host_id}", wid))
+
+        def after(statuses: dict, errs: dict) -> None:
+            errors.update(errs)
+            self.loop.reply(msg.reply_to, ManyIdle(statuses, errors, msg.ref))
+
+        self._when_all_idle(present, after)
         return None
 
     def _when_all_idle(self, workflow_ids: list, then: Any) -> None:
-        """Call ``then(statuses)`` once every listed workflow has settled (or stopped)."""
+        """Call ``then(statuses, errors)`` once every listed workflow has settled or ended."""
         statuses: dict = {}
+        errors: dict = {}
         waiting = set(workflow_ids)
 
+        def record(worker: Worker) -> None:
+            if worker.end_error is not None:
+                errors[worker.id] = error_entry(worker.end_error)
+            else:
+                statuses[worker.id] = worker.status
+
         def settled(worker: Worker) -> None:
-            statuses[worker.id] = worker.status if not worker.stopped else "stopped"
+            record(worker)
             waiting.discard(worker.id)
             if not waiting:
-                then(statuses)
+                then(statuses, errors)
 
         for wid in workflow_ids:
             worker = self.loop.workers.get(wid)
-            if worker is None or worker.await_idle(settled):
-                statuses[wid] = worker.status if worker is not None else "stopped"
+            if worker is None:
+                statuses[wid] = "stopped"
+                waiting.discard(wid)
+            elif worker.await_idle(settled):
+                record(worker)
                 waiting.discard(wid)
         if not waiting:
-            then(statuses)
+            then(statuses, errors)
 
+    # -- reads: the live Worker, else the store ----------------------------------------------
     def results(self, msg: GetResults) -> Results:
-        wf = self._worker(msg.workflow_id).workflow
+        w = self.loop.workers.get(msg.workflow_id)
+        if w is None:
+            return Results(pack(stored.results(self.store, msg.workflow_id, msg.components, msg.facts, msg.all)),
+                           msg.ref)
+        wf = w.workflow
         if msg.components is None and not msg.facts and not msg.all:
             value: Any = wf.raw_productions()
         else:
@@ -238,14 +305,41 @@ class HostService:
         return Results(pack(value), msg.ref)
 
     def workflow(self, msg: GetWorkflow) -> WorkflowValue:
-        return WorkflowValue(pack(self._worker(msg.workflow_id).workflow), msg.ref)
+        w = self.loop.workers.get(msg.workflow_id)
+        wf = w.workflow if w is not None else stored.load(self.store, msg.workflow_id)
+        return WorkflowValue(pack(wf), msg.ref)
+
+    def status(self, msg: GetStatus) -> StatusReply:
+        w = self.loop.workers.get(msg.workflow_id)
+        if w is not None:
+            return StatusReply(msg.workflow_id, w.status, True, msg.ref)
+        return StatusReply(msg.workflow_id, stored.stored_status(self.store, msg.workflow_id), False, msg.ref)
+
+    def failures(self, msg: GetFailures) -> FailureList:
+        w = self.loop.workers.get(msg.workflow_id)
+        if w is not None:
+            return FailureList(records(w.workflow.failures), msg.ref)
+        return FailureList(stored.failures(self.store, msg.workflow_id), msg.ref)
 
     def checkpoint(self, msg: Checkpoint) -> Done:
-        self._worker(msg.workflow_id).checkpoint("checkpoint")
+        w = self._worker(msg.workflow_id)
+        if not w.checkpoint("checkpoint"):
+            raise w.end_error or PersistenceError(
+                f"checkpoint of workflow {msg.workflow_id!r} failed: {w.persist_error}", msg.workflow_id)
         return Done(msg.ref)
 
     def stop(self, msg: StopWorkflow) -> Done:
         self._worker(msg.workflow_id).stop(persist=msg.persist)
+        return Done(msg.ref)
+
+    def cancel(self, msg: CancelWorkflow) -> Done:
+        w = self.loop.workers.get(msg.workflow_id)
+        if w is not None:
+            w.cancel()
+            return Done(msg.ref)
+        status = stored.stored_status(self.store, msg.workflow_id)  # raises if unknown
+        if status != "cancelled":
+            self.store.set_status(msg.workflow_id, "cancelled")
         return Done(msg.ref)
 
     def worker_state(self, msg: WorkerState) -> WorkerStateReply:
@@ -253,6 +347,20 @@ class HostService:
 
     def store_query(self, msg: StoreQuery) -> StoreAnswer:
         return store_answer(self.store, msg.workflow_id, msg.ref)
+
+
+def error_entry(exc: BaseException) -> tuple:
+    """``(type, message, attrs)`` of an error, as batch replies carry them."""
+    return describe(exc)
+
+
+def settled_reply(worker: Worker, ref: Any) -> Any:
+    """What a waiter gets once ``worker`` settled or ended: ``Idle`` (with the failure records
+    of a failed outcome) or the error that ended it."""
+    if worker.end_error is not None:
+        return ErrorReply.from_exception(worker.end_error, ref)
+    failed = worker.failure_error() if worker.status == "failed" else None
+    return Idle(worker.id, worker.status, ref, getattr(failed, "failures", None))
 
 
 def store_answer(store: Any, workflow_id: Any, ref: Any) -> StoreAnswer:
@@ -268,6 +376,7 @@ _HANDLERS = {
     AwaitIdle: HostService.await_idle, GetResults: HostService.results, GetWorkflow: HostService.workflow,
     Checkpoint: HostService.checkpoint, StopWorkflow: HostService.stop, WorkerState: HostService.worker_state,
     StoreQuery: HostService.store_query, StartMany: HostService.start_many, AwaitMany: HostService.await_many,
+    GetStatus: HostService.status, GetFailures: HostService.failures, CancelWorkflow: HostService.cancel,
 }
 
 
@@ -343,8 +452,4 @@ class WorkerHost(ChildActor):
                 RunicError(f"worker hosts do not handle {type(msg).__name__}; send it to the runner actor"), msg.ref))
             return
         service = self.service
-        if type(msg) is Run and not msg.await_idle:  # asynchronous: accepted once queued, in order
-            self.send(reply_to, Accepted(msg.workflow_id, msg.ref))
-            self.loop.call(lambda: handler(service, msg), None, msg.ref)
-            return
         self.loop.call(lambda: handler(service, msg), reply_to, msg.ref)

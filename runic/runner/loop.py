@@ -16,17 +16,20 @@ because ``send`` from another thread can stall until some other message arrives 
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import os
 import queue
 import threading
+import time
 from collections import deque
 from typing import Any, Callable
 
 from ..driver import execute_with_policy, now_ms
 from ..supervisor.messages import ErrorReply
-from .executors import make_executor
-from .messages import Idle
+from .executors import attempts_of, make_executor
+from .worker import unencodable
 
 __all__ = ["HostLoop"]
 
@@ -61,6 +64,8 @@ class HostLoop:
         self._stopping = False
         self.draining = False  # set when the host stops: no new step starts
         self.lock = threading.RLock()
+        self._timers: list[tuple[float, int, Callable[[], Any]]] = []  # loop thread only
+        self._timer_seq = itertools.count()
         self.thread = threading.Thread(target=self._run, name=f"runic-host-loop-{host_id}", daemon=True)
 
     @property
@@ -98,8 +103,11 @@ class HostLoop:
                 worker, key, r, policy, executor = job
                 t0 = now_ms()
                 try:
-                    result, lifecycle = execute_with_policy(r, policy, emit_events=policy.execution_mode == "durable",
-                                                            attempt_runner=executor.attempt_runner)
+                    with attempts_of(worker.id):
+                        result, lifecycle = execute_with_policy(r, policy,
+                                                                emit_events=policy.execution_mode == "durable",
+                                                                attempt_runner=executor.attempt_runner)
+                    result = unencodable(result)
                     crash = None
                 except BaseException as exc:  # noqa: BLE001 - the task crashed
                     crash = exc
@@ -123,7 +131,15 @@ class HostLoop:
         self.inbox.put(("call", fn, reply_to, ref))
 
     def post(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` on the loop thread, after what is already queued (any thread may call it)."""
         self.inbox.put(("call", fn, None, None))
+
+    def call_later(self, delay_s: float, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` on the loop thread in ``delay_s`` seconds (any thread may call it)."""
+        self.inbox.put(("timer", time.monotonic() + max(0.0, delay_s), fn))
+
+    def on_loop_thread(self) -> bool:
+        return threading.current_thread() is self.thread
 
     def reply(self, address: Any, message: Any) -> None:
         if address is None:
@@ -147,9 +163,6 @@ class HostLoop:
             out.append(self.outbox.popleft())
         return out
 
-    def reply_idle(self, reply_to: Any, ref: Any, worker: Any) -> None:
-        self.reply(reply_to, Idle(worker.id, worker.status, ref))
-
     def worker_stopped(self, worker: Any, reason: str) -> None:
         if self.workers.get(worker.id) is worker:
             del self.workers[worker.id]
@@ -162,10 +175,21 @@ class HostLoop:
     # ------------------------------------------------------------------ the loop
     def _run(self) -> None:
         get = self.inbox.get
+        timers = self._timers
         while not self._stopping:
-            item = get()
+            if timers:
+                try:
+                    item = get(timeout=max(0.0, timers[0][0] - time.monotonic()))
+                except queue.Empty:
+                    item = None
+            else:
+                item = get()
             with self.lock:
-                self._handle(item)
+                if item is not None:
+                    self._handle(item)
+                while timers and timers[0][0] <= time.monotonic() and not self._stopping:
+                    _, _, fn = heapq.heappop(timers)
+                    self._handle(("call", fn, None, None))
 
     def _handle(self, item: tuple) -> None:
         kind = item[0]
@@ -182,6 +206,8 @@ class HostLoop:
                 return
             if out is not None and reply_to is not None:
                 self.reply(reply_to, out)
+        elif kind == "timer":
+            heapq.heappush(self._timers, (item[1], next(self._timer_seq), item[2]))
         elif kind == "stop":
             self._stopping = True
             item[1].set()

@@ -17,13 +17,17 @@ request                    reply
 =========================  =================================================================
 ``StartWorkflow``          ``WorkflowStarted(workflow_id, host)``
 ``ResumeWorkflow``         ``WorkflowStarted(workflow_id, host)``
-``Run``                    ``Accepted(workflow_id)`` (the input is queued; work goes on), or with
-                           ``await_idle=True`` ``Idle(workflow_id, status)`` once it settles
-``AwaitIdle``              ``Idle(workflow_id, status)`` once nothing is left to do
-``GetResults``             ``Results(value_blob)``
-``GetWorkflow``            ``WorkflowValue(workflow_blob)``
+``Run``                    ``Accepted(workflow_id)`` once the input is durable in the store (work
+                           goes on), or with ``await_idle=True`` ``Idle`` once it settles
+``AwaitIdle``              ``Idle(workflow_id, status, failures)`` once nothing is left to do
+                           (``failures``: the records that failed it, for status ``failed``)
+``GetResults``             ``Results(value_blob)`` (live Worker, else read from the store)
+``GetWorkflow``            ``WorkflowValue(workflow_blob)`` (live Worker, else from the store)
+``GetStatus``              ``StatusReply(workflow_id, status, live)``
+``GetFailures``            ``FailureList(failures)`` (``runic.Failure`` records, oldest first)
 ``Checkpoint``             ``Done``
 ``StopWorkflow``           ``Done``
+``CancelWorkflow``         ``Done`` (status ``cancelled``; in-flight work killed or abandoned)
 ``ListWorkflows``          ``WorkflowList(ids)``
 ``Lookup``                 ``Location(workflow_id, host, address, pid)`` (``host`` None: not running)
 ``GetTree``                ``Tree(entries)``
@@ -48,6 +52,7 @@ __all__ = [
     "pack", "unpack", "Request",
     "StartWorkflow", "ResumeWorkflow", "Run", "AwaitIdle", "GetResults", "GetWorkflow",
     "Checkpoint", "StopWorkflow", "ListWorkflows", "Lookup", "GetTree", "WorkerState", "StoreQuery",
+    "GetStatus", "GetFailures", "CancelWorkflow", "StatusReply", "FailureList", "Probe", "ProbeReply",
     "WorkflowStarted", "Accepted", "Idle", "Results", "WorkflowValue", "WorkflowList", "Location",
     "Tree", "WorkerStateReply", "StoreAnswer", "Done", "ErrorReply", "HostNotice",
     "StartMany", "ManyStarted", "AwaitMany", "ManyIdle",
@@ -102,7 +107,8 @@ class ResumeWorkflow(Request):
 
     ``functions_blob``: packed ``functions=`` (a definition workflow or name -> callable).
     ``options``/``callbacks_blob``/``dedicated`` as for :class:`StartWorkflow` (options default
-    to those the workflow was started with, recorded in its stream)."""
+    to those the workflow was started with, recorded in its stream). ``run_context_blob`` and
+    ``policies_blob`` are applied before any recovered work runs."""
 
     workflow_id: Any
     rehydration: str = "full"
@@ -110,6 +116,8 @@ class ResumeWorkflow(Request):
     options: dict | None = None
     callbacks_blob: bytes | None = None
     dedicated: bool = False
+    run_context_blob: bytes | None = None
+    policies_blob: bytes | None = None
 
 
 @dataclass
@@ -159,6 +167,38 @@ class StopWorkflow(Request):
 
     workflow_id: Any
     persist: bool = True
+
+
+@dataclass
+class CancelWorkflow(Request):
+    """Cancel: in-flight ``process`` attempts are killed, thread attempts abandoned, nothing
+    more runs; status ``cancelled`` (not resumed later)."""
+
+    workflow_id: Any
+
+
+@dataclass
+class GetStatus(Request):
+    """The workflow's status: the live Worker's, else the one recorded in the store."""
+
+    workflow_id: Any
+
+
+@dataclass
+class GetFailures(Request):
+    """The workflow's failure records (live Worker, else read from the store)."""
+
+    workflow_id: Any
+
+
+@dataclass
+class Probe(Request):
+    """Where each workflow stands, for a waiter that heard nothing for a while: reply
+    ``ProbeReply(states)`` with ``states[id] = (state, host_pid, stored_status, recovery_error)``,
+    ``state`` one of ``"live"``, ``"starting"`` (being started or resumed) or ``"gone"`` (no
+    Worker of this Runner holds it)."""
+
+    workflow_ids: list
 
 
 @dataclass
@@ -228,6 +268,27 @@ class Idle:
     workflow_id: Any
     status: str
     ref: Any = None
+    failures: list | None = None
+
+
+@dataclass
+class StatusReply:
+    workflow_id: Any
+    status: str
+    live: bool = False
+    ref: Any = None
+
+
+@dataclass
+class ProbeReply:
+    states: dict
+    ref: Any = None
+
+
+@dataclass
+class FailureList:
+    failures: list
+    ref: Any = None
 
 
 @dataclass
@@ -284,7 +345,7 @@ class StoreAnswer:
 
 @dataclass
 class ManyStarted:
-    """``started``: workflow id -> host; ``errors``: workflow id -> (error type, message)."""
+    """``started``: workflow id -> host; ``errors``: workflow id -> (error type, message, attrs)."""
 
     started: dict
     errors: dict
@@ -293,7 +354,7 @@ class ManyStarted:
 
 @dataclass
 class ManyIdle:
-    """``statuses``: workflow id -> status; ``errors``: workflow id -> (error type, message)."""
+    """``statuses``: workflow id -> status; ``errors``: workflow id -> (error type, message, attrs)."""
 
     statuses: dict
     errors: dict

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import time
 import weakref
 from typing import Any, Iterable
 
@@ -34,20 +35,31 @@ from ..errors import ArgumentError, ArgumentTypeError, MissingNameError
 from ..store import MemoryStore, MnesiaStore
 from ..supervisor import ChildSpec, Supervisor
 from ..supervisor.messages import ErrorReply
-from ..supervisor.supervisor import _request
 from .actor import runner_child_spec
-from .errors import RunnerNotRunningError, RunnerTimeoutError, error_for
+from .door import check_callbacks, check_id, check_input, check_options, check_policies, check_workflow, pack_for_host
+from .errors import (
+    RunnerNotRunningError,
+    RunnerTimeoutError,
+    WorkflowFailedError,
+    WorkflowLostError,
+    error_for,
+)
 from .messages import (
     Accepted,
     AwaitIdle,
     AwaitMany,
+    CancelWorkflow,
     Checkpoint,
+    GetFailures,
     GetResults,
+    GetStatus,
     GetTree,
     GetWorkflow,
+    Idle,
     ListWorkflows,
     Location,
     Lookup,
+    Probe,
     ResumeWorkflow,
     Run,
     StartMany,
@@ -59,7 +71,6 @@ from .messages import (
     pack,
     unpack,
 )
-from .worker import HOOKS, parse_checkpoint_strategy
 
 __all__ = ["Runner", "resolve_store"]
 
@@ -67,6 +78,11 @@ log = logging.getLogger("runic.runner")
 
 _STORES = {"mnesia": MnesiaStore, "memory": MemoryStore}
 _FOREVER = 7 * 24 * 3600.0  # "no timeout" (select() cannot wait longer than ~24 days)
+PROBE_S = 1.0
+"""A wait that heard nothing for this long asks where the workflow stands (see ``_settle``)."""
+LOST_GRACE_S = 5.0
+"""How long a workflow may be held by no Worker (and not being resumed) before its waiters are
+told it is lost."""
 
 
 def resolve_store(store: Any) -> type:
@@ -165,20 +181,53 @@ class Runner:
         raise RunnerNotRunningError(f"no child {name}.Runner under {sup!r}; add (Runner, {{'name': {name!r}, ...}})")
 
     # ------------------------------------------------------------------ plumbing
-    def _call(self, msg: Any, timeout: float | None = None) -> Any:
+    def _check_open(self) -> None:
         if self._closed:
             raise RunnerNotRunningError(f"runner {self.name!r} was shut down; start a new one")
+
+    def _send(self, msg: Any) -> None:
+        self._check_open()
+        with self.system.lock:
+            self.system.tell(self.address, msg)
+
+    def _receive(self, ref: Any, timeout: float) -> Any:
+        """The reply to ``ref`` (None after ``timeout``); replies to other requests of this
+        handle that arrive meanwhile are kept for their own waits (see :class:`_Stash`)."""
+        deadline = time.monotonic() + timeout
+        stash = _stash_of(self.system)
+        with self.system.lock:
+            while True:
+                reply = stash.take(ref)
+                if reply is not None:
+                    return reply
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                got = self.system.listen(min(left, 3600.0))
+                if got is None:
+                    continue
+                stash.put(got)
+
+    def _raise_for(self, reply: Any) -> Any:
+        if isinstance(reply, ErrorReply):
+            raise reply.to_exception()
+        return reply
+
+    def _call(self, msg: Any, timeout: float | None = None) -> Any:
         t = self.timeout if timeout is None else timeout
-        reply = _request(self.system, self.address, msg, t)
+        self._send(msg)
+        reply = self._receive(msg.ref, t)
         if reply is None:
             self._refresh_address()
+            if self.supervisor is not None and not self.supervisor.is_alive():
+                raise RunnerNotRunningError(
+                    f"runner {self.name!r} is not running any more (its supervisor exited: stopped, or gave "
+                    "up after too many restarts; see the log); start a new Runner on the same store to resume")
             raise RunnerTimeoutError(
                 f"runner {self.name!r} did not answer {type(msg).__name__} within {t:g} s"
                 + (f" (workflow {msg.workflow_id!r})" if hasattr(msg, "workflow_id") else "")
             )
-        if isinstance(reply, ErrorReply):
-            raise error_for(reply.type, reply.message)
-        return reply
+        return self._raise_for(reply)
 
     def _refresh_address(self) -> None:
         """After a timeout: the runner actor may have been restarted at a new address."""
@@ -191,104 +240,244 @@ class Runner:
         except Exception:  # noqa: BLE001
             pass
 
+    def _settle(self, wid: Any, make: Any, timeout: float | None, raise_on_failure: bool) -> str:
+        """Send ``make()`` (an ``AwaitIdle``-like request) and wait for its ``Idle``; never for
+        ever on a workflow that cannot progress.
+
+        Every :data:`PROBE_S` seconds without an answer the runner is asked where the workflow
+        stands (:class:`~runic.runner.messages.Probe`): its host was restarted and it was resumed
+        (the wait is armed again there), it ended (its stored status answers), it could not be
+        resumed (:class:`WorkflowLostError` with the reason), or the Runner is gone."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        msg = make()
+        self._send(msg)
+        armed_pid = None
+        gone_since: float | None = None
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                _stash_of(self.system).forget(msg.ref)
+                raise RunnerTimeoutError(f"workflow {wid!r} did not settle within {timeout:g} s (it may still "
+                                         "be running: await it again, or check runner.status)")
+            reply = self._receive(msg.ref, PROBE_S if left is None else min(PROBE_S, left))
+            if reply is not None:
+                return self._settled(wid, self._raise_for(reply), raise_on_failure)
+            state, pid, status, error = self._call(Probe([wid]), self.timeout).states[wid]
+            if state == "live":
+                gone_since = None
+                if armed_pid is None:
+                    armed_pid = pid
+                elif pid is not None and pid != armed_pid:  # its host was restarted: wait there again
+                    armed_pid = pid
+                    _stash_of(self.system).forget(msg.ref)
+                    msg = make()
+                    self._send(msg)
+                continue
+            if state == "starting":
+                gone_since = None
+                armed_pid = -1  # re-arm once it is live again
+                continue
+            if status in ("idle", "failed", "stopped", "cancelled"):
+                return self._settled(wid, Idle(wid, status, None, None), raise_on_failure)
+            if error:
+                raise WorkflowLostError(f"workflow {wid!r} is no longer running and could not be resumed: {error}. "
+                                        f"Fix the cause, then runner.resume({wid!r})", wid)
+            now = time.monotonic()
+            gone_since = gone_since or now
+            if now - gone_since >= LOST_GRACE_S:
+                raise WorkflowLostError(
+                    f"no Worker of runner {self.name!r} holds workflow {wid!r} any more (stored status "
+                    f"{status!r}): its process ended and nothing resumed it. Resume it with runner.resume({wid!r})",
+                    wid)
+
+    def _settled(self, wid: Any, reply: Idle, raise_on_failure: bool) -> str:
+        if reply.status == "failed" and raise_on_failure:
+            failures = reply.failures if reply.failures is not None else self._halting_failures(wid)
+            raise WorkflowFailedError.for_failures(wid, failures)
+        return reply.status
+
+    def _halting_failures(self, wid: Any) -> list:
+        from .outcome import halting
+
+        return halting(self.failures(wid)) or self.failures(wid)[-1:]
+
     # ------------------------------------------------------------------ API
     def start_workflow(self, workflow_id: Any, workflow: Any, *, max_concurrency: int | None = None,
                        checkpoint_strategy: Any = "every_cycle", on_complete: Any = None,
                        hooks: dict | None = None, executor: str = "thread", dedicated: bool = False,
-                       input: Any = None) -> str:  # noqa: A002
+                       input: Any = None, store_retry_s: float | None = None) -> str:  # noqa: A002
         """Start a Worker for ``workflow`` under ``workflow_id``; returns the host it runs on.
 
-        ``input=``: also feed a first input (start and run in one request)."""
-        parse_checkpoint_strategy(checkpoint_strategy)
-        unknown = set(hooks or {}) - set(HOOKS)
-        if unknown:
-            raise ArgumentError(f"unknown hooks {sorted(unknown)}; valid hooks are {HOOKS}")
-        options = {"max_concurrency": max_concurrency, "checkpoint_strategy": checkpoint_strategy, "executor": executor}
-        callbacks = {"on_complete": on_complete, "hooks": hooks} if (on_complete or hooks) else None
-        msg = StartWorkflow(workflow_id, pack(workflow), options, pack(callbacks),
-                            pack(input) if input is not None else None, dedicated)
+        ``input=``: also feed a first input (start and run in one request; durable when this
+        returns). An id the store already holds raises
+        :class:`~runic.runner.errors.AlreadyStartedError` (resume it, or delete it)."""
+        wid = check_id(workflow_id)
+        check_workflow(workflow)
+        options = check_options(max_concurrency=max_concurrency, checkpoint_strategy=checkpoint_strategy,
+                                executor=executor, store_retry_s=store_retry_s)
+        callbacks = check_callbacks(on_complete, hooks)
+        if input is not None:
+            check_input(input)
+        msg = StartWorkflow(wid, pack_for_host(workflow, "workflow"), options, pack_for_host(callbacks, "callbacks"),
+                            pack_for_host(input, "input"), bool(dedicated))
         return self._call(msg).host
 
     def start_many(self, workflow: Any, items: Iterable[tuple[Any, Any]], *, await_idle: bool = False,
                    timeout: float | None = None, max_concurrency: int | None = None,
                    checkpoint_strategy: Any = "every_cycle", on_complete: Any = None, hooks: dict | None = None,
-                   executor: str = "thread") -> dict:
+                   executor: str = "thread", store_retry_s: float | None = None) -> dict:
         """Start one workflow per ``(workflow_id, input)`` item, all from the same definition,
         in one request (``input`` None: start without an input). With ``await_idle=True``
         return once all of them have settled. Returns ``{workflow_id: host}``; ids that could
         not be started raise :class:`~runic.runner.errors.RunnerError` listing them (the others
         are started)."""
-        parse_checkpoint_strategy(checkpoint_strategy)
-        options = {"max_concurrency": max_concurrency, "checkpoint_strategy": checkpoint_strategy, "executor": executor}
-        callbacks = {"on_complete": on_complete, "hooks": hooks} if (on_complete or hooks) else None
-        msg = StartMany(pack(workflow), [(wid, pack(x) if x is not None else None) for wid, x in items], options,
-                        pack(callbacks), await_idle)
+        check_workflow(workflow)
+        options = check_options(max_concurrency=max_concurrency, checkpoint_strategy=checkpoint_strategy,
+                                executor=executor, store_retry_s=store_retry_s)
+        callbacks = check_callbacks(on_complete, hooks)
+        packed = []
+        for wid, x in items:
+            check_id(wid)
+            if x is not None:
+                check_input(x, f"input of {wid!r}")
+            packed.append((wid, pack_for_host(x, f"input of {wid!r}")))
+        msg = StartMany(pack_for_host(workflow, "workflow"), packed, options,
+                        pack_for_host(callbacks, "callbacks"), await_idle)
         reply = self._call(msg, _FOREVER if (await_idle and timeout is None) else timeout)
         if reply.errors:
             raise _batch_error("start", reply.errors, reply.started)
         return reply.started
 
     def await_many(self, workflow_ids: Iterable[Any], timeout: float | None = None) -> dict:
-        """Block until every listed workflow has settled; returns ``{workflow_id: status}``."""
-        reply = self._call(AwaitMany(list(workflow_ids)), _FOREVER if timeout is None else timeout)
-        if reply.errors:
-            raise _batch_error("await", reply.errors, reply.statuses)
-        return reply.statuses
+        """Block until every listed workflow has settled; returns ``{workflow_id: status}``
+        (``"failed"`` workflows are reported, not raised). Like :meth:`await_idle`, it never
+        waits for ever on a workflow that cannot progress."""
+        ids = [check_id(w) for w in workflow_ids]
+        deadline = None if timeout is None else time.monotonic() + timeout
+        stash = _stash_of(self.system)
+        statuses: dict = {}
+        pending = list(dict.fromkeys(ids))
+        armed: dict = {}
+        msg = AwaitMany(pending)
+        self._send(msg)
+        while pending:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                stash.forget(msg.ref)
+                raise RunnerTimeoutError(f"{len(pending)} of {len(ids)} workflows did not settle within "
+                                         f"{timeout:g} s (first: {pending[0]!r})")
+            reply = self._receive(msg.ref, PROBE_S if left is None else min(PROBE_S, left))
+            if reply is not None:
+                reply = self._raise_for(reply)
+                statuses.update(reply.statuses)
+                if reply.errors:
+                    raise _batch_error("await", reply.errors, statuses)
+                break
+            states = self._call(Probe(pending), self.timeout).states
+            rearm = False
+            for wid in list(pending):
+                state, pid = states[wid][0], states[wid][1]
+                if state == "gone":  # ended or lost: its stored status (or the reason) answers
+                    statuses[wid] = self._settle(wid, lambda wid=wid: AwaitIdle(wid), None, raise_on_failure=False)
+                    pending.remove(wid)
+                    rearm = True
+                elif state == "starting" or (wid in armed and pid != armed[wid]):
+                    rearm = True
+                    armed[wid] = None if state == "starting" else pid
+                else:
+                    armed.setdefault(wid, pid)
+            if rearm and pending:
+                stash.forget(msg.ref)
+                msg = AwaitMany(pending)
+                self._send(msg)
+        return {wid: statuses[wid] for wid in ids}
 
     def run(self, workflow_id: Any, input: Any, run_context: dict | None = None,  # noqa: A002
             scheduler_policies: list | None = None, *, await_idle: bool = False,
-            timeout: float | None = None) -> str | None:
-        """Feed an input; returns once the workflow's host has accepted it (work goes on).
+            timeout: float | None = None, raise_on_failure: bool = True) -> str | None:
+        """Feed an input; returns once the input is durable in the store (work goes on).
 
         ``await_idle=True``: return the status once the workflow has settled instead (one
         request instead of ``run`` + ``await_idle``)."""
-        msg = Run(workflow_id, pack(input), pack(run_context), pack(scheduler_policies), await_idle)
+        wid = check_id(workflow_id)
+        check_input(input)
+        policies = check_policies(scheduler_policies)
+        ctx = pack_for_host(run_context, "run context")
+        pol = pack_for_host(policies, "scheduler policies")
+        blob = pack_for_host(input, "input")
         if not await_idle:
-            reply = self._call(msg, timeout)
+            reply = self._call(Run(wid, blob, ctx, pol, False), timeout)
             assert isinstance(reply, Accepted)
             return None
-        return self._call(msg, _FOREVER if timeout is None else timeout).status
+        return self._settle(wid, lambda: Run(wid, blob, ctx, pol, True), timeout, raise_on_failure)
 
-    def await_idle(self, workflow_id: Any, timeout: float | None = None) -> str:
-        """Block until the workflow has nothing left to do; returns its status."""
-        return self._call(AwaitIdle(workflow_id), _FOREVER if timeout is None else timeout).status
+    def await_idle(self, workflow_id: Any, timeout: float | None = None, raise_on_failure: bool = True) -> str:
+        """Block until the workflow has nothing left to do; returns its status.
+
+        A workflow that settled as ``failed`` raises :class:`~runic.runner.WorkflowFailedError`
+        (``raise_on_failure=False``: returns ``"failed"``). Never waits for ever on a workflow
+        that cannot progress: see :meth:`_settle`."""
+        wid = check_id(workflow_id)
+        return self._settle(wid, lambda: AwaitIdle(wid), timeout, raise_on_failure)
+
+    def status(self, workflow_id: Any) -> str:
+        """``running``, ``idle``, ``failed``, ``stopped`` or ``cancelled``: the live Worker's
+        status, else the one recorded in the store."""
+        return self._call(GetStatus(check_id(workflow_id))).status
+
+    def failures(self, workflow_id: Any) -> list:
+        """The failure records (:class:`runic.Failure`) of the workflow, oldest first: every
+        failed attempt, retried ones too (live Worker, else read from the store)."""
+        return self._call(GetFailures(check_id(workflow_id))).failures
 
     def get_results(self, workflow_id: Any, components: list | None = None, *, facts: bool = False,
                     all: bool = False) -> Any:  # noqa: A002
         """Raw productions (a list), or ``results(components, facts=, all=)`` (a dict)."""
-        reply = self._call(GetResults(workflow_id, components, facts, all))
+        reply = self._call(GetResults(check_id(workflow_id), components, facts, all))
         return unpack(reply.value_blob)
 
     def get_workflow(self, workflow_id: Any) -> Any:
-        """A copy of the workflow value as the Worker holds it now."""
-        return unpack(self._call(GetWorkflow(workflow_id)).workflow_blob)
+        """A copy of the workflow value (as the Worker holds it now, else rebuilt from the store)."""
+        return unpack(self._call(GetWorkflow(check_id(workflow_id))).workflow_blob)
 
     def checkpoint(self, workflow_id: Any) -> None:
         """Persist now, whatever the checkpoint strategy."""
-        self._call(Checkpoint(workflow_id))
+        self._call(Checkpoint(check_id(workflow_id)))
 
     def stop(self, workflow_id: Any, persist: bool = True) -> None:
-        """Stop the Worker (persisting first unless ``persist=False``)."""
-        self._call(StopWorkflow(workflow_id, persist))
+        """Stop the Worker (persisting first unless ``persist=False``); status ``stopped``,
+        resumable. In-flight process attempts are killed either way."""
+        self._call(StopWorkflow(check_id(workflow_id), persist))
+
+    def cancel(self, workflow_id: Any) -> None:
+        """Cancel: in-flight ``process`` attempts are killed, thread attempts abandoned (their
+        results discarded), nothing more runs; status ``cancelled`` (not resumed later)."""
+        self._call(CancelWorkflow(check_id(workflow_id)))
 
     def resume(self, workflow_id: Any, rehydration: str = "full", functions: Any = None, *,
+               run_context: dict | None = None, scheduler_policies: list | None = None,
                max_concurrency: int | None = None, checkpoint_strategy: Any = None, on_complete: Any = None,
-               hooks: dict | None = None, executor: str | None = None, dedicated: bool = False) -> str:
+               hooks: dict | None = None, executor: str | None = None, dedicated: bool = False,
+               store_retry_s: float | None = None) -> str:
         """Rebuild a workflow from the store and run its unfinished work; returns its host.
 
         ``rehydration``: ``"full"`` (every value loaded), ``"hybrid"`` (only what is needed to
-        continue), ``"lazy"`` (values loaded when work needs them). Options default to those
-        the workflow was started with."""
+        continue), ``"lazy"`` (values loaded when work needs them). ``run_context`` and
+        ``scheduler_policies`` are applied before any recovered work runs. Options default to
+        those the workflow was started with."""
+        wid = check_id(workflow_id)
         if rehydration not in ("full", "hybrid", "lazy"):
             raise ArgumentError('rehydration must be "full", "hybrid" or "lazy"')
         options = None
-        if any(v is not None for v in (max_concurrency, checkpoint_strategy, executor)):
-            if checkpoint_strategy is not None:
-                parse_checkpoint_strategy(checkpoint_strategy)
-            options = {"max_concurrency": max_concurrency, "checkpoint_strategy": checkpoint_strategy or "every_cycle",
-                       "executor": executor or "thread"}
-        callbacks = {"on_complete": on_complete, "hooks": hooks} if (on_complete or hooks) else None
-        msg = ResumeWorkflow(workflow_id, rehydration, pack(functions), options, pack(callbacks), dedicated)
+        if any(v is not None for v in (max_concurrency, checkpoint_strategy, executor, store_retry_s)):
+            options = check_options(max_concurrency=max_concurrency,
+                                    checkpoint_strategy=checkpoint_strategy or "every_cycle",
+                                    executor=executor or "thread", store_retry_s=store_retry_s)
+        callbacks = check_callbacks(on_complete, hooks)
+        policies = check_policies(scheduler_policies)
+        msg = ResumeWorkflow(wid, rehydration, pack_for_host(functions, "functions"), options,
+                             pack_for_host(callbacks, "callbacks"), bool(dedicated),
+                             pack_for_host(run_context, "run context"), pack_for_host(policies, "scheduler policies"))
         return self._call(msg).host
 
     def list_workflows(self) -> list:
@@ -349,12 +538,67 @@ class Runner:
 
 
 def _batch_error(what: str, errors: dict, done: dict) -> Exception:
-    first = next(iter(errors.items()))
-    err = error_for(first[1][0], f"{len(errors)} of {len(errors) + len(done)} workflows failed to {what} "
-                                 f"(first: {first[0]!r}: {first[1][1]})")
+    """One exception for a batch: the class of the first error, its message counting them all;
+    ``.errors`` maps each failed id to ``(type, message, attrs)``, ``.done`` the others."""
+    wid, (type_name, message, *rest) = next(iter(errors.items()))
+    err = error_for(type_name, f"{len(errors)} of {len(errors) + len(done)} workflows failed to {what} "
+                               f"(first: {wid!r}: {message})", rest[0] if rest else None)
     err.errors = errors  # type: ignore[attr-defined]
     err.done = done  # type: ignore[attr-defined]
     return err
+
+
+class _Stash:
+    """Replies that reached this process for a request other than the one being waited for.
+
+    thespian's external API has one inbox per actor system handle; a wait that probes (a second
+    request during a long wait) keeps the other replies here for their own wait. Refs whose wait
+    was abandoned are dropped on arrival; entries are bounded in number and age."""
+
+    MAX = 10000
+    MAX_AGE_S = 600.0
+
+    def __init__(self) -> None:
+        self.replies: dict[Any, tuple[float, Any]] = {}
+        self.abandoned: dict[Any, float] = {}
+
+    def put(self, reply: Any) -> None:
+        ref = getattr(reply, "ref", None)
+        now = time.monotonic()
+        if ref is None or self.abandoned.pop(ref, None) is not None:
+            return
+        if len(self.replies) >= self.MAX:
+            self._expire(now)
+        self.replies[ref] = (now, reply)
+
+    def take(self, ref: Any) -> Any:
+        entry = self.replies.pop(ref, None)
+        return None if entry is None else entry[1]
+
+    def forget(self, ref: Any) -> None:
+        """The wait for ``ref`` was abandoned: drop its reply now or when it arrives."""
+        if self.replies.pop(ref, None) is None:
+            now = time.monotonic()
+            if len(self.abandoned) >= self.MAX:
+                self._expire(now)
+            self.abandoned[ref] = now
+
+    def _expire(self, now: float) -> None:
+        for d in (self.replies, self.abandoned):
+            for k in [k for k, v in d.items() if now - (v[0] if isinstance(v, tuple) else v) > self.MAX_AGE_S]:
+                del d[k]
+            while len(d) >= self.MAX:
+                d.pop(next(iter(d)))
+
+
+_stashes: "weakref.WeakKeyDictionary[Any, _Stash]" = weakref.WeakKeyDictionary()
+
+
+def _stash_of(system: Any) -> _Stash:
+    stash = _stashes.get(system)
+    if stash is None:
+        stash = _stashes[system] = _Stash()
+    return stash
 
 
 _LIVE: "weakref.WeakSet[Runner]" = weakref.WeakSet()

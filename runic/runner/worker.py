@@ -1,27 +1,44 @@
-"""The Worker: one workflow's state machine and dispatch loop (spec §5).
+"""The Worker: one workflow's state machine and dispatch loop.
 
-A Worker lives inside a worker host's execution loop (:mod:`runic.runner.loop`) and is only
-touched from that loop's thread, one message at a time. It owns the workflow value, prepares
-work, hands runnables to an executor, applies results, persists, and reports.
+A Worker lives inside a worker host's execution loop (:mod:`runic.runner.loop`). **Thread
+territory:** every method runs with the host's ``HostLoop.lock`` held — on the loop thread, or
+on a step thread that has just finished a step and applies its result — so a Worker sees one
+thing at a time. It owns the workflow value, prepares work, hands runnables to an executor,
+applies results, persists, and reports.
 
-Statuses (spec §5.3): ``idle`` and ``running``. ``run`` plans the input (predicates evaluated
-here, without policies) and dispatches; after every applied result the Worker checkpoints per
-its strategy, dispatches again and checks whether it is idle (nothing in flight and nothing
-runnable). On running → idle it persists, calls ``on_complete(workflow_id, workflow)`` and the
-``on_idle`` hook, and answers everyone waiting in ``await_idle``. The store also records the
-status (``running``/``idle``/``stopped``/``failed``) so unfinished work is found on restart.
+Statuses: ``running`` (work in flight or queued), ``idle`` (settled, no failure), ``failed``
+(settled, and a runnable failed for good since the last input: see :mod:`runic.runner.outcome`),
+``stopped`` (by ``stop``; resumable) and ``cancelled`` (by ``cancel``). The store records each
+status change, in the same transaction as the events that caused it where there are any.
 
-Persistence (spec §5.9-§5.10): the workflow buffers every runtime event; after each applied
-result the buffer is drained, ``FactProduced`` values are moved to the fact table (the events
-keep :data:`~runic.STRIPPED`), and at checkpoint moments the pending events and fact values go
-to the store in **one** ``append`` transaction, fenced by the Worker's ownership epoch. A
-stale owner (an orphaned host after a crash) gets :class:`~runic.store.FencedError` and stops.
+Accepting an input (:meth:`Worker.accept`) plans it (conditions are evaluated here, without
+policies) and makes the input and the status ``running`` durable in **one** write *before* the
+caller is answered: an acknowledged input survives a SIGKILL of the host right after the answer.
+Dispatch (:meth:`Worker.pump`) comes after, so the answer never waits for the work.
 
-Decisions on spec quirks: ``on_complete`` and every hook are exception-guarded (21); the
-inline executor uses an explicit work queue and emits durable lifecycle events (6, 7); the
-planning events of ``run`` are persisted even when no step completes (17); on resume the
-restored pending activations are dispatched at once (22); runtime ``scheduler_policies`` are
-prepended to the workflow's once (repeating the same list does not stack it again) (18).
+Persistence: the workflow buffers every runtime event; after each applied result the buffer is
+drained, ``FactProduced`` values move to the fact table (the events keep
+:data:`~runic.STRIPPED`), and at checkpoint moments the pending events and fact values go to the
+store in one ``append`` transaction, fenced by the Worker's ownership epoch.
+
+* A stale owner (another process took the workflow over) gets
+  :class:`~runic.store.FencedError`: the Worker stops at once, and everyone waiting on it gets a
+  :class:`~runic.runner.errors.WorkflowTakenOverError` naming the new owner.
+* Any other store error (disk full, database unreachable): the Worker keeps what it could not
+  persist, stops dispatching, and retries with backoff (``persistence_status`` in
+  :meth:`Worker.state` says so). After ``store_retry_s`` seconds its waiters get a
+  :class:`~runic.runner.errors.PersistenceError`; it keeps retrying, and once a write succeeds it
+  dispatches again and the workflow completes. Nothing acknowledged is lost and nothing is
+  dispatched twice: while a write is failing no new step starts.
+
+A step result that cannot be encoded (a type the codec does not know) fails that runnable, with
+a failure record that says how to allow the type — it never wedges the workflow.
+
+Decisions: ``on_complete`` and every hook are exception-guarded (a raising hook is logged and
+ignored); the inline executor uses an explicit work queue on the loop thread and emits durable
+lifecycle events; the planning events of an input are persisted even when no step completes; on
+resume the restored pending activations are dispatched at once; runtime ``scheduler_policies``
+are prepended to the workflow's once (repeating the same list does not stack it again).
 """
 
 from __future__ import annotations
@@ -32,7 +49,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable
 
-from .. import telemetry
+from .. import codec, telemetry
 from ..driver import execute_with_policy, now_ms
 from ..errors import ArgumentError
 from ..events import FactProduced
@@ -40,33 +57,60 @@ from ..facts import NOTHING, STRIPPED, Fact
 from ..policy import merge_policies, resolve
 from ..rehydration import FactResolver, resolve_pending
 from ..runnable import COMPLETED, FAILED, Runnable
-from ..store import FencedError, supports_stream
+from ..store import FencedError, StoreError, supports_stream
+from .errors import PersistenceError, WorkflowTakenOverError
+from .executors import attempts_of, kill_attempts
+from .outcome import failed_error, halting
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..core import Workflow
     from .loop import HostLoop
 
-__all__ = ["Worker", "CHECKPOINT_STRATEGIES", "HOOKS", "parse_checkpoint_strategy"]
+__all__ = ["Worker", "CHECKPOINT_STRATEGIES", "HOOKS", "parse_checkpoint_strategy", "STORE_RETRY_S"]
 
 log = logging.getLogger("runic.runner")
 
 HOOKS = ("on_dispatch", "on_complete", "on_failed", "on_idle", "transform_runnables")
 CHECKPOINT_STRATEGIES = ("every_cycle", "on_complete", "manual", "every_n")
+STORE_RETRY_S = 30.0
+"""Default time a Worker keeps retrying a failing store before its waiters get an exception."""
+_RETRY_FIRST_S = 0.05
+_RETRY_MAX_S = 2.0
 _T = ("runic", "runner")
 
 
 def parse_checkpoint_strategy(value: Any) -> tuple[str, int]:
     """``"every_cycle"`` | ``"on_complete"`` | ``"manual"`` | ``("every_n", n)`` -> (kind, n)."""
     if isinstance(value, (tuple, list)) and len(value) == 2 and value[0] == "every_n":
-        n = int(value[1])
-        if n < 1:
-            raise ArgumentError("('every_n', n) needs n >= 1")
+        try:
+            n = int(value[1])
+        except (TypeError, ValueError):
+            n = 0
+        if n < 1 or isinstance(value[1], bool):
+            raise ArgumentError(f"('every_n', n) needs an int n >= 1, got {value[1]!r}")
         return "every_n", n
     if value in ("every_cycle", "on_complete", "manual"):
         return value, 1
     raise ArgumentError(
         f"unknown checkpoint_strategy {value!r}; use 'every_cycle', 'on_complete', ('every_n', n) or 'manual'"
     )
+
+
+def unencodable(r: Runnable) -> Runnable:
+    """``r`` itself, or — when a value it produced cannot be encoded — ``r`` failed with the
+    :class:`~runic.codec.EncodeError` (whose message says how to allow the type).
+
+    Runs on the step thread right after the step, so the check costs the loop nothing."""
+    if r.status != COMPLETED:
+        return r
+    result = r.result
+    if result.__class__ is Fact:
+        try:
+            codec.dumps(result.value)
+        except codec.EncodeError as exc:
+            return r.reset().fail(codec.EncodeError(
+                f"step {r.node_name!r} returned a value that cannot be persisted: {exc}"))
+    return r
 
 
 class Worker:
@@ -86,9 +130,11 @@ class Worker:
         self.status = "idle"
         self.stored_status: str | None = None  # the status last written to the store
         self.stopped = False
+        self.end_error: BaseException | None = None  # why the Worker ended, for its waiters
         self.started_at = now_ms()
         self.cycle_count = 0
         self.event_cursor = 0
+        self.failure_mark = len(workflow.failures)  # failures before this index are judged already
         #: activation key (fact_hash, node_hash) -> (runnable, dispatch time ms)
         self.active: dict[tuple[int, int], tuple[Runnable, int]] = {}
         self.dispatch_times: dict[int, int] = {}
@@ -96,6 +142,12 @@ class Worker:
         self.pending_events: list = []
         self.pending_facts: dict[int, Any] = {}
         self._inline: deque = deque()
+        # persistence failures
+        self.persist_error: BaseException | None = None
+        self.persist_failing_since: float | None = None
+        self._persist_attempts = 0
+        self._retry_armed = False
+        self.store_retry_s = float(self.options.get("store_retry_s") or STORE_RETRY_S)
         cb = callbacks or {}
         self.on_complete: Callable | None = cb.get("on_complete")
         hooks = cb.get("hooks") or {}
@@ -123,9 +175,10 @@ class Worker:
                 self.event_cursor = len(events)
             if first_input is not NOTHING:  # started with an input: plan it into the first write
                 self._plan(first_input, None, None)
-            self.checkpoint(None, status=self.status)  # build log (+ input) and status, one write (no span, as Runic)
+            # build log (+ input) and status in one write; raises if it cannot be made durable
+            self._write(None, self.status)
         elif self.streams:
-            self.event_cursor = self.store.cursor(workflow_id)  # quirk 23: continue from the store's cursor
+            self.event_cursor = self.store.cursor(workflow_id)  # continue from the store's cursor
 
     # ------------------------------------------------------------------ helpers
     def _plain_options(self) -> dict:
@@ -153,10 +206,18 @@ class Worker:
         except FencedError:
             self._fenced("recording its status")
             return
+        except StoreError as exc:
+            self._persist_failed(exc)
+            return
         self.stored_status = status
 
     def state(self) -> dict:
-        """An inspectable snapshot (spec §5.2: tests read these fields)."""
+        """An inspectable snapshot of the Worker (tests and tools read these fields)."""
+        persistence: dict[str, Any] = {"status": "ok"}
+        if self.persist_error is not None:
+            persistence = {"status": "failing", "since_s": round(time.monotonic() - (self.persist_failing_since or 0), 3),
+                           "attempts": self._persist_attempts, "error": f"{type(self.persist_error).__name__}: "
+                                                                        f"{self.persist_error}"}
         return {
             "id": self.id, "status": self.status, "active_tasks": len(self.active),
             "active_runnables": [r.id for r, _ in self.active.values()],
@@ -166,14 +227,25 @@ class Worker:
             "hooks": {k: (v is not None) for k, v in self.hooks.items()},
             "resolver": self.resolver is not None, "pid": os.getpid(), "host": self.loop.host_id,
             "store": type(self.store).__name__, "uncommitted": len(self.pending_events),
+            "persistence_status": persistence,
         }
 
     # ------------------------------------------------------------------ run
-    def run(self, value: Any, run_context: dict | None = None, policies: list | None = None) -> None:
-        """Feed an input: plan it (predicates evaluated here), make the input and the status
-        ``running`` durable in one write, then dispatch (spec §5.5)."""
+    def accept(self, value: Any, run_context: dict | None = None, policies: list | None = None) -> None:
+        """Take an input: plan it, then make the input and the status ``running`` durable in one
+        write. Returns only once it is durable (the caller may then be told "accepted"); raises
+        if it cannot be made durable. Dispatch is the caller's next step (:meth:`pump`)."""
+        if self.persist_error is not None:
+            raise PersistenceError(
+                f"workflow {self.id!r} cannot persist (failing since "
+                f"{time.monotonic() - (self.persist_failing_since or 0):.1f} s: {self.persist_error}); "
+                "the input was not accepted. Fix the store, then run it again", self.id)
         self._plan(value, run_context, policies)
-        self.checkpoint("checkpoint", status="running")
+        self._write("checkpoint", "running")
+
+    def run(self, value: Any, run_context: dict | None = None, policies: list | None = None) -> None:
+        """:meth:`accept` then :meth:`pump` (in-process callers and tests)."""
+        self.accept(value, run_context, policies)
         self.pump()
 
     def _plan(self, value: Any, run_context: dict | None, policies: list | None) -> None:
@@ -184,9 +256,20 @@ class Worker:
                 wf.set_scheduler_policies(merged)
         if run_context:
             wf.put_run_context(run_context)
+        if self.status != "running":
+            self.failure_mark = len(wf.failures)
         wf.plan_eagerly(value)
         self._drain()
         self.status = "running"
+
+    def apply_options(self, run_context: dict | None, policies: list | None) -> None:
+        """Before a resumed workflow runs again: its run context (never persisted) and runtime
+        scheduler policies."""
+        wf = self.workflow
+        if policies:
+            wf.set_scheduler_policies(merge_policies(policies, wf.scheduler_policies))
+        if run_context:
+            wf.put_run_context(run_context)
 
     def resume_dispatch(self) -> None:
         """After a resume: run whatever was pending when the workflow was persisted."""
@@ -198,22 +281,31 @@ class Worker:
             self._set_status("running")
             self.pump()
         else:
-            self._set_status("idle")
+            self._set_status(self._settled_status())
 
     # ------------------------------------------------------------------ dispatch
     def pump(self) -> None:
-        """Dispatch what fits, running inline work through an explicit queue, then check idle."""
+        """Dispatch what fits, running inline work through an explicit queue, then check idle.
+
+        Inline work runs only on the loop thread: called on a step thread, the inline queue is
+        left to a pump posted to the loop."""
         if self.stopped:
             return
+        on_loop = self.loop.on_loop_thread()
         while True:
             self.dispatch()
             if not self._inline or self.stopped:
                 break
-            r, policy, key = self._inline.popleft()
+            if not on_loop:
+                self.loop.post(self.pump)
+                return
+            r, policy, key, executor = self._inline.popleft()
             t0 = now_ms()
             try:
-                result, lifecycle = execute_with_policy(r, policy, emit_events=policy.execution_mode == "durable",
-                                                        attempt_runner=self.executor.attempt_runner)
+                with attempts_of(self.id):
+                    result, lifecycle = execute_with_policy(r, policy, emit_events=policy.execution_mode == "durable",
+                                                            attempt_runner=executor.attempt_runner)
+                result = unencodable(result)
             except Exception as exc:  # noqa: BLE001 - a driver bug: treat as a crash
                 self.on_crash(key, exc)
                 continue
@@ -221,10 +313,10 @@ class Worker:
         self.maybe_idle()
 
     def dispatch(self) -> None:
-        """Prepare pending work not in flight and hand it to executors (spec §5.6)."""
+        """Prepare pending work not in flight and hand it to executors."""
         wf = self.workflow
         free = self.max_concurrency - len(self.active)
-        if free <= 0 or not wf.graph.pending or self.loop.draining:
+        if free <= 0 or not wf.graph.pending or self.loop.draining or self.persist_error is not None:
             return
         if self.lazy and self.resolver is not None:
             resolve_pending(wf, self.resolver)
@@ -254,13 +346,13 @@ class Worker:
             if policy.executor is not None and policy.executor != self.executor_name:
                 executor = self.loop.executor(policy.executor)
             if executor.inline:
-                self._inline.append((r, policy, key))
+                self._inline.append((r, policy, key, executor))
             else:
                 self.loop.submit_work(self, key, r, policy, executor)
 
     # ------------------------------------------------------------------ results
     def on_result(self, key: tuple, r: Runnable, lifecycle: list, duration_ms: int, *, dispatch: bool = True) -> None:
-        """Apply one executed runnable (spec §5.9)."""
+        """Apply one executed runnable."""
         entry = self.active.pop(key, None)
         if entry is None or self.stopped:
             return
@@ -318,52 +410,106 @@ class Worker:
     def maybe_checkpoint(self) -> None:
         if self.strategy == "every_cycle":
             settling = not self.active and not self._inline and not self.workflow.is_runnable()
-            self.checkpoint("checkpoint", status="idle" if settling else None)
+            self.checkpoint("checkpoint", status=self._settled_status() if settling else None)
         elif self.strategy == "every_n":
             self.cycle_count += 1
             if self.cycle_count % self.every_n == 0:
                 self.checkpoint("checkpoint")
 
-    def checkpoint(self, operation: str | None = "checkpoint", status: str | None = None) -> None:
-        """Write the buffered events and fact values, and ``status`` if it changed: one fenced
-        transaction, inside a ``store`` telemetry span named by ``operation`` (None: no span)."""
+    def _write(self, operation: str | None, status: str | None) -> None:
+        """One fenced write of the buffered events, fact values and ``status``; raises."""
         self._drain()
         if status == self.stored_status:
             status = None
         if not self.streams:
             self._save_snapshot(operation or "save")
             if status is not None:
-                self._set_status(status)
+                self.store.set_status(self.id, status, epoch=self.epoch)
+                self.stored_status = status
             return
         if not self.pending_events and not self.pending_facts:
             if status is not None:
-                self._set_status(status)
+                self.store.set_status(self.id, status, epoch=self.epoch)
+                self.stored_status = status
             return
         events, facts = self.pending_events, self.pending_facts
 
         def write() -> int:
             return self.store.append(self.id, events, epoch=self.epoch, facts=facts or None, status=status)
 
-        try:
-            if operation is not None and telemetry.enabled():
-                telemetry.span(_T + ("store",), {"workflow_id": self.id, "operation": operation}, write)
-            else:
-                write()
-        except FencedError:
-            self._fenced("persisting")
-            return
+        if operation is not None and telemetry.enabled():
+            telemetry.span(_T + ("store",), {"workflow_id": self.id, "operation": operation}, write)
+        else:
+            write()
         self.pending_events = []
         self.pending_facts = {}
         if status is not None:
             self.stored_status = status
+
+    def checkpoint(self, operation: str | None = "checkpoint", status: str | None = None) -> bool:
+        """Write the buffered events and fact values, and ``status`` if it changed: one fenced
+        transaction, inside a ``store`` telemetry span named by ``operation`` (None: no span).
+
+        Returns True once written. A fenced write stops the Worker; any other store error starts
+        the retry cycle (see the module docs) and returns False."""
+        try:
+            self._write(operation, status)
+        except FencedError:
+            self._fenced("persisting")
+            return False
+        except StoreError as exc:
+            self._persist_failed(exc)
+            return False
+        if self.persist_error is not None:
+            self._persist_recovered()
+        return True
+
+    def _persist_failed(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if self.persist_error is None:
+            self.persist_failing_since = now
+            log.error("workflow %r: cannot persist (%s); no new step starts until the store works "
+                      "again (retrying)", self.id, exc)
+        self.persist_error = exc
+        self._persist_attempts += 1
+        failing_for = now - (self.persist_failing_since or now)
+        if failing_for >= self.store_retry_s and self.awaiters:
+            waiting, self.awaiters = self.awaiters, []
+            self.end_error = PersistenceError(
+                f"workflow {self.id!r} could not be persisted for {failing_for:.1f} s: {exc}. Its events "
+                "are kept in memory and written as soon as the store works again (the Worker keeps "
+                "retrying); fix the store, then await it again", self.id)
+            for notify in waiting:
+                notify(self)
+            self.end_error = None
+        if not self._retry_armed and not self.stopped:
+            self._retry_armed = True
+            delay = min(_RETRY_MAX_S, _RETRY_FIRST_S * (2 ** min(self._persist_attempts - 1, 10)))
+            self.loop.call_later(delay, self._retry_persist)
+
+    def _retry_persist(self) -> None:
+        self._retry_armed = False
+        if self.stopped or self.persist_error is None:
+            return
+        settling = not self.active and not self._inline and not self.workflow.is_runnable()
+        status = self._settled_status() if settling and self.status == "running" else self.status
+        if self.checkpoint("checkpoint", status=status if status != self.stored_status else None):
+            self.pump()
+
+    def _persist_recovered(self) -> None:
+        log.warning("workflow %r: the store works again after %d failed attempts; resuming dispatch",
+                    self.id, self._persist_attempts)
+        self.persist_error = None
+        self.persist_failing_since = None
+        self._persist_attempts = 0
 
     def _save_snapshot(self, operation: str) -> None:
         log_ = self.workflow.event_log()
         fn = getattr(self.store, "checkpoint", None) if operation == "checkpoint" else None
         (fn or self.store.save)(self.id, log_)
 
-    def persist(self) -> None:
-        self.checkpoint("save")
+    def persist(self) -> bool:
+        return self.checkpoint("save")
 
     def _fenced(self, doing: str) -> None:
         owner = None
@@ -373,50 +519,80 @@ class Worker:
             pass
         log.error("workflow %r: fenced while %s: another owner took it over (%r, our epoch %s); "
                   "stopping this worker", self.id, doing, owner, self.epoch)
+        who = owner[0] if isinstance(owner, tuple) and owner else owner
+        self.end_error = WorkflowTakenOverError(
+            f"workflow {self.id!r} was taken over by another owner ({who}) while this Runner was "
+            f"{doing}; it continues there. Ask that Runner, or read it from the store", self.id, who)
         self.stop(persist=False, status=None, reason="fenced")
 
     # ------------------------------------------------------------------ idle and stop
+    def _settled_status(self) -> str:
+        return "failed" if halting(self.workflow.failures, self.failure_mark) else "idle"
+
+    def failure_error(self) -> Exception | None:
+        """The :class:`WorkflowFailedError` for the current outcome, if it failed."""
+        bad = halting(self.workflow.failures, self.failure_mark)
+        return failed_error(self.id, bad) if bad else None
+
     def maybe_idle(self) -> None:
         if self.stopped or self.active or self._inline or self.workflow.is_runnable():
             return
         if self.status == "running":
-            telemetry.execute(_T + ("workflow", "stop"), {"duration": max(0, now_ms() - self.started_at)},
-                              {"id": self.id, "workflow_name": self.workflow.name})
-            self.persist()
+            if self.persist_error is not None or not self.persist():
+                return  # settles once the store takes the last events
             if self.stopped:
                 return
+            telemetry.execute(_T + ("workflow", "stop"), {"duration": max(0, now_ms() - self.started_at)},
+                              {"id": self.id, "workflow_name": self.workflow.name})
             if self.on_complete is not None:
                 try:
                     self.on_complete(self.id, self.workflow)
-                except Exception:  # noqa: BLE001 - quirk 21: guarded
+                except Exception:  # noqa: BLE001 - guarded
                     log.exception("workflow %r: on_complete raised; ignoring it", self.id)
             self._safe("on_idle", self)
-            self.status = "idle"
-            self._set_status("idle")
+            self.status = self._settled_status()
+            self._set_status(self.status)
         waiting, self.awaiters = self.awaiters, []
         for notify in waiting:
             notify(self)
 
+    def settled(self) -> bool:
+        return not self.active and not self._inline and not self.workflow.is_runnable() \
+            and self.persist_error is None and self.status != "running"
+
     def await_idle(self, notify: Callable[["Worker"], None]) -> bool:
-        """True if idle now; otherwise call ``notify(worker)`` once it is (or once it stops)."""
+        """True if settled now; otherwise call ``notify(worker)`` once it is (or once it ends)."""
         if not self.active and not self._inline and not self.workflow.is_runnable():
             self.maybe_idle()  # a result applied just now may not have been followed by the idle check
-            return True
+            if self.status != "running":
+                return True
         self.awaiters.append(notify)
         return False
 
     def stop(self, persist: bool = True, status: str | None = "stopped", reason: str = "stopped") -> None:
-        """Stop: persist (unless told not to), record the status, forget in-flight work."""
+        """Stop: persist (unless told not to), record the status, end in-flight work.
+
+        In-flight ``process`` attempts are killed; thread attempts are abandoned (their results
+        are discarded when they arrive)."""
         if self.stopped:
             return
         if persist:
             self.persist()
         self.stopped = True
         if status is not None:
+            self.status = status
             try:
                 self.store.set_status(self.id, status, epoch=self.epoch)
-            except FencedError:
-                pass
+            except StoreError as exc:  # fenced, or the store fails: the status stays as it was
+                log.warning("workflow %r: could not record status %r: %s", self.id, status, exc)
+        killed = kill_attempts(self.id)
+        if killed:
+            log.info("workflow %r: killed %d in-flight attempt process(es): %s", self.id, len(killed), killed)
         self.active.clear()
         self._inline.clear()
         self.loop.worker_stopped(self, reason)
+
+    def cancel(self) -> None:
+        """Cancel: keep what completed (persisted), kill or abandon what is in flight, run
+        nothing more; status ``cancelled``."""
+        self.stop(persist=True, status="cancelled", reason="cancelled")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import RunicError
+from ..remote import RemoteError as _RemoteError
 
 __all__ = [
     "SupervisorError",
@@ -15,7 +16,6 @@ __all__ = [
     "SupervisorNotRunningError",
     "SupervisorTimeoutError",
     "RemoteError",
-    "error_class",
 ]
 
 
@@ -55,30 +55,5 @@ class SupervisorTimeoutError(SupervisorError, TimeoutError):
     """The supervisor did not answer in time."""
 
 
-class RemoteError(SupervisorError):
-    """An error reply whose type is not a known runic supervisor error (``type`` names it)."""
-
-    def __init__(self, type_name: str, message: str) -> None:
-        self.type_name = type_name
-        super().__init__(f"{type_name}: {message}")
-
-
-_BY_NAME = {
-    cls.__name__: cls
-    for cls in (
-        SupervisorError,
-        InvalidChildSpecError,
-        ChildStartError,
-        SupervisorStartError,
-        ChildNotFoundError,
-        ChildAlreadyPresentError,
-        ChildRunningError,
-        SupervisorNotRunningError,
-        SupervisorTimeoutError,
-    )
-}
-
-
-def error_class(type_name: str) -> type[SupervisorError] | None:
-    """The supervisor error class named by an ``ErrorReply.type`` (qualified or not)."""
-    return _BY_NAME.get(type_name.rpartition(".")[2]) if type_name.startswith("runic.") else None
+RemoteError = _RemoteError
+"""Re-exported from :mod:`runic.remote` (errors crossing processes are rebuilt there)."""

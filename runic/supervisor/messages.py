@@ -37,6 +37,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..remote import describe, rebuild
+
 __all__ = [
     "ErrorReply",
     "ChildInfo",
@@ -65,26 +67,25 @@ __all__ = [
 
 @dataclass
 class ErrorReply:
-    """A request failed. ``type`` is the exception's qualified type name, ``message`` its text."""
+    """A request failed. ``type`` is the exception's qualified type name, ``message`` its text,
+    ``attrs`` its plain attributes (see :mod:`runic.remote`, which rebuilds it in the caller)."""
 
     type: str
     message: str
     ref: Any = None
     detail: str | None = None
+    attrs: dict | None = None
 
     @classmethod
     def from_exception(cls, exc: BaseException, ref: Any = None, with_traceback: bool = False) -> "ErrorReply":
-        t = type(exc)
-        name = t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+        name, message, attrs = describe(exc)
         detail = "".join(traceback.format_exception(exc)) if with_traceback else None
-        return cls(name, str(exc), ref, detail)
+        return cls(name, message, ref, detail, attrs or None)
 
     def to_exception(self) -> Exception:
-        """The matching runic supervisor exception (or a ``RemoteError`` naming the type)."""
-        from .errors import RemoteError, error_class
-
-        cls = error_class(self.type)
-        return cls(self.message) if cls is not None else RemoteError(self.type, self.message)
+        """The exception as the raiser's class (a :class:`~runic.remote.RemoteError` naming the
+        type when that class cannot be rebuilt here)."""
+        return rebuild(self.type, self.message, self.attrs)
 
     def __str__(self) -> str:
         return f"{self.type}: {self.message}"

@@ -73,7 +73,7 @@ def test_runner_emits_workflow_runnable_and_store_events(make_runner, journal):
     wf = runic.workflow("tele", steps=[(runic.step(fns.add1, name="a"), [runic.step(fns.boom, name="bad")])])
     r.start_workflow("t", wf)
     r.run("t", 1)
-    r.await_idle("t", timeout=20)
+    assert r.await_idle("t", timeout=20, raise_on_failure=False) == "failed"
     records = journal.read()
     by = {}
     for name, meas, meta in records:

@@ -9,6 +9,7 @@ import os
 import pytest
 
 import runic
+from runic.runner import WorkflowFailedError
 from runic.events import RunnableCompleted, RunnableDispatched, RunnableFailed
 from runic.store import MnesiaStore
 
@@ -38,7 +39,8 @@ def test_timeout_fails_the_step_and_the_worker_still_settles(runner):
     wf = runic.workflow("t", steps=[(runic.step(fns.very_slow, name="slow"), [runic.step(fns.add1, name="after")])])
     wf.add_scheduler_policy("slow", {"timeout_ms": 10})
     runner.start_workflow("t", wf, input=1)
-    assert runner.await_idle("t", timeout=20) == "idle"
+    # a timed-out step fails for good: the workflow settles as failed (not idle)
+    assert runner.await_idle("t", timeout=20, raise_on_failure=False) == "failed"
     assert runner.get_results("t") == []
 
 
@@ -61,10 +63,11 @@ def test_runtime_policies_passed_to_run(runner, tmp_path):
 def test_a_raising_step_does_not_kill_the_worker(runner):
     runner.start_workflow("r", runic.workflow("r", steps=[runic.step(fns.boom, name="bad")]))
     runner.run("r", 1)
-    runner.await_idle("r", timeout=20)
+    with pytest.raises(WorkflowFailedError, match="boom on 1"):
+        runner.await_idle("r", timeout=20)
     assert runner.get_results("r") == []
-    runner.run("r", 2)
-    assert runner.await_idle("r", timeout=20) == "idle"
+    runner.run("r", 2)  # the Worker lives on and takes the next input
+    assert runner.await_idle("r", timeout=20, raise_on_failure=False) == "failed"
     assert runner.lookup("r") is not None
 
 
@@ -132,7 +135,7 @@ def test_crashing_branches_do_not_deadlock(runner):
     for i in range(3):
         wf.add(runic.step(fns.boom, name=f"bad{i}"), to="root")
     runner.start_workflow("c", wf, input=4)
-    assert runner.await_idle("c", timeout=20) == "idle"
+    assert runner.await_idle("c", timeout=20, raise_on_failure=False) == "failed"
     assert runner.get_results("c", ["good", "never"]) == {"good": 8, "never": None}
     runner.start_workflow("after", runic.workflow(steps=[runic.step(fns.add1, name="a")]), input=1)
     runner.await_idle("after", timeout=20)
@@ -170,7 +173,7 @@ def test_hooks_are_called(runner, journal):
     }
     wf = runic.workflow("h", steps=[(runic.step(fns.add1, name="a"), [runic.step(fns.boom, name="bad")])])
     runner.start_workflow("h", wf, hooks=hooks, input=1)
-    runner.await_idle("h", timeout=20)
+    assert runner.await_idle("h", timeout=20, raise_on_failure=False) == "failed"
     records = journal.read()
     assert ["dispatch", "a"] in records and ["dispatch", "bad"] in records
     assert ["complete", "a", True] in records
@@ -258,7 +261,7 @@ def test_process_executor_kills_a_timed_out_step(runner):
     wf = runic.workflow(steps=[(runic.step(fns.very_slow, name="slow"), [runic.step(fns.add1, name="after")])])
     wf.add_scheduler_policy("slow", {"timeout_ms": 50})
     runner.start_workflow("kill", wf, executor="process", input=1)
-    runner.await_idle("kill", timeout=60)
+    assert runner.await_idle("kill", timeout=60, raise_on_failure=False) == "failed"
     assert runner.get_results("kill") == []
 
 
