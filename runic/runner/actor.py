@@ -53,6 +53,7 @@ from .messages import (
     GetTree,
     GetWorkflow,
     HostNotice,
+    Idle,
     ListWorkflows,
     Location,
     Lookup,
@@ -351,10 +352,20 @@ class RunnerActor(SupervisorActor):
         groups: dict[str, list] = {}
         for wid in msg.workflow_ids:
             e = self.workflows.get(wid)
-            if e is None or e.state != "running":
-                batch.errors[wid] = error_entry(WorkflowNotFoundError(f"workflow {wid!r} is not running", wid))
+            if e is not None:
+                if e.state == "running":
+                    groups.setdefault(e.host, []).append(wid)
+                continue  # being started: left out of the reply, the waiter awaits it on its own
+            if self.store is None:
+                groups.setdefault(self.conf["pool"][0], []).append(wid)
                 continue
-            groups.setdefault(e.host, []).append(wid)
+            try:
+                status = stored.stored_status(self.store, wid)
+            except Exception as exc:  # noqa: BLE001
+                batch.errors[wid] = error_entry(exc)
+                continue
+            if status != "running":
+                batch.done[wid] = status
         self._scatter(batch, groups, lambda ids: dataclasses.replace(msg, workflow_ids=ids))
 
     def _scatter(self, batch: _Batch, groups: dict[str, list], part: Any) -> None:
@@ -485,7 +496,24 @@ class RunnerActor(SupervisorActor):
         self._direct(msg, sender)
 
     def receiveMsg_AwaitIdle(self, msg: AwaitIdle, sender: Any) -> None:  # noqa: N802
-        self._direct(msg, sender)
+        """Live: the host answers once it settles. Being started or resumed, or stored as running
+        with no Worker: no answer now (the waiter probes, and arms again or gives up). Stored and
+        settled: its stored status answers. Unknown: ``WorkflowNotFoundError``."""
+        e = self.workflows.get(msg.workflow_id)
+        if e is not None:
+            if e.state == "running":
+                self._direct(msg, sender)
+            return
+        if self.store is None:
+            self._forward(self.conf["pool"][0], msg, sender)
+            return
+        try:
+            status = stored.stored_status(self.store, msg.workflow_id)
+        except Exception as exc:  # noqa: BLE001 - unknown id, or the store fails
+            self._reply_error(sender, exc, msg.ref)
+            return
+        if status != "running":
+            self.send(sender, Idle(msg.workflow_id, status, msg.ref))
 
     def _live_or_stored(self, msg: Any, sender: Any, read: Any) -> None:
         """A read: the live Worker answers; otherwise the store (read here when it is shared,

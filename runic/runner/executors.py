@@ -104,7 +104,21 @@ def run_inline(runnable: Runnable, timeout_s: float | None) -> Runnable:
 
 
 def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the child
-    """SIGKILL this process when its parent dies (and exit now if it already has)."""
+    """SIGKILL this process when its parent dies (and exit now if it already has).
+
+    The parent is multiprocessing's forkserver, which exits when the worker host that started it
+    dies — unless a child still holds the write end of its "alive" pipe, which the forkserver
+    hands every child it forks. So the child closes it first: then a dead host means a dead
+    forkserver, which means dead attempts."""
+    from multiprocessing import forkserver
+
+    alive = getattr(forkserver._forkserver, "_forkserver_alive_fd", None)
+    if alive is not None:
+        try:
+            os.close(alive)
+        except OSError:
+            pass
+        forkserver._forkserver._forkserver_alive_fd = None
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
     except (OSError, AttributeError):

@@ -213,7 +213,10 @@ class HostService:
         return Accepted(msg.workflow_id, msg.ref)
 
     def await_idle(self, msg: AwaitIdle) -> Any:
-        worker = self._worker(msg.workflow_id)
+        worker = self.loop.workers.get(msg.workflow_id)
+        if worker is None:  # a stored workflow (in-process store): its settled status answers
+            status = stored.stored_status(self.store, msg.workflow_id)
+            return Idle(msg.workflow_id, status, msg.ref) if status != "running" else None
         loop, reply_to, ref = self.loop, msg.reply_to, msg.ref
         if worker.await_idle(lambda w: loop.reply(reply_to, settled_reply(w, ref))):
             return settled_reply(worker, ref)
@@ -248,16 +251,22 @@ class HostService:
     def await_many(self, msg: AwaitMany) -> ManyIdle | None:
         errors: dict = {}
         present = []
+        done: dict = {}
         for wid in msg.workflow_ids:
             if wid in self.loop.workers:
                 present.append(wid)
-            else:
-                errors[wid] = error_entry(WorkflowNotFoundError(
-                    f"workflow {wid!r} is not running on host {self.loop.host_id}", wid))
+                continue
+            try:
+                status = stored.stored_status(self.store, wid)
+            except Exception as exc:  # noqa: BLE001 - unknown id
+                errors[wid] = error_entry(exc)
+                continue
+            if status != "running":
+                done[wid] = status
 
         def after(statuses: dict, errs: dict) -> None:
             errors.update(errs)
-            self.loop.reply(msg.reply_to, ManyIdle(statuses, errors, msg.ref))
+            self.loop.reply(msg.reply_to, ManyIdle({**done, **statuses}, errors, msg.ref))
 
         self._when_all_idle(present, after)
         return None

@@ -240,16 +240,17 @@ class Runner:
         except Exception:  # noqa: BLE001
             pass
 
-    def _settle(self, wid: Any, make: Any, timeout: float | None, raise_on_failure: bool) -> str:
-        """Send ``make()`` (an ``AwaitIdle``-like request) and wait for its ``Idle``; never for
-        ever on a workflow that cannot progress.
+    def _settle(self, wid: Any, first: Any, timeout: float | None, raise_on_failure: bool) -> str:
+        """Send ``first`` (``AwaitIdle``, or ``Run`` with ``await_idle``) and wait for its
+        ``Idle``; never for ever on a workflow that cannot progress. Waits armed again send
+        ``AwaitIdle`` (never the ``Run`` again).
 
         Every :data:`PROBE_S` seconds without an answer the runner is asked where the workflow
         stands (:class:`~runic.runner.messages.Probe`): its host was restarted and it was resumed
         (the wait is armed again there), it ended (its stored status answers), it could not be
         resumed (:class:`WorkflowLostError` with the reason), or the Runner is gone."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        msg = make()
+        msg = first
         self._send(msg)
         armed_pid = None
         gone_since: float | None = None
@@ -265,12 +266,10 @@ class Runner:
             state, pid, status, error = self._call(Probe([wid]), self.timeout).states[wid]
             if state == "live":
                 gone_since = None
-                if armed_pid is None:
-                    armed_pid = pid
-                elif pid is not None and pid != armed_pid:  # its host was restarted: wait there again
+                if pid != armed_pid:  # first probe, or its host was restarted: wait there (again)
                     armed_pid = pid
                     _stash_of(self.system).forget(msg.ref)
-                    msg = make()
+                    msg = AwaitIdle(wid)
                     self._send(msg)
                 continue
             if state == "starting":
@@ -372,13 +371,16 @@ class Runner:
                 statuses.update(reply.statuses)
                 if reply.errors:
                     raise _batch_error("await", reply.errors, statuses)
+                for wid in [w for w in pending if w not in statuses]:  # being started or resumed
+                    left = None if deadline is None else max(0.001, deadline - time.monotonic())
+                    statuses[wid] = self._settle(wid, AwaitIdle(wid), left, raise_on_failure=False)
                 break
             states = self._call(Probe(pending), self.timeout).states
             rearm = False
             for wid in list(pending):
                 state, pid = states[wid][0], states[wid][1]
                 if state == "gone":  # ended or lost: its stored status (or the reason) answers
-                    statuses[wid] = self._settle(wid, lambda wid=wid: AwaitIdle(wid), None, raise_on_failure=False)
+                    statuses[wid] = self._settle(wid, AwaitIdle(wid), None, raise_on_failure=False)
                     pending.remove(wid)
                     rearm = True
                 elif state == "starting" or (wid in armed and pid != armed[wid]):
@@ -409,7 +411,7 @@ class Runner:
             reply = self._call(Run(wid, blob, ctx, pol, False), timeout)
             assert isinstance(reply, Accepted)
             return None
-        return self._settle(wid, lambda: Run(wid, blob, ctx, pol, True), timeout, raise_on_failure)
+        return self._settle(wid, Run(wid, blob, ctx, pol, True), timeout, raise_on_failure)
 
     def await_idle(self, workflow_id: Any, timeout: float | None = None, raise_on_failure: bool = True) -> str:
         """Block until the workflow has nothing left to do; returns its status.
@@ -418,7 +420,7 @@ class Runner:
         (``raise_on_failure=False``: returns ``"failed"``). Never waits for ever on a workflow
         that cannot progress: see :meth:`_settle`."""
         wid = check_id(workflow_id)
-        return self._settle(wid, lambda: AwaitIdle(wid), timeout, raise_on_failure)
+        return self._settle(wid, AwaitIdle(wid), timeout, raise_on_failure)
 
     def status(self, workflow_id: Any) -> str:
         """``running``, ``idle``, ``failed``, ``stopped`` or ``cancelled``: the live Worker's

@@ -61,7 +61,7 @@ __all__ = [
 
 log = logging.getLogger("runic.store")
 
-STATUSES: tuple[str, ...] = ("running", "idle", "stopped", "failed")
+STATUSES: tuple[str, ...] = ("running", "idle", "stopped", "failed", "cancelled")
 """The workflow statuses a store records (:meth:`BaseStore.set_status`)."""
 
 _U64 = 1 << 64

@@ -85,3 +85,48 @@ def journal_step(path, name, delay, x):
         f.write(json.dumps([name, key]) + "\n")
     time.sleep(delay)
     return x + 1
+
+
+# ---------------------------------------------------------------- failure-path helpers
+
+class Opaque:
+    """A plain class the codec does not know (a step returning it cannot be persisted)."""
+
+    def __init__(self, x):
+        self.x = x
+
+
+def returns_opaque(x):
+    return Opaque(x)
+
+
+def pid_then_sleep(path, x):
+    """Write this process's pid to ``path``, then sleep long (a process attempt to kill)."""
+    with open(path, "w") as f:
+        f.write(str(os.getpid()))
+    time.sleep(60)
+    return x
+
+
+def thread_name(x):
+    import threading
+
+    return threading.current_thread().name
+
+
+def sleep_then_thread_name(x):
+    import threading
+
+    time.sleep(0.3)
+    return threading.current_thread().name
+
+
+def tenant(x, *, context):
+    return f"{x}@{context['tenant']}"
+
+
+def wait_for_file(path, x):
+    """Block until ``path`` exists (a test releases it), then add one."""
+    while not os.path.exists(path):
+        time.sleep(0.01)
+    return x + 1
