@@ -192,14 +192,19 @@ class Runner:
 
     def _receive(self, ref: Any, timeout: float) -> Any:
         """The reply to ``ref`` (None after ``timeout``); replies to other requests of this
-        handle that arrive meanwhile are kept for their own waits (see :class:`_Stash`)."""
+        process that arrive meanwhile are kept for their own waits (see :class:`_Stash`)."""
+        return self._receive_any((ref,), timeout)
+
+    def _receive_any(self, refs: tuple, timeout: float) -> Any:
+        """The first reply to any of ``refs`` (None after ``timeout``)."""
         deadline = time.monotonic() + timeout
         stash = _stash_of(self.system)
         with self.system.lock:
             while True:
-                reply = stash.take(ref)
-                if reply is not None:
-                    return reply
+                for ref in refs:
+                    reply = stash.take(ref)
+                    if reply is not None:
+                        return reply
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return None
@@ -250,44 +255,54 @@ class Runner:
         (the wait is armed again there), it ended (its stored status answers), it could not be
         resumed (:class:`WorkflowLostError` with the reason), or the Runner is gone."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        msg = first
-        self._send(msg)
+        stash = _stash_of(self.system)
+        self._send(first)
+        refs = [first.ref]  # every request armed for this wait: any of them may answer
         armed_pid = None
         gone_since: float | None = None
-        while True:
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                _stash_of(self.system).forget(msg.ref)
-                raise RunnerTimeoutError(f"workflow {wid!r} did not settle within {timeout:g} s (it may still "
-                                         "be running: await it again, or check runner.status)")
-            reply = self._receive(msg.ref, PROBE_S if left is None else min(PROBE_S, left))
-            if reply is not None:
-                return self._settled(wid, self._raise_for(reply), raise_on_failure)
-            state, pid, status, error = self._call(Probe([wid]), self.timeout).states[wid]
-            if state == "live":
-                gone_since = None
-                if pid != armed_pid:  # first probe, or its host was restarted: wait there (again)
-                    armed_pid = pid
-                    _stash_of(self.system).forget(msg.ref)
-                    msg = AwaitIdle(wid)
-                    self._send(msg)
-                continue
-            if state == "starting":
-                gone_since = None
-                armed_pid = -1  # re-arm once it is live again
-                continue
-            if status in ("idle", "failed", "stopped", "cancelled"):
-                return self._settled(wid, Idle(wid, status, None, None), raise_on_failure)
-            if error:
-                raise WorkflowLostError(f"workflow {wid!r} is no longer running and could not be resumed: {error}. "
-                                        f"Fix the cause, then runner.resume({wid!r})", wid)
-            now = time.monotonic()
-            gone_since = gone_since or now
-            if now - gone_since >= LOST_GRACE_S:
-                raise WorkflowLostError(
-                    f"no Worker of runner {self.name!r} holds workflow {wid!r} any more (stored status "
-                    f"{status!r}): its process ended and nothing resumed it. Resume it with runner.resume({wid!r})",
-                    wid)
+        try:
+            while True:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise RunnerTimeoutError(f"workflow {wid!r} did not settle within {timeout:g} s (it may "
+                                             "still be running: await it again, or check runner.status)")
+                reply = self._receive_any(tuple(refs), PROBE_S if left is None else min(PROBE_S, left))
+                if reply is not None:
+                    refs.remove(reply.ref)
+                    return self._settled(wid, self._raise_for(reply), raise_on_failure)
+                state, pid, status, error = self._call(Probe([wid]), self.timeout).states[wid]
+                if state == "live":
+                    gone_since = None
+                    if pid != armed_pid:  # first probe, or its host was restarted: wait there (again)
+                        armed_pid = pid
+                        again = AwaitIdle(wid)
+                        self._send(again)
+                        refs.append(again.ref)
+                    continue
+                if state == "starting":
+                    gone_since = None
+                    armed_pid = -1  # arm again once it is live
+                    continue
+                if status in ("idle", "failed", "stopped", "cancelled"):
+                    # it ended: a reply may still be on its way (it says more, e.g. who took it over)
+                    reply = self._receive_any(tuple(refs), min(PROBE_S, 0.5))
+                    if reply is not None:
+                        refs.remove(reply.ref)
+                        return self._settled(wid, self._raise_for(reply), raise_on_failure)
+                    return self._settled(wid, Idle(wid, status, None, None), raise_on_failure)
+                if error:
+                    raise WorkflowLostError(f"workflow {wid!r} is no longer running and could not be resumed: "
+                                            f"{error}. Fix the cause, then runner.resume({wid!r})", wid)
+                now = time.monotonic()
+                gone_since = gone_since or now
+                if now - gone_since >= LOST_GRACE_S:
+                    raise WorkflowLostError(
+                        f"no Worker of runner {self.name!r} holds workflow {wid!r} any more (stored status "
+                        f"{status!r}): its process ended and nothing resumed it. Resume it with "
+                        f"runner.resume({wid!r})", wid)
+        finally:
+            for ref in refs:  # requests still armed: their late replies are dropped
+                stash.forget(ref)
 
     def _settled(self, wid: Any, reply: Idle, raise_on_failure: bool) -> str:
         if reply.status == "failed" and raise_on_failure:

@@ -130,3 +130,10 @@ def wait_for_file(path, x):
     while not os.path.exists(path):
         time.sleep(0.01)
     return x + 1
+
+
+def big_after_gate(path, x):
+    """Block until ``path`` exists, then return a value large enough to need new disk pages."""
+    while not os.path.exists(path):
+        time.sleep(0.01)
+    return "x" * 300_000 + str(x)

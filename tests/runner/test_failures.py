@@ -343,3 +343,90 @@ def test_a_per_component_inline_policy_runs_on_the_host_loop_without_timeout(run
     res = runner.get_results("inl", ["pooled", "inline"])
     assert res["pooled"].startswith("runic-step")
     assert res["inline"].startswith("runic-host-loop")
+
+
+# ----------------------------------------------------------------------------- store failures
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 4 MiB tmpfs (root only): a disk that can be filled and freed again."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if os.system(f"mount -t tmpfs -o size=4m tmpfs {mnt}") != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield mnt
+    finally:
+        os.system(f"umount -l {mnt}")
+
+
+def _fill(directory: Path) -> Path:
+    filler = directory / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (65536, 4096, 512, 1):  # every last block
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+    return filler
+
+
+def test_a_full_disk_stops_dispatch_tells_waiters_and_loses_nothing(make_runner, small_disk, tmp_path):
+    from runic.runner import PersistenceError
+
+    r = make_runner("mnesia", store_opts={"dir": str(small_disk / "data")}, pool_size=1)
+    gate = tmp_path / "gate"
+    wf = runic.workflow("disk", steps=[(runic.step(functools.partial(fns.big_after_gate, str(gate)), name="big"),
+                                        [runic.step(len, name="size")])])
+    r.start_workflow("disk", wf, input=1, store_retry_s=1.0)
+    wait_for(lambda: r.worker_state("disk")["active_tasks"] == 1)
+    filler = _fill(small_disk)
+    gate.touch()  # the step finishes now; its result cannot be written
+    state = wait_for(lambda: (s := r.worker_state("disk"))["persistence_status"]["status"] == "failing" and s)
+    assert "full" in state["persistence_status"]["error"]
+    assert state["active_tasks"] == 0  # nothing new was dispatched while the write fails
+    with pytest.raises(PersistenceError, match="could not be persisted"):
+        r.await_idle("disk", timeout=60)
+    with pytest.raises(PersistenceError, match="not accepted"):
+        r.run("disk", 2)
+    filler.unlink()  # space is back: the Worker's retry writes everything and goes on
+    assert r.await_idle("disk", timeout=60) == "idle"
+    assert r.get_results("disk", ["size"]) == {"size": 300_001}
+    assert r.worker_state("disk")["persistence_status"] == {"status": "ok"}
+
+
+# ----------------------------------------------------------------------------- taken over
+
+def test_a_runner_whose_workflow_is_taken_over_is_told_who_took_it(make_runner, tmp_path):
+    from runic.runner import WorkflowTakenOverError
+
+    a = make_runner("mnesia", name="shared", pool_size=1)
+    gate = tmp_path / "gate"
+    step = runic.step(functools.partial(fns.wait_for_file, str(gate)), name="gated")
+    a.start_workflow("w", runic.workflow("w", steps=[(step, [runic.step(fns.double, name="d")])]), input=1)
+    wait_for(lambda: a.worker_state("w")["active_tasks"] == 1)
+    out: dict = {}
+
+    def wait() -> None:
+        try:
+            out["status"] = a.await_idle("w", timeout=60)
+        except Exception as exc:  # noqa: BLE001 - inspected below
+            out["error"] = exc
+
+    t = threading.Thread(target=wait)
+    t.start()
+    b = make_runner("mnesia", name="shared", recover="manual", pool_size=1)
+    b.resume("w")  # B takes it over: A's next write is fenced
+    gate.touch()
+    t.join(60)
+    assert isinstance(out.get("error"), WorkflowTakenOverError), out
+    assert "shared.host-0" in str(out["error"])  # names the new owner
+    assert b.await_idle("w", timeout=60) == "idle"
+    assert b.get_results("w", ["d"]) == {"d": 4}
+    wait_for(lambda: "w" not in a.list_workflows())
