@@ -47,7 +47,7 @@ def stop_command(workflow_id: str, settings: Settings) -> None:
         epoch = store.acquire(wid, cli_owner())
         store.set_status(wid, "stopped", epoch=epoch)
     was = f"; it was owned by {previous[0]} (epoch {previous[1]}), which is now fenced" if previous else ""
-    console.print(esc(f"stopped workflow {wid} (epoch {epoch}){was}. `runic resume {wid}{settings.hint_flags()}` "
+    console.print(esc(f"stopped workflow {wid} (epoch {epoch}){was}. `{settings.command('resume', wid)}` "
                   "continues it"), soft_wrap=True)
 
 
@@ -69,7 +69,8 @@ def delete_command(workflow_id: str, yes: bool, force: bool, settings: Settings)
         wid = resolve_id(store, workflow_id, settings)
         status = store.status(wid)
         if status == "running" and not force:
-            raise UsageProblem(f"workflow {wid!r} is running; stop it first (`runic stop {wid}`) or pass --force")
+            raise UsageProblem(f"workflow {wid!r} is running; stop it first (`{settings.command('stop', wid)}`) "
+                               "or pass --force")
         events = store.cursor(wid)
         if not yes:
             if not click.get_text_stream("stdin").isatty():

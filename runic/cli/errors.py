@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 
-__all__ = ["CliError", "UsageProblem", "WorkFailed", "describe", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE",
+__all__ = ["CliError", "UsageProblem", "WorkFailed", "Interrupted", "describe", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE",
            "EXIT_INTERRUPTED"]
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,13 @@ class WorkFailed(CliError):
     """The command ran, but the workflow did not succeed (exit code 1)."""
 
     exit_code = EXIT_FAILED
+
+
+class Interrupted(CliError):
+    """Ctrl-C or SIGTERM (exit code 130); ``message`` says how to continue. It is printed
+    without the ``error:`` prefix: nothing went wrong, the user stopped the command."""
+
+    exit_code = EXIT_INTERRUPTED
 
 
 def _one_line(text: str) -> str:
