@@ -259,7 +259,10 @@ def events_command(workflow_id: str, start: int, limit: int, types: tuple[str, .
                       f"(the stream has {total})"))
         return
     flags = settings.hint_flags() + "".join(f" --type {t}" for t in types) + (f" --limit {limit}" if limit != 50 else "")
-    tail = f"; next page: `runic events {_quoted(wid)} --start {last + 1}{flags}`" if more else ""
+    page = f"--start {last + 1}{flags}"
+    shown_id = _quoted(wid)
+    following = f"runic events {page} -- {shown_id}" if str(wid).startswith("-") else f"runic events {shown_id} {page}"
+    tail = f"; next page: `{following}`" if more else ""
     if types:
         console.print(esc(f"{shown} {'/'.join(types)} event(s) between {start} and {last}, of {total}{tail}"), style="dim",
                       soft_wrap=True)
