@@ -97,7 +97,7 @@ class _Crash:
                 return
             self.source.poll()
             model = self.source.model
-            self.killed_at_event = model.events
+            self.killed_at_event = model.events or 0
             self.completed_before = model.completed_ids()
             self.in_flight = model.running_labels()
             self.in_flight_count = model.in_flight()

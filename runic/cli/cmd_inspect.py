@@ -164,7 +164,7 @@ def show_command(workflow_id: str, full: bool, settings: Settings) -> None:
         table.add_column("step")
         table.add_column("input", overflow="fold")
         for node, fact in pending:
-            info = labels.get(node.hash)
+            info = labels.get(getattr(node, "hash", 0))
             value = fact.value if isinstance(fact, Fact) and fact.value is not STRIPPED else "<not loaded>"
             table.add_row(plain(info.label if info else getattr(node, "name", node)), plain(short(value, limit)))
         console.print(titled(heading, table))

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 
 import click
 
 from .context import Settings, make_console, store_options
 from .errors import CliError, UsageProblem
-from .render import esc
+from .render import esc, printable
 from .stores import open_existing, resolve_id
 
 __all__ = ["stop_command", "delete_command", "cli_owner"]
@@ -73,9 +74,10 @@ def delete_command(workflow_id: str, yes: bool, force: bool, settings: Settings)
                                "or pass --force")
         events = store.cursor(wid)
         if not yes:
-            if not click.get_text_stream("stdin").isatty():
+            if not sys.stdin.isatty():
                 raise UsageProblem(f"not deleting {wid!r} without confirmation; pass --yes")
-            if not click.confirm(f"delete workflow {wid} ({events} events, status {status}) from {settings.data_dir}?"):
+            if not click.confirm(printable(f"delete workflow {wid} ({events} events, status {status}) from "
+                                           f"{settings.data_dir}?")):
                 raise CliError("aborted; nothing was deleted")
         store.delete(wid)
     console.print(esc(f"deleted workflow {wid} ({events} events) from {settings.where}"), soft_wrap=True)

@@ -122,7 +122,7 @@ def when(ms: int | None) -> str:
     return _dt.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def results_table(results: dict, limit: int = 100, title: str | None = None) -> Any:
+def results_table(results: dict[Any, Any], limit: int = 100, title: str | None = None) -> Any:
     """A two-column table of ``{name: value}``."""
     table = Table(show_header=False, show_edge=False, pad_edge=False, box=None)
     table.add_column("name", style="bold")
@@ -132,7 +132,7 @@ def results_table(results: dict, limit: int = 100, title: str | None = None) -> 
     return titled(title, table) if title else table
 
 
-def failures_of(wf: Any, labels: dict) -> list[tuple[str, str, str]]:
+def failures_of(wf: Any, labels: dict[int, Any]) -> list[tuple[str, str, str]]:
     """``(node label, input, error)`` for every failure recorded in ``wf``."""
     out = []
     for node_hash, fact_hash, error in wf.failures:
