@@ -41,4 +41,9 @@ __all__ = [
     "DuplicateComponentError", "FunctionRestoreError", "InvalidPolicyError", "RunContextError",
     "ArgumentError", "ArgumentTypeError",
 ]
-__version__ = "0.1.0"
+import typing as _typing  # noqa: E402
+
+__version__: str  # the installed version, looked up on first use, not at import (see runic._version)
+if not _typing.TYPE_CHECKING:  # type checkers see the declaration above, not a catch-all __getattr__
+    from ._version import module_getattr as __getattr__
+del _typing

@@ -1,5 +1,6 @@
-"""``python -m runic.cli``: the same as the ``runic`` console script."""
+"""``python -m runic.cli``: the same as ``python -m runic`` and the ``runic`` console script."""
 
 from . import main
 
-main()
+if __name__ == "__main__":
+    main()

@@ -2,8 +2,10 @@
 
 ``main()`` runs click in non-standalone mode and maps what comes out (see
 :mod:`runic.cli.errors` for the exit codes): usage errors and bad input exit 2 with one line
-on stderr, failed work exits 1, Ctrl-C exits 130. ``--debug`` (or ``RUNIC_DEBUG=1``) adds the
-traceback and debug logs.
+on stderr, failed work exits 1, Ctrl-C exits 130 with one line saying how to continue
+(:mod:`runic.cli.interrupts`). ``--debug`` (or ``RUNIC_DEBUG=1``) adds the traceback and debug
+logs. Every line is passed through :func:`runic.cli.render.printable` first: messages quote
+ids, names and paths the user chose, and those may hold terminal escape sequences.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ import logging
 import os
 import sys
 import traceback
-from typing import Sequence
+from typing import Any, Sequence
 
 import click
 
 from .. import __version__
+from . import interrupts
 from .context import debug_option, debug_requested, setup_logging
-from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, describe
+from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, describe
+from .render import printable
 
 __all__ = ["cli", "main"]
 
@@ -32,6 +36,14 @@ class _OrderedGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # click turns a KeyboardInterrupt into Abort after printing an empty line; a command
+        # interrupted before it said more than "interrupted" reaches main() as Interrupted.
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise Interrupted("interrupted") from exc
 
 
 @click.group(cls=_OrderedGroup, context_settings=CONTEXT_SETTINGS)
@@ -73,11 +85,16 @@ def _usage_line(exc: click.UsageError) -> str:
     return f"error: {message} (see `{path} --help`)"
 
 
+def _say(line: str) -> None:
+    click.echo(printable(line), err=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return (and, as a console script, exit with) its exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = debug_requested() or "--debug" in args
     setup_logging(debug)
+    interrupts.install()
     try:
         result = cli.main(args=args, prog_name="runic", standalone_mode=False)
     except click.UsageError as exc:
@@ -86,20 +103,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if debug:
             traceback.print_exc()
-        click.echo(_usage_line(exc), err=True)
+        _say(_usage_line(exc))
         return EXIT_USAGE
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        if interrupts.by_signal():  # Ctrl-C at a confirmation prompt
+            _say("interrupted; nothing was changed")
+            return EXIT_INTERRUPTED
+        _say("aborted")
         return EXIT_FAILED
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)
     except click.ClickException as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
+        _say(f"error: {' '.join(exc.format_message().split())}")
         return exc.exit_code
+    except Interrupted as exc:
+        if debug:
+            traceback.print_exc()
+        _say(exc.message)
+        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+        if debug:
+            traceback.print_exc()
+        _say("interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `runic events ID | head`: the reader left; say nothing more
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -109,6 +136,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         message, code = describe(exc)
-        click.echo(f"error: {message}", err=True)
+        _say(f"error: {message}")
         return code
     return int(result or 0) if isinstance(result, int) else 0

@@ -18,7 +18,6 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from .. import demo
 from ..store import MnesiaStore
@@ -27,7 +26,8 @@ from .errors import WorkFailed
 from .execution import StoreSource, follow, host_pid, kill, runner_session
 from .inspection import load
 from .progress import LiveView
-from .render import esc, short, titled
+from .render import esc, plain, short, titled
+from .cmd_run import interrupted
 from .stores import all_ids, open_or_create
 
 __all__ = ["demo_command"]
@@ -62,7 +62,7 @@ def _earlier_runs(console: Console, store: MnesiaStore, ids: list, settings: Set
                 outcome = f"{len(wf.next_runnables())} step(s) pending"
         except Exception as exc:  # noqa: BLE001 - a listing shows what it can
             log.debug("cannot summarise %r: %s", wid, exc)
-        table.add_row(Text(str(wid)), store.status(wid) or "-", str(store.cursor(wid)), Text(outcome))
+        table.add_row(plain(wid), plain(store.status(wid) or "-"), str(store.cursor(wid)), plain(outcome))
     console.print(titled(f"earlier workflows in this store ({len(ids)})", table))
     if len(ids) > 5:
         console.print(esc(f"(and {len(ids) - 5} more: `runic ls{settings.hint_flags()}`)"))
@@ -97,7 +97,7 @@ class _Crash:
                 return
             self.source.poll()
             model = self.source.model
-            self.killed_at_event = model.events
+            self.killed_at_event = model.events or 0
             self.completed_before = model.completed_ids()
             self.in_flight = model.running_labels()
             self.in_flight_count = model.in_flight()
@@ -158,11 +158,11 @@ def demo_command(no_kill: bool, settings: Settings) -> None:
                 source = StoreSource(store, wid)
                 with LiveView(console, source.model, f"{wid} (live, from the store's event stream)") as view:
                     crash = _Crash(runner, source, view, enabled=not no_kill)
-                    status = follow(runner, source, view, timeout=120.0, on_poll=crash)
+                    status = follow(runner, source, view, settings, timeout=120.0, on_poll=crash)
                     if crash.victim is not None and crash.restarted_pid is None:
                         crash()
         except KeyboardInterrupt:
-            raise WorkFailed(f"interrupted; {wid} is saved as running: `runic resume {wid}` continues it", 130) from None
+            raise interrupted(store, wid, settings) from None
         elapsed = time.monotonic() - started
         final = load(store, wid).workflow
         model = source.model
@@ -191,9 +191,10 @@ def demo_command(no_kill: bool, settings: Settings) -> None:
     failures = final.failures
     if status != "idle" or failures:
         raise WorkFailed(f"the demo workflow ended with status {status!r} and {len(failures)} failure(s); "
-                         f"`runic show {wid}{settings.hint_flags()}` shows why")
+                         f"`{settings.command('show', wid)}` shows why")
     console.print()
     flags = settings.hint_flags()
     console.print(esc(f"data lives in {store.path} (runner {settings.runner!r}); run `runic ls{flags}`, "
-                      f"`runic show {wid}{flags}`, `runic events {wid}{flags}` or `runic graph {wid}{flags}`. "
+                      f"`{settings.command('show', wid)}`, `{settings.command('events', wid)}` or "
+                      f"`{settings.command('graph', wid)}`. "
                       f"Run `runic demo{flags}` again: this run will be listed."), soft_wrap=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, Hashable
 
@@ -17,12 +16,37 @@ from .context import Settings, make_console, store_options
 from .errors import UsageProblem
 from .events_view import describe_event, event_fields
 from .inspection import load, node_labels, structure_of
-from .render import esc, failures_of, results_table, short, titled, when
+from .render import esc, failures_of, json_line, plain, printable, results_table, short, titled, when
 from .stores import all_ids, open_existing, resolve_id
 
 __all__ = ["ls_command", "show_command", "events_command", "graph_command"]
 
 log = logging.getLogger(__name__)
+
+
+def event_type_names() -> dict[str, str]:
+    """``{lower-case name: name}`` of every event type (subclasses of :class:`runic.events.Event`,
+    including those other modules define)."""
+    from ..events import Event
+
+    names: dict[str, str] = {}
+    todo = list(Event.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        names[cls.__name__.lower()] = cls.__name__
+        todo.extend(cls.__subclasses__())
+    return dict(sorted(names.items()))
+
+
+def _check_types(types: tuple[str, ...]) -> set[str]:
+    """The lower-cased ``--type`` names; a usage error listing the valid ones for an unknown name."""
+    known = event_type_names()
+    wanted = {t.lower() for t in types}
+    unknown = [t for t in types if t.lower() not in known]
+    if unknown:
+        raise UsageProblem(f"unknown event type {', '.join(repr(t) for t in unknown)} for --type; the types are "
+                           f"{', '.join(known.values())}")
+    return wanted
 
 
 def _name_of(store: Any, wid: Hashable) -> str:
@@ -62,8 +86,8 @@ def ls_command(statuses: tuple[str, ...], settings: Settings) -> None:
                 continue
             owner = store.owner(wid)
             style = {"running": "yellow", "idle": "green", "stopped": "magenta", "failed": "red"}.get(status or "", "")
-            table.add_row(Text(str(wid)), Text(status or "-", style=style), Text(_name_of(store, wid)), str(store.cursor(wid)),
-                          Text(f"{owner[0]} ({owner[1]})" if owner else "-"))
+            table.add_row(plain(wid), plain(status or "-", style=style), plain(_name_of(store, wid)), str(store.cursor(wid)),
+                          plain(f"{owner[0]} ({owner[1]})" if owner else "-"))
             shown += 1
     if not shown:
         what = f" with status {'/'.join(statuses)}" if statuses else ""
@@ -116,10 +140,10 @@ def show_command(workflow_id: str, full: bool, settings: Settings) -> None:
     head = Table(show_header=False, box=None, pad_edge=False)
     head.add_column(style="bold")
     head.add_column(overflow="fold")
-    head.add_row("workflow", Text(f"{wid} ({wf.name})" if wf.name is not None else str(wid)))
-    head.add_row("status", status or "-")
-    head.add_row("owner", Text(f"{owner[0]} (epoch {owner[1]})" if owner else "-"))
-    head.add_row("store", Text(settings.where))
+    head.add_row("workflow", plain(f"{wid} ({wf.name})" if wf.name is not None else wid))
+    head.add_row("status", plain(status or "-"))
+    head.add_row("owner", plain(f"{owner[0]} (epoch {owner[1]})" if owner else "-"))
+    head.add_row("store", plain(settings.where))
     if loaded.from_stream:
         seq, ms, what = _last_checkpoint(loaded.events)
         head.add_row("events", f"{cursor} in the stream")
@@ -129,7 +153,7 @@ def show_command(workflow_id: str, full: bool, settings: Settings) -> None:
     head.add_row("snapshot", snapshot)
     options = wf.annotations.get("runner.options")
     if options:
-        head.add_row("options", Text(", ".join(f"{k}={v}" for k, v in options.items() if v is not None)))
+        head.add_row("options", plain(", ".join(f"{k}={v}" for k, v in options.items() if v is not None)))
     console.print(head)
 
     pending = wf.next_runnables()
@@ -140,9 +164,9 @@ def show_command(workflow_id: str, full: bool, settings: Settings) -> None:
         table.add_column("step")
         table.add_column("input", overflow="fold")
         for node, fact in pending:
-            info = labels.get(node.hash)
+            info = labels.get(getattr(node, "hash", 0))
             value = fact.value if isinstance(fact, Fact) and fact.value is not STRIPPED else "<not loaded>"
-            table.add_row(Text(info.label if info else str(getattr(node, "name", node))), Text(short(value, limit)))
+            table.add_row(plain(info.label if info else getattr(node, "name", node)), plain(short(value, limit)))
         console.print(titled(heading, table))
     else:
         console.print("pending work: none")
@@ -153,7 +177,7 @@ def show_command(workflow_id: str, full: bool, settings: Settings) -> None:
         for col in ("step", "input", "error"):
             table.add_column(col, overflow="fold")
         for row in failures:
-            table.add_row(*(Text(cell) for cell in row))
+            table.add_row(*(plain(cell) for cell in row))
         console.print(titled(heading, table))
     else:
         console.print("failures: none")
@@ -167,8 +191,8 @@ def show_command(workflow_id: str, full: bool, settings: Settings) -> None:
     table.add_column("latest value", overflow="fold")
     for name, values in prods.items():
         component = wf.components.get(name)
-        table.add_row(Text(name), getattr(component, "kind", "?"), str(len(values)),
-                      Text(short(values[-1], limit)) if values else Text("-", style="dim"))
+        table.add_row(plain(name), plain(getattr(component, "kind", "?")), str(len(values)),
+                      plain(short(values[-1], limit)) if values else Text("-", style="dim"))
     console.print(titled(heading, table))
     if wf.output_ports:
         console.print(results_table(wf.results(), limit, title="results (output ports)"))
@@ -194,7 +218,7 @@ def events_command(workflow_id: str, start: int, limit: int, types: tuple[str, .
       runic events demo-1 --start 51 --limit 25 --type RunnableCompleted
     """
     console = make_console()
-    wanted = {t.lower() for t in types}
+    wanted = _check_types(types)
     with open_existing(settings) as store:
         wid = resolve_id(store, workflow_id, settings)
         total = store.cursor(wid)
@@ -202,7 +226,8 @@ def events_command(workflow_id: str, start: int, limit: int, types: tuple[str, .
         try:
             stream = iter(store.stream(wid))
         except NotFoundError:
-            raise UsageProblem(f"workflow {wid!r} has no event stream (only a saved log); `runic show {wid}` shows it") from None
+            raise UsageProblem(f"workflow {wid!r} has no event stream (only a saved log); "
+                               f"`{settings.command('show', wid)}` shows it") from None
         shown = 0
         last = start - 1
         more = False
@@ -221,26 +246,34 @@ def events_command(workflow_id: str, start: int, limit: int, types: tuple[str, .
             if labels is None:
                 labels = _labels(build)
             if as_json:
-                click.echo(json.dumps({"seq": seq, "type": type(e).__name__, "fields": event_fields(e, store)},
-                                      default=repr, ensure_ascii=False))
+                click.echo(json_line({"seq": seq, "type": type(e).__name__, "fields": event_fields(e, store)}))
             else:
                 console.print(Text.assemble((f"{seq:>6} ", "dim"), (f"{type(e).__name__:<19} ", "bold"),
-                                            describe_event(e, labels, store)), soft_wrap=True)
+                                            printable(describe_event(e, labels, store))), soft_wrap=True)
             shown += 1
             last = seq
     if as_json:
         return
     if not shown:
-        console.print(Text(f"no events{' of type ' + '/'.join(types) if types else ''} from {start} on "
+        console.print(plain(f"no events{' of type ' + '/'.join(types) if types else ''} from {start} on "
                       f"(the stream has {total})"))
         return
     flags = settings.hint_flags() + "".join(f" --type {t}" for t in types) + (f" --limit {limit}" if limit != 50 else "")
-    tail = f"; next page: `runic events {wid} --start {last + 1}{flags}`" if more else ""
+    page = f"--start {last + 1}{flags}"
+    shown_id = _quoted(wid)
+    following = f"runic events {page} -- {shown_id}" if str(wid).startswith("-") else f"runic events {shown_id} {page}"
+    tail = f"; next page: `{following}`" if more else ""
     if types:
         console.print(esc(f"{shown} {'/'.join(types)} event(s) between {start} and {last}, of {total}{tail}"), style="dim",
                       soft_wrap=True)
     else:
         console.print(esc(f"events {start}–{last} of {total}{tail}"), style="dim", soft_wrap=True)
+
+
+def _quoted(wid: Hashable) -> str:
+    import shlex
+
+    return shlex.quote(str(wid))
 
 
 def _labels(build: list) -> dict:
@@ -255,7 +288,7 @@ def _labels(build: list) -> dict:
 @click.argument("workflow_id", metavar="ID")
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True,
               help="Mermaid flowchart or Graphviz DOT.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None, metavar="FILE",
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Write to FILE instead of stdout.")
 @store_options
 def graph_command(workflow_id: str, fmt: str, output: str | None, settings: Settings) -> None:
@@ -270,8 +303,12 @@ def graph_command(workflow_id: str, fmt: str, output: str | None, settings: Sett
         wf = load(store, wid).workflow
     text = wf.to_mermaid() if fmt == "mermaid" else wf.to_dot()
     if output:
-        with open(output, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        try:
+            with open(output, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise UsageProblem(f"cannot write the graph to {output}: {exc.strerror or exc}; pass --output a file in "
+                               "a directory you can write to, or leave it out to print the graph") from None
         make_console().print(esc(f"wrote the {fmt} graph of {wid} to {output}"), soft_wrap=True)
     else:
         click.echo(text, nl=False)

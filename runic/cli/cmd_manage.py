@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 
 import click
 
 from .context import Settings, make_console, store_options
 from .errors import CliError, UsageProblem
-from .render import esc
+from .render import esc, printable
 from .stores import open_existing, resolve_id
 
 __all__ = ["stop_command", "delete_command", "cli_owner"]
@@ -47,7 +48,7 @@ def stop_command(workflow_id: str, settings: Settings) -> None:
         epoch = store.acquire(wid, cli_owner())
         store.set_status(wid, "stopped", epoch=epoch)
     was = f"; it was owned by {previous[0]} (epoch {previous[1]}), which is now fenced" if previous else ""
-    console.print(esc(f"stopped workflow {wid} (epoch {epoch}){was}. `runic resume {wid}{settings.hint_flags()}` "
+    console.print(esc(f"stopped workflow {wid} (epoch {epoch}){was}. `{settings.command('resume', wid)}` "
                   "continues it"), soft_wrap=True)
 
 
@@ -69,12 +70,14 @@ def delete_command(workflow_id: str, yes: bool, force: bool, settings: Settings)
         wid = resolve_id(store, workflow_id, settings)
         status = store.status(wid)
         if status == "running" and not force:
-            raise UsageProblem(f"workflow {wid!r} is running; stop it first (`runic stop {wid}`) or pass --force")
+            raise UsageProblem(f"workflow {wid!r} is running; stop it first (`{settings.command('stop', wid)}`) "
+                               "or pass --force")
         events = store.cursor(wid)
         if not yes:
-            if not click.get_text_stream("stdin").isatty():
+            if not sys.stdin.isatty():
                 raise UsageProblem(f"not deleting {wid!r} without confirmation; pass --yes")
-            if not click.confirm(f"delete workflow {wid} ({events} events, status {status}) from {settings.data_dir}?"):
+            if not click.confirm(printable(f"delete workflow {wid} ({events} events, status {status}) from "
+                                           f"{settings.data_dir}?")):
                 raise CliError("aborted; nothing was deleted")
         store.delete(wid)
     console.print(esc(f"deleted workflow {wid} ({events} events) from {settings.where}"), soft_wrap=True)

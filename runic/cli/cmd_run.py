@@ -1,4 +1,9 @@
-"""``runic run`` and ``runic resume``: run a workflow durably, with live progress."""
+"""``runic run`` and ``runic resume``: run a workflow durably, with live progress.
+
+Ctrl-C (or SIGTERM) while either runs shuts its Runner down, then reads the workflow's status
+from the store and prints one line: whether it was saved, and the ``runic resume`` command
+(with the ``--dir``/``--runner`` it needs) that continues it; exit code 130.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +18,13 @@ from ..core import Workflow
 from ..errors import FunctionRestoreError
 from ..events import ComponentAdded
 from ..functions import FunctionRef
-from .context import Settings, make_console, store_options
-from .errors import UsageProblem, WorkFailed
+from .context import Seconds, Settings, make_console, store_options
+from .errors import Interrupted, UsageProblem, WorkFailed
 from .execution import RunnerSource, StoreSource, follow, runner_session
 from .inspection import node_labels
 from .loader import load_workflow, parse_input
 from .progress import LiveView
+from .interrupts import interrupt_message
 from .render import esc, failures_of, results_table
 from .stores import open_existing, open_or_create, resolve_id
 
@@ -45,7 +51,7 @@ def report_outcome(console: Console, wf: Workflow, workflow_id: Hashable, status
         console.print(f"[red]failed[/red] {esc(label)} on {esc(value)}: {esc(error)}", soft_wrap=True)
     where = ""
     if settings is not None:
-        where = f"; `runic show {workflow_id}{settings.hint_flags()}` shows it all"
+        where = f"; `{settings.command('show', workflow_id)}` shows it all"
     if status == "stopped":
         raise WorkFailed(f"workflow {workflow_id!r} was stopped before it finished{where}")
     if status == "failed" and failures:
@@ -81,6 +87,19 @@ def restore_problem(workflow_id: Hashable, exc: FunctionRestoreError) -> UsagePr
         f"resume it from Python with Runner.resume({workflow_id!r}, functions=...)")
 
 
+def interrupted(store: Any, workflow_id: Hashable, settings: Settings) -> Interrupted:
+    """The :class:`Interrupted` error for ``workflow_id`` once its Runner is down (``store``:
+    the command's handle on the store, ``None`` for a memory store)."""
+    if store is None:
+        return Interrupted(f"interrupted; workflow {workflow_id!r} ran on a memory store, so nothing was kept")
+    try:
+        status = store.status(workflow_id)
+    except Exception as exc:  # noqa: BLE001 - the store may be what failed; say what we know
+        log.debug("cannot read the status of %r after the interruption: %s", workflow_id, exc)
+        status = "running"
+    return Interrupted(interrupt_message(workflow_id, status, settings.command("resume", workflow_id)))
+
+
 def _new_id(wf: Workflow) -> str:
     base = str(wf.name) if wf.name is not None else "workflow"
     base = "".join(c if c.isalnum() or c in "-_." else "-" for c in base).strip("-") or "workflow"
@@ -97,7 +116,7 @@ def _new_id(wf: Workflow) -> str:
               help="mnesia: durable, on disk under --dir; memory: gone when the command ends.")
 @click.option("--max-concurrency", type=click.IntRange(min=1), default=None, metavar="N",
               help="Runnables in flight at once (default: the number of CPUs).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+@click.option("--timeout", type=Seconds(), default=None, metavar="SECONDS",
               help="Give up waiting after this long (the workflow stays saved as running).")
 @store_options
 def run_command(target: str, input_text: str, workflow_id: str | None, store_kind: str, max_concurrency: int | None,
@@ -119,8 +138,10 @@ def run_command(target: str, input_text: str, workflow_id: str | None, store_kin
     if store_kind == "mnesia":
         store = open_or_create(settings)
         if store.exists(wid) or store.status(wid) is not None:
+            store.close()
             raise UsageProblem(f"workflow {wid!r} already exists in {settings.where}; pick another --id, continue it "
-                               f"with `runic resume {wid}`, or remove it with `runic delete {wid}`")
+                               f"with `{settings.command('resume', wid)}`, or remove it with "
+                               f"`{settings.command('delete', wid)}`")
     wf.append_scheduler_policy(*DURABLE)
     lambdas = unrestorable(wf)
     if lambdas:
@@ -134,11 +155,10 @@ def run_command(target: str, input_text: str, workflow_id: str | None, store_kin
             runner.start_workflow(wid, wf, input=value, max_concurrency=max_concurrency)
             source: Any = StoreSource(store, wid) if store is not None else RunnerSource(runner, wid)
             with LiveView(console, source.model, f"workflow {esc(wid)}") as view:
-                status = follow(runner, source, view, timeout=timeout)
+                status = follow(runner, source, view, settings, timeout=timeout)
             final = source.final_workflow()
     except KeyboardInterrupt:
-        raise WorkFailed(f"interrupted; workflow {wid!r} is saved as running: `runic resume {wid}` continues it",
-                         130) from None
+        raise interrupted(store, wid, settings) from None
     finally:
         if store is not None:
             store.close()
@@ -149,7 +169,7 @@ def run_command(target: str, input_text: str, workflow_id: str | None, store_kin
 @click.argument("workflow_id", metavar="ID")
 @click.option("--max-concurrency", type=click.IntRange(min=1), default=None, metavar="N",
               help="Runnables in flight at once (default: as the workflow was started).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+@click.option("--timeout", type=Seconds(), default=None, metavar="SECONDS",
               help="Give up waiting after this long (the workflow stays saved as running).")
 @store_options
 def resume_command(workflow_id: str, max_concurrency: int | None, timeout: float | None, settings: Settings) -> None:
@@ -176,10 +196,9 @@ def resume_command(workflow_id: str, max_concurrency: int | None, timeout: float
                     raise restore_problem(wid, exc) from exc
                 source = StoreSource(store, wid)
                 with LiveView(console, source.model, f"workflow {esc(wid)}") as view:
-                    status = follow(runner, source, view, timeout=timeout)
+                    status = follow(runner, source, view, settings, timeout=timeout)
         except KeyboardInterrupt:
-            raise WorkFailed(f"interrupted; workflow {wid!r} is saved as running: `runic resume {wid}` continues it",
-                             130) from None
+            raise interrupted(store, wid, settings) from None
         final = source.final_workflow()
     finally:
         store.close()

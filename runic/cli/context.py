@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Any, Callable
 import click
 from rich.console import Console
 
-__all__ = ["Settings", "store_options", "debug_option", "make_console", "setup_logging", "add_cwd_to_path",
+__all__ = ["Settings", "Seconds", "store_options", "debug_option", "make_console", "setup_logging", "add_cwd_to_path",
            "DEFAULT_RUNNER", "debug_requested"]
 
 DEFAULT_RUNNER = "runic"
@@ -50,6 +51,36 @@ class Settings:
         if self.runner != DEFAULT_RUNNER:
             parts.append(f"--runner {_quote(self.runner)}")
         return (" " + " ".join(parts)) if parts else ""
+
+    def command(self, verb: str, workflow_id: object = None) -> str:
+        """The command line to suggest for ``verb`` on ``workflow_id``, with the flags that find
+        this store (``runic resume order-7 --dir ./data``); an id that looks like an option
+        comes after ``--``."""
+        line = f"runic {verb}{self.hint_flags()}"
+        if workflow_id is None:
+            return line
+        text = str(workflow_id)
+        return f"{line} -- {_quote(text)}" if text.startswith("-") else f"runic {verb} {_quote(text)}{self.hint_flags()}"
+
+
+class Seconds(click.ParamType):
+    """A duration in seconds: a finite number greater than 0 (``nan``, ``inf``, 0 and negative
+    numbers are refused with a usage error)."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            seconds = float(value)
+        else:
+            try:
+                seconds = float(str(value).strip())
+            except ValueError:
+                self.fail(f"{value!r} is not a number of seconds; give one like 30 or 2.5", param, ctx)
+        if not math.isfinite(seconds) or seconds <= 0:
+            self.fail(f"{value!r} is not a duration: give a finite number of seconds greater than 0, like 30",
+                      param, ctx)
+        return seconds
 
 
 def _quote(text: str) -> str:

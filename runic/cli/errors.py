@@ -3,12 +3,13 @@
 Exit codes (also in ``docs/cli.md``):
 
 * ``0`` — success;
-* ``1`` — the command ran but the work did not succeed: a step failed, a timeout, an
-  interrupted run, a runner that stopped answering, an unexpected error;
+* ``1`` — the command ran but the work did not succeed: a step failed, a timeout, a runner
+  that stopped answering, an unexpected error;
 * ``2`` — the command could not start because of what it was given: a usage error, an unknown
   workflow id, a module that does not import, an attribute that is not a workflow, malformed
   JSON, a data directory that is not a runic store or is from an incompatible version;
-* ``130`` — interrupted with Ctrl-C (the workflow is saved and can be resumed).
+* ``130`` — interrupted with Ctrl-C or SIGTERM (:class:`Interrupted`: one line, without the
+  ``error:`` prefix, saying whether the workflow was saved and how to continue it).
 
 :func:`describe` turns any exception into ``(message, exit code)``; tracebacks are shown only
 with ``--debug`` (or ``RUNIC_DEBUG=1``).
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import logging
 
-__all__ = ["CliError", "UsageProblem", "WorkFailed", "describe", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE",
+__all__ = ["CliError", "UsageProblem", "WorkFailed", "Interrupted", "describe", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE",
            "EXIT_INTERRUPTED"]
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,13 @@ class WorkFailed(CliError):
     """The command ran, but the workflow did not succeed (exit code 1)."""
 
     exit_code = EXIT_FAILED
+
+
+class Interrupted(CliError):
+    """Ctrl-C or SIGTERM (exit code 130); ``message`` says how to continue. It is printed
+    without the ``error:`` prefix: nothing went wrong, the user stopped the command."""
+
+    exit_code = EXIT_INTERRUPTED
 
 
 def _one_line(text: str) -> str:

@@ -3,7 +3,10 @@ following a workflow to its end with live progress.
 
 :func:`runner_session` starts a fresh actor system and a Runner (``recover="manual"``: the
 command line only touches the workflow it was asked to run) and always shuts both down, so a
-command leaves no process behind. :func:`follow` polls the workflow's progress until its
+command leaves no process behind. While the Runner is up, SIGTERM interrupts like Ctrl-C; while
+it shuts down, both are held back (:func:`runic.cli.interrupts.deferred`) so a second Ctrl-C
+cannot cut the shutdown short, and a Ctrl-C during the start-up takes effect once the system and
+the Runner are up (:func:`runic.cli.interrupts.postponed`), so that they are shut down too. :func:`follow` polls the workflow's progress until its
 status leaves ``running``.
 """
 
@@ -20,6 +23,7 @@ from ..core import Workflow
 from ..runner import Runner
 from ..runner.errors import RunnerError, RunnerNotRunningError, RunnerTimeoutError
 from ..store import MemoryStore, MnesiaStore
+from . import interrupts
 from .context import Settings, add_cwd_to_path
 from .errors import WorkFailed
 from .inspection import load, node_labels
@@ -36,10 +40,6 @@ LOST_GRACE_SECONDS = 20.0
 POLL_SECONDS = 0.1
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt("terminated")
-
-
 @contextlib.contextmanager
 def runner_session(settings: Settings, store: str = "mnesia", pool_size: int = 1) -> Iterator[Runner]:
     """A Runner named ``settings.runner`` on ``settings.data_dir`` (or a MemoryStore), on an
@@ -47,22 +47,25 @@ def runner_session(settings: Settings, store: str = "mnesia", pool_size: int = 1
     from ..actors import start_system
 
     add_cwd_to_path()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)  # SIGTERM cleans up like Ctrl-C
+    interrupts.check()
+    previous = signal.signal(signal.SIGTERM, interrupts.on_signal)  # SIGTERM cleans up like Ctrl-C
+    system: Any = None
+    runner: Runner | None = None
     try:
-        system = start_system()
-        try:
+        with interrupts.postponed():  # a Ctrl-C here acts once there is something to shut down
+            system = start_system()
             store_cls = MnesiaStore if store == "mnesia" else MemoryStore
             store_opts = {"dir": settings.data_dir} if store == "mnesia" else {}
             runner = Runner.start_link(name=settings.runner, store=store_cls, store_opts=store_opts,
                                        recover="manual", pool_size=pool_size, system=system, timeout=60.0)
-            try:
-                yield runner
-            finally:
+        yield runner
+    finally:
+        with interrupts.deferred():
+            if runner is not None:
                 with contextlib.suppress(Exception):
                     runner.shutdown()
-        finally:
-            system.shutdown()
-    finally:
+            if system is not None:
+                system.shutdown()
         signal.signal(signal.SIGTERM, previous)
 
 
@@ -152,18 +155,20 @@ def _recovery_error(runner: Runner, workflow_id: Hashable) -> str | None:
     return None
 
 
-def follow(runner: Runner, source: StoreSource | RunnerSource, view: LiveView, *,
+def follow(runner: Runner, source: StoreSource | RunnerSource, view: LiveView, settings: Settings, *,
            timeout: float | None = None, on_poll: Callable[[], None] | None = None) -> str:
     """Poll until the workflow's status is no longer ``running``; return that status.
 
     ``on_poll`` runs after every poll (the demo uses it to kill the worker host). Raises
-    :class:`WorkFailed` on ``timeout`` or when the Runner lost the workflow for good."""
+    :class:`WorkFailed` on ``timeout`` or when the Runner lost the workflow for good; its
+    message gives the command that continues, with the flags of ``settings``."""
     started = time.monotonic()
     deadline = None if timeout is None else started + timeout
     last_seen = started
     last_check = 0.0
     wid = source.workflow_id
     while True:
+        interrupts.check()
         source.poll()
         view.model = source.model
         status = source.status()
@@ -180,13 +185,14 @@ def follow(runner: Runner, source: StoreSource | RunnerSource, view: LiveView, *
         if deadline is not None and now > deadline:
             raise WorkFailed(
                 f"workflow {wid!r} is still running after {timeout:g} s; it was saved and stays 'running': "
-                f"`runic resume {wid}` continues it")
+                f"`{settings.command('resume', wid)}` continues it")
         if now - last_check >= 1.0:
             last_check = now
             try:
                 loc = runner.lookup(wid)
             except (RunnerNotRunningError, RunnerTimeoutError) as exc:
-                raise WorkFailed(f"the runner stopped answering ({exc}); `runic resume {wid}` continues the workflow") from exc
+                raise WorkFailed(f"the runner stopped answering ({exc}); `{settings.command('resume', wid)}` continues "
+                                 "the workflow") from exc
             if loc is not None:
                 last_seen = now
             else:
@@ -197,7 +203,7 @@ def follow(runner: Runner, source: StoreSource | RunnerSource, view: LiveView, *
                 if now - last_seen > LOST_GRACE_SECONDS:
                     raise WorkFailed(
                         f"workflow {wid!r} is no longer running in this runner (status {status!r} in the store); "
-                        f"`runic show {wid}` shows where it stopped")
+                        f"`{settings.command('show', wid)}` shows where it stopped")
         time.sleep(POLL_SECONDS)
 
 

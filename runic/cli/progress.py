@@ -36,6 +36,7 @@ from ..events import (
     UpstreamFailed,
 )
 from .inspection import NodeInfo, node_labels, structure_of
+from .render import plain
 
 __all__ = ["Row", "ProgressModel", "Watcher", "LiveView", "progress_table"]
 
@@ -189,7 +190,7 @@ def progress_table(model: ProgressModel) -> Table:
         table.add_column(col, justify="right")
     for r in model.rows():
         state = "yellow" if r.running else "red" if r.failed else "green" if r.done else ""
-        table.add_row(Text(r.info.label, style=state), Text(r.info.kind), _cell(r.dispatched), _cell(r.running, "yellow"),
+        table.add_row(plain(r.info.label, style=state), plain(r.info.kind), _cell(r.dispatched), _cell(r.running, "yellow"),
                       _cell(r.done, "green"), _cell(r.retried, "magenta"), _cell(r.failed, "red"))
     t = model.totals()
     table.add_section()
@@ -234,7 +235,7 @@ class LiveView:
     def render(self) -> RenderableType:
         parts: list[RenderableType] = [Text.from_markup(self.title, style="bold"), progress_table(self.model)]
         if self.status_line:
-            parts.append(Text(self.status_line, style="dim"))
+            parts.append(plain(self.status_line, style="dim"))
         return Group(*parts)
 
     def __enter__(self) -> "LiveView":

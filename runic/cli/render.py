@@ -1,4 +1,11 @@
-"""Turning workflow values, errors and events into short text for the terminal."""
+"""Turning workflow values, errors and events into short text for the terminal.
+
+Everything a user or a workflow chose (ids, names, values, error messages, paths) goes
+through :func:`printable` before it reaches the terminal, so a workflow id holding an escape
+sequence cannot recolour, move the cursor or retitle the terminal of whoever lists it:
+control characters (C0, DEL, C1), bidirectional overrides and other invisible format
+characters are shown as Python escapes (``\\x1b``, ``\\u202e``).
+"""
 
 from __future__ import annotations
 
@@ -13,17 +20,53 @@ from rich.text import Text
 
 from ..facts import STRIPPED, Fact, FactRef
 
-__all__ = ["short", "as_json", "fact_id", "error_text", "when", "results_table", "failures_of", "esc", "titled"]
+__all__ = ["short", "as_json", "fact_id", "error_text", "when", "results_table", "failures_of", "esc", "titled",
+           "printable", "plain", "json_line"]
+
+
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escaped(ch: str) -> str:
+    if ch in _NAMED:
+        return _NAMED[ch]
+    code = ord(ch)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def printable(text: Any) -> str:
+    """``str(text)`` with every character the terminal would act on or hide shown as an
+    escape (see the module docs); plain spaces and printable text stay as they are."""
+    s = str(text)
+    if s.isprintable():
+        return s
+    return "".join(ch if ch.isprintable() or ch == " " else _escaped(ch) for ch in s)
+
+
+def json_line(record: Any) -> str:
+    """``record`` as one line of JSON for scripts: non-ASCII text stays readable, but every
+    character :func:`printable` would escape is written as a JSON ``\\u`` escape."""
+    text = json.dumps(record, default=repr, ensure_ascii=False)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else json.dumps(ch)[1:-1] for ch in text)
 
 
 def esc(value: Any) -> str:
-    """``str(value)`` with rich markup escaped (user data inside console markup)."""
-    return escape(str(value))
+    """:func:`printable` text with rich markup escaped (user data inside console markup)."""
+    return escape(printable(value))
+
+
+def plain(value: Any, style: str = "") -> Text:
+    """User data as a rich :class:`~rich.text.Text` (never markup), made :func:`printable`."""
+    return Text(printable(value), style=style)
 
 
 def titled(title: str, body: Any) -> Group:
     """``body`` under a bold heading line (table titles would wrap to the table's width)."""
-    return Group(Text(title, style="bold"), body)
+    return Group(Text(printable(title), style="bold"), body)
 
 
 def _default(value: Any) -> Any:
@@ -79,17 +122,17 @@ def when(ms: int | None) -> str:
     return _dt.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def results_table(results: dict, limit: int = 100, title: str | None = None) -> Any:
+def results_table(results: dict[Any, Any], limit: int = 100, title: str | None = None) -> Any:
     """A two-column table of ``{name: value}``."""
     table = Table(show_header=False, show_edge=False, pad_edge=False, box=None)
     table.add_column("name", style="bold")
     table.add_column("value", overflow="fold")
     for name, value in results.items():
-        table.add_row(Text(str(name)), Text(short(value, limit)))
+        table.add_row(plain(name), plain(short(value, limit)))
     return titled(title, table) if title else table
 
 
-def failures_of(wf: Any, labels: dict) -> list[tuple[str, str, str]]:
+def failures_of(wf: Any, labels: dict[int, Any]) -> list[tuple[str, str, str]]:
     """``(node label, input, error)`` for every failure recorded in ``wf``."""
     out = []
     for node_hash, fact_hash, error in wf.failures:

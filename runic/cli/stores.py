@@ -1,9 +1,11 @@
 """Opening the command line's store, and finding workflows in it.
 
 Inspection commands (``ls``, ``show``, ``events``, ``graph``, ``stop``, ``delete``) need an
-existing store: :func:`open_existing` refuses a directory that does not exist or holds no
-``runic.db`` instead of creating one, and names the runners a store holds when ``--runner``
-names none of them. Commands that run workflows (``run``, ``demo``) create the store with
+existing store: :func:`open_existing` refuses a directory that does not exist, holds no
+``runic.db``, or holds an empty one (SQLite would happily turn a 0-byte file into a new
+database), instead of creating one, and names the runners a store holds when ``--runner``
+names none of them. These checks look at the files before anything opens them, so a refused
+directory is left exactly as it was. Commands that run workflows (``run``, ``demo``) create the store with
 :func:`open_or_create`, but never inside a directory that holds other things.
 """
 
@@ -54,6 +56,18 @@ def _check_directory(settings: Settings) -> str:
     return d
 
 
+def _refuse_empty(db: str) -> None:
+    """A 0-byte ``runic.db`` (with no write-ahead log holding its pages) is not a store."""
+    if os.path.getsize(db) > 0:
+        return
+    wal = db + "-wal"
+    if os.path.isfile(wal) and os.path.getsize(wal) > 0:
+        return  # a new store whose first pages are still in the write-ahead log
+    raise UsageProblem(
+        f"{db} is an empty file, not a runic store (nothing was written to it). Pass --dir a store directory, or "
+        "remove the empty file and create the store with `runic run` or `runic demo`")
+
+
 def open_existing(settings: Settings) -> MnesiaStore:
     """A handle on the existing store of ``settings`` (see the module docs)."""
     d = _check_directory(settings)
@@ -62,6 +76,7 @@ def open_existing(settings: Settings) -> MnesiaStore:
         raise UsageProblem(
             f"{d} is not a runic store (it has no {DB_FILE}). Pass --dir (or set RUNIC_DATA_DIR) to a "
             "store directory, or create one with `runic demo` or `runic run`")
+    _refuse_empty(db)
     runners = runners_in(db)
     if runners is not None and settings.runner not in runners:
         if runners:

@@ -1,6 +1,6 @@
 """Fixtures of the CLI tests: run ``runic`` as a user does, in a temporary working directory.
 
-Every command runs as a subprocess (``python -m runic.cli``, the same code as the ``runic``
+Every command runs as a subprocess (``python -m runic``, the same code as the ``runic``
 console script) with an environment marker; after each test no process carrying the marker
 may be left (the CLI shuts its actor system down; worker hosts, admin and watchdog included).
 """

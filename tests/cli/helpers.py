@@ -59,7 +59,7 @@ class Cli:
         self.env.update({MARK: mark, "COLUMNS": "160", "PYTHONUNBUFFERED": "1"})
 
     def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "runic.cli", *args]
+        return [sys.executable, "-m", "runic", *args]
 
     def __call__(self, *args: str, timeout: float = COMMAND_TIMEOUT, input: str | None = None,  # noqa: A002
                  env: dict | None = None) -> Result:
@@ -67,7 +67,10 @@ class Cli:
                               text=True, timeout=timeout, input=input if input is not None else "")
         return Result(list(args), proc.returncode, proc.stdout, proc.stderr)
 
-    def start(self, *args: str, env: dict | None = None) -> subprocess.Popen:
-        """Start a command in the background (stdout/stderr captured)."""
+    def start(self, *args: str, env: dict | None = None, new_session: bool = False) -> subprocess.Popen:
+        """Start a command in the background (stdout/stderr captured). ``new_session``: in a
+        process group of its own, as a terminal runs it, so that a Ctrl-C can be sent to the
+        whole group (``os.killpg``), the command and every process it started."""
         return subprocess.Popen(self.argv(*args), cwd=self.cwd, env={**self.env, **(env or {})}, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                start_new_session=new_session)

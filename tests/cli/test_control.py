@@ -62,7 +62,7 @@ def resume_to_the_end(cli, wid: str) -> None:
 def test_stop_then_resume(cli):
     proc = start_slow_run(cli, "job")
     busy = cli("delete", "job", "--dir", "data", "--yes")
-    assert busy.code == 2 and "workflow 'job' is running; stop it first (`runic stop job`) or pass --force" in busy.err
+    assert busy.code == 2 and "workflow 'job' is running; stop it first (`runic stop job --dir data`) or pass --force" in busy.err
     r = cli("stop", "job", "--dir", "data")
     assert r.code == 0, r
     assert re.search(r"stopped workflow job \(epoch \d+\); it was owned by runic/runic\.host-0/\d+ \(epoch \d+\), "
@@ -90,8 +90,8 @@ def test_ctrl_c_saves_the_run_and_resume_finishes_it(cli):
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, (out, err)
-    assert err.strip().splitlines()[-1] == (
-        "error: interrupted; workflow 'job' is saved as running: `runic resume job` continues it"), err
+    assert err.strip().splitlines() == [
+        "interrupted; workflow 'job' is saved as running; continue with: runic resume job --dir data"], err
     assert status(cli, "job") == "running"
     resume_to_the_end(cli, "job")
     assert_each_step_ran_once_but_in_flight(cli, interruptions=1)

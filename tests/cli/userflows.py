@@ -91,3 +91,21 @@ def lambdas():
     wf = runic.Workflow("lambdas")
     wf.add(runic.step(lambda x: x + 1, name="inc"))
     return wf
+
+
+def inc(x):
+    return x + 1
+
+
+def increment():
+    """One step: inc."""
+    wf = runic.Workflow("increment")
+    wf.add(runic.step(inc, name="inc"))
+    return wf
+
+
+def hostile_names():
+    """A workflow and a step whose names hold terminal escape sequences."""
+    wf = runic.Workflow("shop\x1b]0;owned\x07")
+    wf.add(runic.step(inc, name="inc\x1b[2J\u202e"))
+    return wf
