@@ -200,7 +200,8 @@ class HostService:
         if telemetry.enabled():
             telemetry.execute(("runic", "runner", "rehydration", "complete"), {},
                               {"id": wid, "mode": mode, "events": len(events)})
-        self.loop.post(worker.resume_dispatch)
+        if worker.resumed():
+            self.loop.post(worker.pump)  # after the reply
         return WorkflowStarted(wid, self.loop.host_id, msg.ref)
 
     def run(self, msg: Run) -> Any:

@@ -271,17 +271,24 @@ class Worker:
         if run_context:
             wf.put_run_context(run_context)
 
-    def resume_dispatch(self) -> None:
-        """After a resume: run whatever was pending when the workflow was persisted."""
+    def resumed(self) -> bool:
+        """After a resume, before the caller is answered: record the status (``running`` when
+        work was pending when it was persisted, else its settled status). True if there is work
+        to dispatch (the caller's next step: :meth:`pump`)."""
         if self.workflow.is_runnable() or self.workflow.pending_runnables():
             if self.workflow.pending_runnables():
                 log.info("workflow %r: %d runnables were in flight; dispatching pending work again",
                          self.id, len(self.workflow.pending_runnables()))
             self.status = "running"
             self._set_status("running")
+            return True
+        self._set_status(self._settled_status())
+        return False
+
+    def resume_dispatch(self) -> None:
+        """After a resume: run whatever was pending when the workflow was persisted."""
+        if self.resumed():
             self.pump()
-        else:
-            self._set_status(self._settled_status())
 
     # ------------------------------------------------------------------ dispatch
     def pump(self) -> None:
