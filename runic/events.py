@@ -1,6 +1,6 @@
 """Workflow events: small immutable records, the only way execution describes change.
 
-Three families (spec §2.1):
+Three families:
 
 * **build events** — :class:`ComponentAdded`, :class:`ComponentRemoved` — rebuild structure;
 * **runtime events** — produced by a runnable's execute phase or derived while applying it —
@@ -9,10 +9,13 @@ Three families (spec §2.1):
   :class:`RunnableFailed` — recorded in ``execution_mode="durable"`` to find in-flight work.
 
 Snapshot events (:class:`ReactionOccurred`, :class:`MappedState`) are what
-:meth:`runic.Workflow.event_log` generates from the graph; :class:`UpstreamFailed` records a
-failed or skipped runnable so that replay reproduces the failure instead of retrying it (our
-answer to spec quirk 16). Every event is registered with :mod:`runic.codec` under a stable name
-``"runic.<ClassName>"``.
+:meth:`runic.Workflow.event_log` generates from the graph. :class:`UpstreamFailed` records a
+failed or skipped runnable so that replay reproduces the failure instead of running the step
+again (Runic replays a failed runnable as if it had never run). :class:`FailureRecorded`
+carries a :class:`runic.Failure` — one per failed attempt — and is recorded in every
+execution mode. Every event is registered with :mod:`runic.codec` under a stable name
+``"runic.<ClassName>"``; :class:`RunnableCompleted` is at version 2 (``fallback`` added; older
+records read as ``fallback=False``).
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ import dataclasses
 from typing import Any
 
 from . import codec
+from .failures import Failure
 
 __all__ = [
     "Event", "WorkflowDefined", "ComponentAdded", "ComponentRemoved",
     "FactProduced", "ActivationConsumed", "RunnableActivated", "ConditionSatisfied",
     "MapReduceTracked", "StateInitiated", "JoinFactReceived", "JoinCompleted",
-    "JoinEdgeRelabeled", "FanOutFactEmitted", "FanInCompleted", "UpstreamFailed", "WorkflowAnnotated",
+    "JoinEdgeRelabeled", "FanOutFactEmitted", "FanInCompleted", "UpstreamFailed", "FailureRecorded",
+    "WorkflowAnnotated",
     "ReactionOccurred", "MappedState",
     "RunnableDispatched", "RunnableCompleted", "RunnableFailed",
     "BUILD_EVENTS", "LIFECYCLE_EVENTS",
@@ -46,8 +51,9 @@ class Event:
 @_event
 class ComponentAdded(Event):
     """A component was added. ``to`` is ``None`` (Root), a parent name, or a list of names
-    (a join: one event with the full parent list, spec quirk 12). ``recipe`` holds what is
-    needed to rebuild the component: function references and literal parameters."""
+    (a join is one event with the full parent list, not one event per parent as in Runic).
+    ``recipe`` holds what is needed to rebuild the component: function references and literal
+    parameters."""
 
     name: str
     kind: str
@@ -185,6 +191,17 @@ class UpstreamFailed(Event):
 
 
 @_event
+class FailureRecorded(Event):
+    """An attempt of a runnable failed (``failure``); folding appends it to ``wf.failures``.
+
+    Recorded before the :class:`UpstreamFailed` (or the completion, when a fallback answered)
+    of the same runnable. Logs written before this event existed hold only ``UpstreamFailed``:
+    replaying them derives a final :class:`runic.Failure` without a traceback from its error."""
+
+    failure: Failure
+
+
+@_event
 class WorkflowAnnotated(Event):
     """A note attached to the workflow by whoever runs it (the Runner records the options a
     workflow was started with, so that a restart can resume it the same way). Folding sets
@@ -228,12 +245,16 @@ class RunnableDispatched(Event):
 
 @_event
 class RunnableCompleted(Event):
+    """A runnable completed. ``fallback`` is true when its policy's fallback produced the
+    outcome (after its attempts failed), false for a plain completion."""
+
     runnable_id: int
     node_hash: int
     result_fact: Any
     completed_at: int
     attempt: int
     duration_ms: int
+    fallback: bool = False
 
 
 @_event
@@ -252,8 +273,16 @@ LIFECYCLE_EVENTS = (RunnableDispatched, RunnableCompleted, RunnableFailed)
 for _cls in (
     WorkflowDefined, ComponentAdded, ComponentRemoved, FactProduced, ActivationConsumed, RunnableActivated,
     ConditionSatisfied, MapReduceTracked, StateInitiated, JoinFactReceived, JoinCompleted,
-    JoinEdgeRelabeled, FanOutFactEmitted, FanInCompleted, UpstreamFailed, WorkflowAnnotated, ReactionOccurred,
-    MappedState, RunnableDispatched, RunnableCompleted, RunnableFailed,
+    JoinEdgeRelabeled, FanOutFactEmitted, FanInCompleted, UpstreamFailed, FailureRecorded, WorkflowAnnotated,
+    ReactionOccurred, MappedState, RunnableDispatched, RunnableFailed,
 ):
     codec.register(_cls, f"runic.{_cls.__name__}")
 del _cls
+
+
+def _upcast_completed(version: int, values: list) -> list:
+    """Version 1 had no ``fallback`` field: those completions were plain ones."""
+    return list(values) + [False] if version == 1 else values
+
+
+codec.register(RunnableCompleted, "runic.RunnableCompleted", version=2, upcast=_upcast_completed)

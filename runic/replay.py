@@ -1,4 +1,4 @@
-"""Logs and replay: ``build_log``, ``event_log``, ``from_events`` (spec §2.5).
+"""Logs and replay: ``build_log``, ``event_log``, ``from_events``.
 
 * :func:`build_log` — a :class:`WorkflowDefined` event (name, output ports, scheduler
   policies) followed by the build events in chronological order.
@@ -9,22 +9,35 @@
   log + runtime events + lifecycle events). Build events rebuild components through
   :func:`runic.components.from_recipe`, which restores functions immediately, so a function that
   cannot be restored fails the rebuild here and never later, at run time.
+
+A damaged log (events dropped, repeated, reordered, or with fields of the wrong type) makes
+:func:`from_events` raise :class:`~runic.errors.CorruptLogError` naming the index and type of
+the event that could not be folded, with the original error chained; it never leaks a raw
+``TypeError``/``KeyError``/``AttributeError``. Damage that folds without error (a dropped
+event whose absence leaves nothing dangling) is not detected here: the stores checksum their
+rows for that.
+
+Policies recorded by earlier versions with settings that did nothing then and are refused now
+(``execution_mode="async"``, ``circuit_breaker``, ``idempotency_key``) are read without them,
+with a warning, so such logs keep replaying with the same behaviour.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import TYPE_CHECKING, Any, Iterable
 
 from . import folds
 from .components import FunctionLookup, from_recipe
-from .errors import ArgumentError, FunctionRestoreError
+from .errors import ArgumentError, CorruptLogError, FunctionRestoreError
 from .events import (
     LIFECYCLE_EVENTS,
     ComponentAdded,
     ComponentRemoved,
     Event,
     FactProduced,
+    FailureRecorded,
     MappedState,
     ReactionOccurred,
     WorkflowAnnotated,
@@ -33,16 +46,17 @@ from .events import (
 from .facts import STRIPPED, Fact, FactRef
 from .functions import FunctionRef, describe, restore
 from .graph import PRODUCTION_LABELS
+from .policy import SchedulerPolicy, validate_entry
 
 if TYPE_CHECKING:  # pragma: no cover
     from .core import Workflow
 
 __all__ = ["WorkflowDefined", "build_log", "event_log", "from_events", "apply_any", "MEMORY_LABELS"]
 
+log = logging.getLogger(__name__)
+
 MEMORY_LABELS = ("input", "runnable", "matchable", "ran", "satisfied", "fan_out", "joined",
                  "join_satisfied", "upstream_failed")
-
-
 
 
 # --------------------------------------------------------------------------- policies in logs
@@ -64,8 +78,33 @@ def _policy_matcher_recipe(matcher: Any) -> Any:
 
 
 def _policy_recipe(policy: dict) -> dict:
-    return {k: (describe(v) if callable(v) and k == "fallback" else v) for k, v in policy.items()
-            if k != "executor" or isinstance(v, (str, type(None)))}
+    out = {}
+    for k, v in policy.items():
+        if k == "executor" and not isinstance(v, (str, type(None))):
+            continue
+        if k == "fallback" and callable(v):
+            v = describe(v)
+        elif k in ("retry_on", "give_up_on"):
+            v = list(SchedulerPolicy.new({k: v}).as_dict()[k])  # classes -> qualified names
+        out[k] = v
+    return out
+
+
+_RETIRED = {"execution_mode": "async", "circuit_breaker": None, "idempotency_key": None}
+
+
+def _upgrade_policy(policy: dict, index: int) -> dict:
+    """Drop settings that earlier versions accepted without effect and that are refused now."""
+    if policy.get("execution_mode") == "async":
+        log.warning("scheduler policy #%d was recorded with execution_mode='async', which never did "
+                    "anything and is no longer accepted; reading it as 'sync'", index)
+        policy["execution_mode"] = "sync"
+    for key in ("circuit_breaker", "idempotency_key"):
+        if policy.get(key) is not None:
+            log.warning("scheduler policy #%d was recorded with %s=%r, which never did anything and "
+                        "is no longer accepted; ignoring it", index, key, policy[key])
+            policy.pop(key)
+    return policy
 
 
 def _restore_matcher(spec: dict, index: int, provided: Any) -> Any:
@@ -111,12 +150,12 @@ def _restore_policies(policies: list, lookup: FunctionLookup) -> list:
                                        f"scheduler policy #{i}", "matcher", lookup)
         else:
             matcher = _restore_matcher(mspec, i, None)
-        policy = dict(pspec)
+        policy = _upgrade_policy(dict(pspec), i)
         fb = policy.get("fallback")
         if isinstance(fb, FunctionRef):
             provided = given[1].get("fallback") if given else None
             policy["fallback"] = _restore_or_stub(fb, provided, f"scheduler policy #{i}", "fallback", lookup)
-        out.append((matcher, policy))
+        out.append(validate_entry(matcher, policy))
     return out
 
 
@@ -152,6 +191,7 @@ def event_log(wf: "Workflow") -> list[Event]:
                 out.append(ReactionOccurred(anc[0], fh, label, w))
     out.append(MappedState([[k, v] for k, v in wf.mapped.items()]))
     out.extend(WorkflowAnnotated(k, v) for k, v in wf.annotations.items())
+    out.extend(FailureRecorded(f) for f in wf.failures)
     out.extend(wf.runnable_events)
     return out
 
@@ -200,14 +240,65 @@ def from_events(events: Iterable[Event], functions: Any = None, *, base: "Workfl
 
     if fact_mode not in ("full", "ref"):
         raise ArgumentError('fact_mode must be "full" or "ref"')
+    if isinstance(events, (str, bytes, dict)) or not hasattr(events, "__iter__"):
+        raise ArgumentError(f"from_events needs an iterable of runic events, got {type(events).__name__}")
     wf = base.copy() if base is not None else Workflow()
     wf._fact_mode = fact_mode
     lookup = FunctionLookup(functions, stub_missing)
+    index, e = -1, None
     try:
-        for e in events:
+        for index, e in enumerate(events):
+            if not isinstance(e, Event):
+                raise CorruptLogError(index, type(e).__name__, f"{short_repr(e)} is not a runic event")
             apply_any(wf, e, lookup, skip_build=base is not None)
-    except FunctionRestoreError:
+    except (FunctionRestoreError, CorruptLogError):
         raise
+    except Exception as exc:  # noqa: BLE001 - any fold failing on damaged data is a damaged log
+        raise CorruptLogError(index, type(e).__name__, _diagnose(e, exc)) from exc
     finally:
         wf._fact_mode = "full"
     return wf
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters (a damaged value may be huge or broken)."""
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_FIELD_TYPES: dict[type, dict[str, tuple[type, ...]]] = {}
+
+
+def _expected_types(cls: type) -> dict[str, tuple[type, ...]]:
+    """The field types an event class declares that can be checked with ``isinstance``."""
+    known = _FIELD_TYPES.get(cls)
+    if known is None:
+        import dataclasses
+        import typing
+
+        known = {}
+        try:
+            hints = typing.get_type_hints(cls)
+        except Exception:  # noqa: BLE001
+            hints = {}
+        for f in dataclasses.fields(cls) if dataclasses.is_dataclass(cls) else ():
+            t = hints.get(f.name)
+            args = typing.get_args(t) if typing.get_origin(t) is not None else (t,)
+            types = tuple(a for a in args if isinstance(a, type) and a is not typing.Any)
+            if types and len(types) == len(args):
+                known[f.name] = tuple(type(None) if a is type(None) else a for a in types)
+        _FIELD_TYPES[cls] = known
+    return known
+
+
+def _diagnose(e: Any, exc: BaseException) -> str:
+    """Why ``e`` could not be folded: a field of the wrong type if there is one, else the error."""
+    for name, types in _expected_types(type(e)).items():
+        value = getattr(e, name, None)
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            wanted = " or ".join(t.__name__ for t in types)
+            return f"field {name!r} should be {wanted}, got {type(value).__name__} {short_repr(value, 40)}"
+    return f"{type(exc).__name__}: {short_repr(str(exc), 200)}"
