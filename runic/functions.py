@@ -69,6 +69,12 @@ class CallShape:
 
 
 _SHAPES: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+_INTERNED: dict[CallShape, CallShape] = {}
+
+
+def intern_shape(shape: CallShape) -> CallShape:
+    """The one shared instance equal to ``shape`` (nodes test the common shape by identity)."""
+    return _INTERNED.setdefault(shape, shape)
 
 
 def call_shape(fn: Callable, default_positional: int = 1) -> CallShape:
@@ -94,7 +100,7 @@ def _call_shape(fn: Callable, default_positional: int) -> CallShape:
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):  # some builtins have no signature
-        return CallShape(default_positional, False, False)
+        return intern_shape(CallShape(default_positional, False, False))
     required = 0
     varargs = False
     context = False
@@ -108,7 +114,7 @@ def _call_shape(fn: Callable, default_positional: int) -> CallShape:
             varargs = True
     if required == 0 and varargs:
         required = default_positional
-    return CallShape(required, context, varargs)
+    return intern_shape(CallShape(required, context, varargs))
 
 
 def _code_key(code: types.CodeType, depth: int = 0) -> list:

@@ -58,7 +58,7 @@ from .events import (
 from .coroutines import awaited, settle
 from .facts import Fact
 from .folds import record_fact, record_production, track_map_reduce
-from .functions import CallShape
+from .functions import CallShape, intern_shape
 from .hashing import content_hash
 from .runnable import Apply, CausalContext, HookEvent, Runnable
 
@@ -73,7 +73,7 @@ __all__ = [
 log = logging.getLogger("runic.core")
 
 ROOT_HASH = content_hash("runic:root")
-_ONE = CallShape(1, False, False)  # one positional parameter, no context: called as fn(x)
+_ONE = intern_shape(CallShape(1, False, False))  # one positional parameter, no context: fn(x)
 WAITING = "waiting"
 _PLAIN = frozenset({int, float, str, bytes, bool, type(None), list, tuple, dict, set, frozenset})
 
