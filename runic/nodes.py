@@ -643,7 +643,17 @@ class FanIn(Node):
 
     def complete_batch(self, wf: "Workflow", source: int, fan_out: int, values: list, trigger: Any,
                        depth: int, seen_key: Any = None, sisters: list | None = None) -> list:
-        """Derive the events completing a map-reduce batch (also used for an empty batch)."""
+        """Derive the events completing a map-reduce batch (also used for an empty batch).
+
+        The activations of the batch's other results are consumed whether the reducer succeeds
+        or fails, so a failing reducer fails the batch once (one failure recorded), not once
+        per result still pending."""
+        consumed: list = []
+        for sister in sisters or ():
+            if trigger is not None and sister == trigger.hash:
+                continue
+            if wf.graph.has_edge(sister, self.hash, "runnable"):
+                consumed.append(ActivationConsumed(sister, self.hash, "runnable"))
         try:
             value = self.fold(values, wf._effective_run_context(self))
         except Exception as exc:
@@ -652,15 +662,10 @@ class FanIn(Node):
             failed: list = [wf._failure_event(self, fact_hash, exc)]
             if trigger is None:
                 return failed
-            return failed + [UpstreamFailed(trigger.hash, self.hash, "runnable", exc)]
+            return consumed + failed + [UpstreamFailed(trigger.hash, self.hash, "runnable", exc)]
         ancestry = (self.hash, source)  # a reduce result descends from the collection
         result = Fact(value, ancestry)
-        derived: list = []
-        for sister in sisters or ():
-            if trigger is not None and sister == trigger.hash:
-                continue
-            if wf.graph.has_edge(sister, self.hash, "runnable"):
-                derived.append(ActivationConsumed(sister, self.hash, "runnable"))
+        derived: list = consumed
         derived.append(FanInCompleted(self.hash, source, result.hash, value, ancestry,
                                       (source, fan_out), seen_key, depth))
         derived.extend(RunnableActivated(result.hash, child, wf._activation_label(child))
