@@ -895,12 +895,12 @@ class Workflow:
         """One generation: plan ``input`` (Root only), then prepare, execute and apply every
         pending runnable once. ``parallel=True`` executes them on threads (at most
         ``max_concurrency``) and applies results in a deterministic order."""
+        policies = merge_policies(scheduler_policies, self.scheduler_policies, scheduler_policies_mode)
         if run_context:
             self.put_run_context(run_context)
         if input is not NOTHING:
             self._invoke_root(input)
         if self.graph.pending:
-            policies = merge_policies(scheduler_policies, self.scheduler_policies, scheduler_policies_mode)
             self._cycle(policies, parallel, max_concurrency, deadline_at)
         return self
 
