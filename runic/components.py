@@ -26,7 +26,6 @@ and hash (``step_1a2b3c4d``); :meth:`runic.Workflow.add` makes generated names u
 from __future__ import annotations
 
 import copy as _copy
-import functools
 import re
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
@@ -129,7 +128,9 @@ class Component:
 class _Callable:
     """Makes a function component callable like its function (``@runic.step`` keeps ``charge``
     usable as ``charge(order)`` in unit tests). ``__runic_function__`` is what restoring a
-    function by import path unwraps to when the module attribute is the component."""
+    function by import path unwraps to when the module attribute is the component;
+    ``__wrapped__`` lets ``inspect.signature`` see the function's signature. These are class
+    properties, so a component costs nothing more per instance."""
 
     work: Callable
 
@@ -139,6 +140,14 @@ class _Callable:
     @property
     def __runic_function__(self) -> Callable:
         return self.work
+
+    @property
+    def __wrapped__(self) -> Callable:
+        return self.work
+
+    @property
+    def __name__(self) -> str:  # type: ignore[override]
+        return getattr(self.work, "__name__", self.name)  # type: ignore[attr-defined]
 
 
 class Step(_Callable, nodes.Step, Component):
@@ -176,15 +185,6 @@ def _make_step(fn: Callable, name: str | None, context_keys: dict | None, *, fre
     return s
 
 
-def _decorated(component: Any, fn: Callable) -> Any:
-    """Give a component built by a decorator its function's name, docs and signature."""
-    try:
-        functools.update_wrapper(component, fn, updated=())
-    except (AttributeError, TypeError):  # a callable without __name__ etc.
-        pass
-    return component
-
-
 def step(fn: Callable | Step | None = None, name: str | None = None, *, context: Any = None) -> Any:
     """A step: ``fn(x) -> y``. A function of two or more positional parameters receives a list
     input spread over them; one with a ``context`` keyword receives the component's run
@@ -198,7 +198,7 @@ def step(fn: Callable | Step | None = None, name: str | None = None, *, context:
         def decorate(f: Callable) -> Step:
             if not callable(f):
                 raise WorkflowDefinitionError(f"@runic.step decorates a function, got {type(f).__name__}")
-            return _decorated(_make_step(_function_of(f), name, _normalise_context(context)), f)
+            return _make_step(_function_of(f), name, _normalise_context(context))
 
         return decorate
     if isinstance(fn, Step):
@@ -257,7 +257,7 @@ def condition(fn: Callable | None = None, name: str | None = None, *, context: A
         def decorate(f: Callable) -> Condition:
             if not callable(f):
                 raise WorkflowDefinitionError(f"@runic.condition decorates a function, got {type(f).__name__}")
-            return _decorated(_make_condition(_function_of(f), name, _normalise_context(context)), f)
+            return _make_condition(_function_of(f), name, _normalise_context(context))
 
         return decorate
     if isinstance(fn, Condition):
