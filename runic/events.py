@@ -135,7 +135,7 @@ class StateInitiated(Event):
 class JoinFactReceived(Event):
     fact_hash: int
     join_hash: int
-    parent_hash: int
+    parent_hash: int | None  # None when a fact reached the join through no known parent
     weight: int
 
 
