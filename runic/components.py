@@ -86,7 +86,7 @@ def _context_recipe(keys: dict | None) -> Any:
 
     if not keys:
         return None
-    out = {}
+    out: dict[str, Any] = {}
     for k, d in keys.items():
         if d is REQUIRED:
             out[k] = {"required": True}
@@ -147,7 +147,7 @@ class _Callable:
 
     @property
     def __name__(self) -> str:  # type: ignore[override]
-        return getattr(self.work, "__name__", self.name)  # type: ignore[attr-defined]
+        return str(getattr(self.work, "__name__", None) or getattr(self, "name", ""))
 
 
 class Step(_Callable, nodes.Step, Component):
@@ -372,6 +372,7 @@ class Accumulator(nodes.Accumulator, Component):
     """State kept across inputs: ``reducer(x, state) -> new_state`` from ``init``."""
 
     __slots__ = ("auto_named", "init_value")
+    init_value: Any
 
     def connect(self, wf: "Workflow", parents: list[int], parent_components: list[Any]) -> None:
         wf._add_node(self)
@@ -856,7 +857,7 @@ def _restore_context(lookup: FunctionLookup, component: str, spec: Any) -> dict 
 
     if not spec:
         return None
-    out = {}
+    out: dict[str, Any] = {}
     for k, d in spec.items():
         if d.get("required"):
             out[k] = REQUIRED
@@ -895,8 +896,8 @@ def from_recipe(kind: str, name: str, h: int, recipe: dict, lookup: FunctionLook
                             hash=h, node_hash=recipe.get("fan_in_hash"))
     if kind == "state_machine":
         acc_spec = recipe["accumulator"]
-        acc = from_recipe("accumulator", acc_spec["name"], acc_spec["hash"], acc_spec["recipe"],
-                          _Scoped(lookup, name, acc_spec["name"]))
+        acc: Any = from_recipe("accumulator", acc_spec["name"], acc_spec["hash"], acc_spec["recipe"],
+                               _Scoped(lookup, name, acc_spec["name"]))
         reactors = [from_recipe("rule", r["name"], r["hash"], r["recipe"], lookup) for r in recipe["reactors"]]
         return StateMachine(name, acc, reactors, h, acc.init_value, acc.reducer)  # type: ignore[arg-type]
     if kind == "map":

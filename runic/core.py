@@ -726,8 +726,8 @@ class Workflow:
         prioritised = any(isinstance(spec, dict) and spec.get("priority", "normal") != "normal"
                           for _m, spec in pols)
         if prioritised:
-            _, runnables = self.prepare_for_dispatch(skip=skip, policies=())
-            ordered = order_by_priority(runnables, pols)
+            _, prepared = self.prepare_for_dispatch(skip=skip, policies=())
+            ordered = order_by_priority(prepared, pols)
             return self, ordered if limit is None else ordered[:limit]
         v = self.graph.vertices
         runnables: list[Runnable] = []

@@ -37,7 +37,6 @@ __all__ = [
     "BUILD_EVENTS", "LIFECYCLE_EVENTS",
 ]
 
-_event = dataclasses.dataclass(frozen=True, slots=True)
 
 
 class Event:
@@ -48,7 +47,7 @@ class Event:
 
 # --------------------------------------------------------------------------- build events
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class ComponentAdded(Event):
     """A component was added. ``to`` is ``None`` (Root), a parent name, or a list of names
     (a join is one event with the full parent list, not one event per parent as in Runic).
@@ -62,7 +61,7 @@ class ComponentAdded(Event):
     recipe: dict
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class WorkflowDefined(Event):
     """First event of a build log: the workflow's name, output ports and scheduler policies
     (matchers and fallbacks that are functions are recorded by reference)."""
@@ -72,7 +71,7 @@ class WorkflowDefined(Event):
     policies: list
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class ComponentRemoved(Event):
     name: str
     hash: int
@@ -80,7 +79,7 @@ class ComponentRemoved(Event):
 
 # --------------------------------------------------------------------------- runtime events
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class FactProduced(Event):
     """A fact was produced (``producer_label`` ``input``/``produced``/``state_produced``/
     ``reduced``; ``None`` only in snapshots, where the edge travels separately)."""
@@ -92,28 +91,28 @@ class FactProduced(Event):
     weight: int
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class ActivationConsumed(Event):
     fact_hash: int
     node_hash: int
     from_label: str
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class RunnableActivated(Event):
     fact_hash: int
     node_hash: int
     activation_kind: str
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class ConditionSatisfied(Event):
     fact_hash: int
     condition_hash: int
     weight: int
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class MapReduceTracked(Event):
     source_fact_hash: int
     fan_out_hash: int
@@ -122,7 +121,7 @@ class MapReduceTracked(Event):
     result_fact_hash: int
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class StateInitiated(Event):
     accumulator_hash: int
     init_fact_hash: int
@@ -131,7 +130,7 @@ class StateInitiated(Event):
     weight: int
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class JoinFactReceived(Event):
     fact_hash: int
     join_hash: int
@@ -139,7 +138,7 @@ class JoinFactReceived(Event):
     weight: int
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class JoinCompleted(Event):
     join_hash: int
     result_fact_hash: int
@@ -148,7 +147,7 @@ class JoinCompleted(Event):
     weight: int
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class JoinEdgeRelabeled(Event):
     fact_hash: int
     join_hash: int
@@ -156,7 +155,7 @@ class JoinEdgeRelabeled(Event):
     to_label: str
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class FanOutFactEmitted(Event):
     fan_out_hash: int
     source_fact_hash: int
@@ -166,7 +165,7 @@ class FanOutFactEmitted(Event):
     weight: int
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class FanInCompleted(Event):
     fan_in_hash: int
     source_fact_hash: int
@@ -178,7 +177,7 @@ class FanInCompleted(Event):
     weight: int
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class UpstreamFailed(Event):
     """A runnable failed (``error`` set) or was skipped (``error`` is ``None``): its activation
     is consumed and pending work downstream of it, in the same scope, becomes
@@ -190,7 +189,7 @@ class UpstreamFailed(Event):
     error: Any
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class FailureRecorded(Event):
     """An attempt of a runnable failed (``failure``); folding appends it to ``wf.failures``.
 
@@ -201,7 +200,7 @@ class FailureRecorded(Event):
     failure: Failure
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class WorkflowAnnotated(Event):
     """A note attached to the workflow by whoever runs it (the Runner records the options a
     workflow was started with, so that a restart can resume it the same way). Folding sets
@@ -213,7 +212,7 @@ class WorkflowAnnotated(Event):
 
 # --------------------------------------------------------------------------- snapshot events
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class ReactionOccurred(Event):
     """One memory edge of a snapshot (``event_log``)."""
 
@@ -223,7 +222,7 @@ class ReactionOccurred(Event):
     weight: int
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class MappedState(Event):
     """The map/reduce and accumulator bookkeeping of a snapshot, as ``[key, value]`` pairs."""
 
@@ -232,7 +231,7 @@ class MappedState(Event):
 
 # --------------------------------------------------------------------------- lifecycle events
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class RunnableDispatched(Event):
     runnable_id: int
     node_name: Any
@@ -243,7 +242,7 @@ class RunnableDispatched(Event):
     attempt: int
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class RunnableCompleted(Event):
     """A runnable completed. ``fallback`` is true when its policy's fallback produced the
     outcome (after its attempts failed), false for a plain completion."""
@@ -257,7 +256,7 @@ class RunnableCompleted(Event):
     fallback: bool = False
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class RunnableFailed(Event):
     runnable_id: int
     node_hash: int

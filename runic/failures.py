@@ -109,8 +109,8 @@ codec.register(Failure, "runic.Failure")
 
 def qualified_name(cls: type) -> str:
     """``"ValueError"`` for builtins, ``"package.module.QualName"`` otherwise."""
-    module = getattr(cls, "__module__", None) or ""
-    qual = getattr(cls, "__qualname__", None) or getattr(cls, "__name__", repr(cls))
+    module = str(getattr(cls, "__module__", None) or "")
+    qual = str(getattr(cls, "__qualname__", None) or getattr(cls, "__name__", None) or repr(cls))
     return qual if module == "builtins" else f"{module}.{qual}"
 
 
@@ -197,7 +197,7 @@ def failure_for(node: Any, fact_hash: int, error: Any, *, attempts: int = 1, fin
     if name is None:
         name = f"{getattr(node, 'kind', 'node')}-{getattr(node, 'hash', 0) & 0xFFFFFFFF:08x}"
     return Failure(str(name), error_type, message, tb, attempts, at, final, action, kind,
-                   component_kind or getattr(node, "kind", "step"), getattr(node, "hash", 0), fact_hash)
+                   str(component_kind or getattr(node, "kind", None) or "step"), getattr(node, "hash", 0), fact_hash)
 
 
 def error_names(error: Any) -> frozenset[str]:

@@ -166,8 +166,10 @@ class Node:
     """Base of every vertex that can be invoked."""
 
     __slots__ = ("name", "hash")
+    name: Any
+    hash: int
     kind = "node"
-    context_keys = None
+    context_keys: dict | None = None
     is_match = False  # match nodes (Root, Condition) get "matchable" activations
     activation_label = "runnable"
     coordinates = False  # Join/FanIn/FanOut derive completion events at apply time

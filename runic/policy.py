@@ -152,7 +152,8 @@ class SchedulerPolicy:
             v = getattr(self, f)
             if not number(v) or v < 0:
                 raise bad(f, "must be a number of ms >= 0")
-        if self.timeout_ms != INFINITY and (not number(self.timeout_ms) or self.timeout_ms < 0):
+        timeout = self.timeout_ms
+        if timeout != INFINITY and (not number(timeout) or timeout < 0):  # type: ignore[operator]
             raise bad("timeout_ms", 'must be a number of ms >= 0 or "infinity"')
         if self.on_failure not in _ON_FAILURE:
             raise bad("on_failure", f"must be one of {_ON_FAILURE}")

@@ -186,9 +186,9 @@ def event_log(wf: "Workflow") -> list[Event]:
         if anc is None:
             continue
         for label in PRODUCTION_LABELS:
-            w = g.edge_weight(anc[0], fh, label)
-            if w is not None:
-                out.append(ReactionOccurred(anc[0], fh, label, w))
+            weight = g.edge_weight(anc[0], fh, label)
+            if weight is not None:
+                out.append(ReactionOccurred(anc[0], fh, label, weight))
     out.append(MappedState([[k, v] for k, v in wf.mapped.items()]))
     out.extend(WorkflowAnnotated(k, v) for k, v in wf.annotations.items())
     out.extend(FailureRecorded(f) for f in wf.failures)
@@ -202,19 +202,19 @@ def apply_any(wf: "Workflow", e: Event, functions: Any = None, *, skip_build: bo
     """Fold one event of any family into ``wf``."""
     lookup = functions if isinstance(functions, FunctionLookup) else FunctionLookup(functions)
     t = type(e)
-    if t is ComponentAdded:
+    if isinstance(e, ComponentAdded):
         if skip_build:
             return
         component = from_recipe(e.kind, e.name, e.hash, e.recipe, lookup)
         wf._add_component(component, e.to, False)
         wf.build_events.append(e)
-    elif t is WorkflowDefined:
+    elif isinstance(e, WorkflowDefined):
         if skip_build:
             return
         wf.name = e.name
         wf.output_ports = dict(e.output_ports) if e.output_ports else None
         wf.scheduler_policies = _restore_policies(e.policies, lookup)
-    elif t is ComponentRemoved:
+    elif isinstance(e, ComponentRemoved):
         if skip_build:
             return
         wf.remove_component(e.name, log=False)

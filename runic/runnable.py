@@ -63,6 +63,8 @@ class CausalContext:
               "is_state_initialized", "satisfied_conditions", "join_context", "fan_out_context",
               "fan_in_context", "mergeable", "meta_context", "run_context")
 
+    node_hash: int
+    input_fact: Any
     # class-level defaults: an instance only stores what differs (cheap to build per step)
     ancestry_depth = 0
     hooks: tuple = ((), ())
