@@ -925,7 +925,7 @@ class Workflow:
             for r in runnables:
                 try:
                     r.node.execute(r)
-                except Exception as exc:  # a node bug: fail the runnable (quirk 28)
+                except Exception as exc:  # a node bug: fail the runnable, never leave it pending
                     r = r.reset().fail(exc)
                 apply(r)
 
@@ -935,7 +935,7 @@ class Workflow:
         if not policies and deadline_at is None:
             try:
                 return r.execute(), []
-            except Exception as exc:  # a node bug: fail the runnable (quirk 28)
+            except Exception as exc:  # a node bug: fail the runnable, never leave it pending
                 return r.reset().fail(exc), []
         policy = resolve(r, policies)
         return execute_with_policy(r, policy, deadline_at=deadline_at,

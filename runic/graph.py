@@ -5,8 +5,8 @@ identified by ``(from, to, label)``: adding it again replaces its weight, edges 
 labels between the same pair coexist. Adjacency is indexed *label first* in both directions
 (``out[label][from][to] -> weight`` and ``inn[label][to][from] -> weight``) because every
 question the runtime asks names its labels ("the flow children of n", "the joined edges into
-j"). Iteration follows insertion order, which the spec allows as a refinement of Runic's
-unordered maps.
+j"). Iteration follows insertion order, a refinement of Runic's unordered maps that makes
+dispatch and logs deterministic.
 
 Activation edges (``runnable`` and ``matchable``) are additionally kept in :attr:`Graph.pending`,
 an insertion-ordered index of ``(fact, node) -> label``, so "is anything runnable?" is O(1) and
