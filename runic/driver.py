@@ -31,6 +31,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from .coroutines import awaited
 from .events import ActivationConsumed, FactProduced, RunnableCompleted, RunnableDispatched, RunnableFailed
 from .facts import Fact
 from .failures import Failure, failure_for
@@ -102,7 +103,7 @@ def _record(r: Runnable, attempts: int, final: bool, action: str) -> Failure:
 def _fallback(r: Runnable, policy: SchedulerPolicy,
               attempt_runner: Callable[[Runnable, float | None], Runnable]) -> Runnable:
     try:
-        res = policy.fallback(r, r.error)  # type: ignore[misc]
+        res = awaited(policy.fallback(r, r.error))  # type: ignore[misc]
     except Exception as exc:
         return r.reset().fail(("fallback_exception", exc))
     if isinstance(res, Runnable):

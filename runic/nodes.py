@@ -37,7 +37,6 @@ Decisions where Runic's own behaviour is accidental, recorded here (see also
 
 from __future__ import annotations
 
-import collections.abc as _abc
 import logging
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -138,7 +137,7 @@ def _run_hooks(hooks: Iterable[Callable], event: HookEvent, ctx: CausalContext) 
     fns: list = []
     for hook in hooks:
         try:
-            res = hook(event, ctx)
+            res = awaited(hook(event, ctx))
         except Exception as exc:
             raise _HookError(("hook_exception", exc)) from exc
         if res is None or res == "ok":
@@ -497,7 +496,11 @@ def _is_collection(value: Any) -> bool:
     one-shot iterator is consumed only once, by :func:`_iterable_items`)."""
     if isinstance(value, (str, bytes, bytearray, memoryview)) or value is None:
         return False
-    return isinstance(value, _abc.Iterable)
+    try:
+        iter(value)  # an iterator returns itself; a collection a new iterator: nothing consumed
+    except TypeError:
+        return False
+    return True
 
 
 def _iterable_items(value: Any) -> list | None:

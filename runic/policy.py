@@ -52,7 +52,7 @@ import logging
 import math
 import random
 import re
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import InvalidPolicyError
 from .failures import matches_any, qualified_name
@@ -117,7 +117,7 @@ class SchedulerPolicy:
         """Build a policy from a dict and/or keyword arguments, validating every field."""
         if isinstance(spec, SchedulerPolicy):
             fields = spec.as_dict()
-        elif spec is None or isinstance(spec, dict):
+        elif spec is None or isinstance(spec, Mapping):
             fields = dict(spec or {})
         else:
             raise InvalidPolicyError(

@@ -238,3 +238,54 @@ def test_decorated_functions_restore_by_import_path_in_a_fresh_process(tmp_path)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == expected
     assert "changed since it was logged" not in out.stderr  # restored the very function, same hash
+
+
+def test_async_steps_run_in_a_forked_child_after_the_parent_used_its_loop():
+    import multiprocessing
+
+    check_async_results(async_workflow().react_until_satisfied("pear"))  # this thread now has a loop
+    ctx = multiprocessing.get_context("fork")
+    proc = ctx.Process(target=_child_runs_async)
+    proc.start()
+    proc.join(60)
+    if proc.is_alive():  # pragma: no cover - a hang is the bug this test looks for
+        proc.kill()
+        proc.join()
+    assert proc.exitcode == 0
+
+
+def _child_runs_async():
+    wf = async_workflow().react_until_satisfied("pear")
+    os._exit(0 if wf.results(["price", "spent"]) == {"price": 5, "spent": 5} else 3)
+
+
+def test_async_hooks_and_fallbacks_are_awaited():
+    seen = []
+
+    async def hook(event, ctx):
+        await asyncio.sleep(0)
+        seen.append(event.timing)
+
+    async def fallback(runnable, error):
+        await asyncio.sleep(0)
+        return ("value", "from async fallback")
+
+    wf = runic.workflow("h", steps=[runic.step(fns.add1, name="a"), runic.step(fns.decline, name="pay")])
+    wf.attach_before_hook("a", hook)
+    wf.add_scheduler_policy("pay", {"fallback": fallback})
+    wf.react_until_satisfied(1)
+    assert seen == ["before"] and wf.results(["a", "pay"]) == {"a": 2, "pay": "from async fallback"}
+
+
+class OldStyleSequence:
+    """Iterable through ``__getitem__`` only (no ``__iter__``)."""
+
+    def __getitem__(self, i):
+        if i >= 3:
+            raise IndexError(i)
+        return i
+
+
+def test_a_map_over_an_old_style_sequence_still_maps():
+    wf = runic.workflow("s", steps=[(runic.map(fns.add1, name="m"), [runic.reduce(0, fns.total, name="sum")])])
+    assert wf.react_until_satisfied(OldStyleSequence()).results(["sum"]) == {"sum": 6}
