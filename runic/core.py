@@ -856,6 +856,16 @@ class Workflow:
         return FailureRecorded(self._failure_record(node, getattr(node, "hash", 0), fact_hash, error,
                                                     traceback=traceback))
 
+    def record_failure(self, failure: Failure) -> "Workflow":
+        """Record a failure found outside a runnable's execution (for example a result the
+        store cannot encode) as a :class:`~runic.events.FailureRecorded` event: appended to
+        :attr:`failures` (named after its node's component) and buffered when emitting. It
+        does not cancel any work: apply a failed runnable for that."""
+        if not isinstance(failure, Failure):
+            raise WorkflowDefinitionError(f"record_failure takes a runic.Failure, got {type(failure).__name__}")
+        self._apply_events([FailureRecorded(self._normalised(failure))])
+        return self
+
     def halted_failures(self, since: int = 0) -> list[Failure]:
         """The failures (from index ``since`` of :attr:`failures`) that halted their runnable:
         final, and neither skipped nor answered by a fallback. A workflow with any has failed."""

@@ -273,3 +273,18 @@ def test_failure_records_and_the_error_round_trip():
     assert pickle.loads(pickle.dumps(err)).failures == [f] and str(pickle.loads(pickle.dumps(err))) == str(err)
     with pytest.raises(AttributeError):
         f.message = "changed"  # type: ignore[misc]
+
+
+def test_a_failure_found_outside_execution_can_be_recorded():
+    from runic.failures import failure_for
+
+    wf = runic.workflow("r", rules=[runic.rule(fns.is_positive, fns.label_positive, name="vip")])
+    wf.enable_event_emission().react_until_satisfied(1)
+    node = wf.get_component(("vip", "reaction"))[0]
+    f = failure_for(node, 123, runic.codec.EncodeError("cannot encode a value of type Order; register it"))
+    wf.record_failure(f)
+    [recorded] = wf.failures
+    assert (recorded.component, recorded.component_kind, recorded.error_type) == ("vip", "rule", "runic.codec.EncodeError")
+    assert [e.failure for e in wf.drain_events() if isinstance(e, FailureRecorded)] == [recorded]
+    with pytest.raises(runic.WorkflowDefinitionError):
+        wf.record_failure("boom")  # type: ignore[arg-type]
