@@ -154,6 +154,9 @@ def test_a_generator_feeding_a_map_is_materialised_once():
 def test_one_shot_iterators_as_input_and_as_results():
     wf = runic.workflow("g", steps=[(runic.map(fns.double, name="m"), [runic.reduce(0, fns.total, name="sum")])])
     assert wf.react_until_satisfied(x for x in (1, 2, 3)).results(["sum"]) == {"sum": 12}
+    fresh = runic.workflow("f", steps=[(runic.map(fns.double, name="m"), [runic.reduce(0, fns.total, name="sum")])])
+    fact = runic.Fact(x for x in (1, 2, 3))  # a fact given as is: the map itself reads it once
+    assert fresh.react_until_satisfied(fact).results(["sum"]) == {"sum": 12}
     wf2 = runic.workflow("z", steps=[(runic.step(lambda x: zip(x, x), name="pairs"),
                                       [runic.step(len, name="n1"), runic.step(sorted, name="copy")])])
     wf2.react_until_satisfied([1, 2])
