@@ -60,7 +60,7 @@ from .failures import matches_any, qualified_name
 __all__ = [
     "SchedulerPolicy", "default_policy", "merge", "merge_policies", "resolve", "matches",
     "backoff_delay_ms", "llm_policy", "io_policy", "fast_fail", "INFINITY", "validate_matcher",
-    "validate_policies", "order_by_priority", "PRIORITIES",
+    "validate_policies", "validate_entry", "check_keys", "order_by_priority", "PRIORITIES",
 ]
 
 log = logging.getLogger(__name__)
@@ -280,7 +280,7 @@ def validate_entry(matcher: Any, policy: Any) -> tuple[Any, dict]:
     validate_matcher(matcher)
     spec = policy.as_dict() if isinstance(policy, SchedulerPolicy) else policy
     SchedulerPolicy.new(spec)
-    return matcher, dict(spec)
+    return matcher, dict(spec or {})
 
 
 def order_by_priority(items: Sequence[Any], policies: Iterable[tuple[Any, dict]] | None) -> list:

@@ -245,29 +245,31 @@ def from_events(events: Iterable[Event], functions: Any = None, *, base: "Workfl
     wf = base.copy() if base is not None else Workflow()
     wf._fact_mode = fact_mode
     lookup = FunctionLookup(functions, stub_missing)
-    index, e = -1, None
+    checks = _CHECKS
+    runtime_folds = folds.FOLDS
+    skip_build = base is not None
     try:
-        checks = _CHECKS
-        runtime_folds = folds.FOLDS
-        skip_build = base is not None
+        # errors raised by the source itself (a store's stream) propagate as they are; only
+        # what goes wrong while folding an event is the log's fault
         for index, e in enumerate(events):
-            cls = e.__class__
-            check = checks.get(cls)
-            if check is None:
-                if not isinstance(e, Event):
-                    raise CorruptLogError(index, cls.__name__, f"{short_repr(e)} is not a runic event")
-                check = _checker(cls)
-            if not check(e):
-                raise CorruptLogError(index, cls.__name__, _diagnose(e))
-            fold = runtime_folds.get(cls)
-            if fold is not None:  # runtime events, the bulk of a stream: fold directly
-                fold(wf, e)
-            else:
-                apply_any(wf, e, lookup, skip_build=skip_build)
-    except (FunctionRestoreError, CorruptLogError):
-        raise
-    except Exception as exc:  # noqa: BLE001 - any fold failing on damaged data is a damaged log
-        raise CorruptLogError(index, type(e).__name__, _diagnose(e, exc)) from exc
+            try:
+                cls = e.__class__
+                check = checks.get(cls)
+                if check is None:
+                    if not isinstance(e, Event):
+                        raise CorruptLogError(index, cls.__name__, f"{short_repr(e)} is not a runic event")
+                    check = _checker(cls)
+                if not check(e):
+                    raise CorruptLogError(index, cls.__name__, _diagnose(e))
+                fold = runtime_folds.get(cls)
+                if fold is not None:  # runtime events, the bulk of a stream: fold directly
+                    fold(wf, e)
+                else:
+                    apply_any(wf, e, lookup, skip_build=skip_build)
+            except (FunctionRestoreError, CorruptLogError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - any fold failing on damaged data is a damaged log
+                raise CorruptLogError(index, type(e).__name__, _diagnose(e, exc)) from exc
     finally:
         wf._fact_mode = "full"
     return wf

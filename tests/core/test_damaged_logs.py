@@ -72,3 +72,15 @@ def test_a_fixed_batch_of_mutations_covers_every_kind():
         outcomes[out] = outcomes.get(out, 0) + 1
     assert set(outcomes) <= {"ok", "CorruptLogError", "FunctionRestoreError"}
     assert outcomes.get("CorruptLogError", 0) > 0  # damage is detected, not only survived
+
+
+def test_errors_of_the_source_itself_are_not_blamed_on_the_log():
+    class StoreGone(LookupError):
+        pass
+
+    def stream():
+        yield LOGS[0][1][0]
+        raise StoreGone("the store was closed")
+
+    with pytest.raises(StoreGone):
+        runic.Workflow.from_events(stream())
