@@ -20,12 +20,15 @@ from .errors import (
     ArgumentError,
     ArgumentTypeError,
     ComponentNotFoundError,
+    CorruptLogError,
     DuplicateComponentError,
     FunctionRestoreError,
     InvalidPolicyError,
     RunicError,
     WorkflowDefinitionError,
+    WorkflowFailedError,
 )
+from .failures import Failure
 from .facts import NOTHING, STRIPPED, Fact, FactRef
 from .nodes import Cont, Halt
 from .policy import SchedulerPolicy, fast_fail, io_policy, llm_policy
@@ -39,7 +42,7 @@ __all__ = [
     "HookEvent", "CausalContext", "Runnable", "current_runnable", "SchedulerPolicy", "llm_policy", "io_policy",
     "fast_fail", "codec", "RunicError", "WorkflowDefinitionError", "ComponentNotFoundError",
     "DuplicateComponentError", "FunctionRestoreError", "InvalidPolicyError", "RunContextError",
-    "ArgumentError", "ArgumentTypeError",
+    "ArgumentError", "ArgumentTypeError", "Failure", "WorkflowFailedError", "CorruptLogError",
 ]
 import typing as _typing  # noqa: E402
 

@@ -86,7 +86,7 @@ def _context_recipe(keys: dict | None) -> Any:
 
     if not keys:
         return None
-    out = {}
+    out: dict[str, Any] = {}
     for k, d in keys.items():
         if d is REQUIRED:
             out[k] = {"required": True}
@@ -125,8 +125,33 @@ class Component:
 
 # --------------------------------------------------------------------------- step / condition
 
-class Step(nodes.Step, Component):
-    """A step component: a function node (``runic.step(fn)``)."""
+class _Callable:
+    """Makes a function component callable like its function (``@runic.step`` keeps ``charge``
+    usable as ``charge(order)`` in unit tests). ``__runic_function__`` is what restoring a
+    function by import path unwraps to when the module attribute is the component;
+    ``__wrapped__`` lets ``inspect.signature`` see the function's signature. These are class
+    properties, so a component costs nothing more per instance."""
+
+    work: Callable
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.work(*args, **kwargs)
+
+    @property
+    def __runic_function__(self) -> Callable:
+        return self.work
+
+    @property
+    def __wrapped__(self) -> Callable:
+        return self.work
+
+    @property
+    def __name__(self) -> str:  # type: ignore[override]
+        return str(getattr(self.work, "__name__", None) or getattr(self, "name", ""))
+
+
+class Step(_Callable, nodes.Step, Component):
+    """A step component: a function node (``runic.step(fn)``); calling it calls the function."""
 
     __slots__ = ("auto_named",)
 
@@ -160,19 +185,38 @@ def _make_step(fn: Callable, name: str | None, context_keys: dict | None, *, fre
     return s
 
 
-def step(fn: Callable | Step, name: str | None = None, *, context: Any = None) -> Step:
+def step(fn: Callable | Step | None = None, name: str | None = None, *, context: Any = None) -> Any:
     """A step: ``fn(x) -> y``. A function of two or more positional parameters receives a list
     input spread over them; one with a ``context`` keyword receives the component's run
-    context. ``context=`` declares context keys: a list (required) or ``{key: default}``."""
+    context. ``context=`` declares context keys: a list (required) or ``{key: default}``.
+    ``async def`` functions are awaited.
+
+    Also a decorator: ``@runic.step`` and ``@runic.step(name="charge", context=...)`` turn a
+    module-level function into the step component, which still calls the function when called
+    (``charge(order)``) and restores by its import path."""
+    if fn is None:
+        def decorate(f: Callable) -> Step:
+            if not callable(f):
+                raise WorkflowDefinitionError(f"@runic.step decorates a function, got {type(f).__name__}")
+            return _make_step(_function_of(f), name, _normalise_context(context))
+
+        return decorate
     if isinstance(fn, Step):
         return fn if name is None else fn.renamed(name)
     if not callable(fn):
-        raise WorkflowDefinitionError(f"runic.step needs a callable, got {type(fn).__name__}")
-    return _make_step(fn, name, _normalise_context(context))
+        raise WorkflowDefinitionError(f"runic.step needs a callable, got {type(fn).__name__}; name a step "
+                                      "with runic.step(fn, name=...) or @runic.step(name=...)")
+    return _make_step(_function_of(fn), name, _normalise_context(context))
 
 
-class Condition(nodes.Condition, Component):
-    """A predicate component (``runic.condition(fn)``); children run when it holds."""
+def _function_of(fn: Any) -> Any:
+    """The function inside a function component (``@runic.step``/``@runic.condition``), or ``fn``."""
+    return fn.work if isinstance(fn, _Callable) else fn
+
+
+class Condition(_Callable, nodes.Condition, Component):
+    """A predicate component (``runic.condition(fn)``); children run when it holds. Calling it
+    calls the predicate."""
 
     __slots__ = ("auto_named",)
 
@@ -206,11 +250,21 @@ def _make_condition(fn: Callable, name: str | None, context_keys: dict | None, *
     return c
 
 
-def condition(fn: Callable, name: str | None = None, *, context: Any = None) -> Condition:
-    """A condition: ``fn(x) -> bool``; its children receive the same input when it holds."""
+def condition(fn: Callable | None = None, name: str | None = None, *, context: Any = None) -> Any:
+    """A condition: ``fn(x) -> bool``; its children receive the same input when it holds.
+    Also a decorator, like :func:`step` (``@runic.condition``, ``@runic.condition(name=..)``)."""
+    if fn is None:
+        def decorate(f: Callable) -> Condition:
+            if not callable(f):
+                raise WorkflowDefinitionError(f"@runic.condition decorates a function, got {type(f).__name__}")
+            return _make_condition(_function_of(f), name, _normalise_context(context))
+
+        return decorate
     if isinstance(fn, Condition):
         return fn if name is None else fn.renamed(name)
-    return _make_condition(fn, name, _normalise_context(context))
+    if not callable(fn):
+        raise WorkflowDefinitionError(f"runic.condition needs a callable, got {type(fn).__name__}")
+    return _make_condition(_function_of(fn), name, _normalise_context(context))
 
 
 # --------------------------------------------------------------------------- rule
@@ -291,7 +345,7 @@ def rule(condition: Callable, reaction: Callable, name: str | None = None, *, co
     with ``bool()``; a ``TypeError`` inside it (an input it does not handle) means "no"."""
     if not callable(condition) or not callable(reaction):
         raise WorkflowDefinitionError("runic.rule needs two callables: condition(x) and reaction(x)")
-    return _make_rule(condition, reaction, name, _normalise_context(context))
+    return _make_rule(_function_of(condition), _function_of(reaction), name, _normalise_context(context))
 
 
 # --------------------------------------------------------------------------- accumulator
@@ -318,6 +372,7 @@ class Accumulator(nodes.Accumulator, Component):
     """State kept across inputs: ``reducer(x, state) -> new_state`` from ``init``."""
 
     __slots__ = ("auto_named", "init_value")
+    init_value: Any
 
     def connect(self, wf: "Workflow", parents: list[int], parent_components: list[Any]) -> None:
         wf._add_node(self)
@@ -363,13 +418,13 @@ def accumulator(init: Any, reducer: Callable, name: str | None = None, *, contex
     callable. Children receive each new state; productions include the initial state."""
     if not callable(reducer):
         raise WorkflowDefinitionError("runic.accumulator needs reducer(x, state) -> new_state")
-    return _make_accumulator(init, reducer, name, _normalise_context(context))
+    return _make_accumulator(_function_of(init), _function_of(reducer), name, _normalise_context(context))
 
 
 # --------------------------------------------------------------------------- state machine
 
 class StateMachine(Component):
-    """An accumulator plus reactor rules that fire on the new state (spec §1.6.8)."""
+    """An accumulator plus reactor rules that fire on the new state."""
 
     kind = "state_machine"
 
@@ -427,9 +482,9 @@ def _reactor_pairs(name: str, reactors: Any) -> list[tuple[str, Callable, Callab
         if isinstance(r, Rule):
             out.append((rname, r.condition.work, r.reaction.work))
         elif isinstance(r, tuple) and len(r) == 2 and callable(r[0]) and callable(r[1]):
-            out.append((rname, r[0], r[1]))
+            out.append((rname, _function_of(r[0]), _function_of(r[1])))
         elif callable(r):
-            out.append((rname, _always, r))
+            out.append((rname, _always, _function_of(r)))
         else:
             raise WorkflowDefinitionError(
                 f"state machine {name!r}: a reactor must be (condition, reaction), a rule or a callable"
@@ -450,7 +505,7 @@ def state_machine(name: str, init: Any, reducer: Callable, reactors: Any = None)
         raise WorkflowDefinitionError("runic.state_machine needs a name")
     if init is None or reducer is None or not callable(reducer):
         raise WorkflowDefinitionError(f"state machine {name!r} needs init and a reducer(event, state)")
-    acc = _make_accumulator(init, reducer, f"{name}_accumulator", None)
+    acc = _make_accumulator(_function_of(init), _function_of(reducer), f"{name}_accumulator", None)
     rules = [_make_rule(c, r, rname, None) for rname, c, r in _reactor_pairs(name, reactors)]
     h = content_id("state_machine", name, acc.hash, tuple(r.hash for r in rules))
     return StateMachine(name, acc, rules, h, init, reducer)
@@ -650,7 +705,7 @@ def reduce(init: Any, reducer: Callable, name: str | None = None, map: str | Non
     callable); ``map=`` names the map whose results it folds when added elsewhere."""
     if not callable(reducer):
         raise WorkflowDefinitionError("runic.reduce needs reducer(item, acc) -> acc")
-    return _make_reduce(init, reducer, name, map)
+    return _make_reduce(_function_of(init), _function_of(reducer), name, map)
 
 
 # --------------------------------------------------------------------------- building trees
@@ -802,7 +857,7 @@ def _restore_context(lookup: FunctionLookup, component: str, spec: Any) -> dict 
 
     if not spec:
         return None
-    out = {}
+    out: dict[str, Any] = {}
     for k, d in spec.items():
         if d.get("required"):
             out[k] = REQUIRED
@@ -841,8 +896,8 @@ def from_recipe(kind: str, name: str, h: int, recipe: dict, lookup: FunctionLook
                             hash=h, node_hash=recipe.get("fan_in_hash"))
     if kind == "state_machine":
         acc_spec = recipe["accumulator"]
-        acc = from_recipe("accumulator", acc_spec["name"], acc_spec["hash"], acc_spec["recipe"],
-                          _Scoped(lookup, name, acc_spec["name"]))
+        acc: Any = from_recipe("accumulator", acc_spec["name"], acc_spec["hash"], acc_spec["recipe"],
+                               _Scoped(lookup, name, acc_spec["name"]))
         reactors = [from_recipe("rule", r["name"], r["hash"], r["recipe"], lookup) for r in recipe["reactors"]]
         return StateMachine(name, acc, reactors, h, acc.init_value, acc.reducer)  # type: ignore[arg-type]
     if kind == "map":

@@ -4,40 +4,59 @@ A workflow is a *mutable runtime object* (unlike Runic's immutable value): every
 changes it returns the workflow itself so calls chain, and :meth:`Workflow.copy` gives an
 independent copy. Only its owner (a caller, or one Worker) mutates it.
 
-Evaluation follows Runic's three phases (spec §1.8): :meth:`prepare_for_dispatch` reads the
-workflow into :class:`~runic.runnable.Runnable` values; executing a runnable needs no workflow;
+Evaluation follows Runic's three phases: :meth:`prepare_for_dispatch` reads the workflow into
+:class:`~runic.runnable.Runnable` values; executing a runnable needs no workflow;
 :meth:`apply_runnable` folds the outcome back. :meth:`react` and :meth:`react_until_satisfied`
-drive those phases in-process.
+drive those phases in-process (in the caller's thread, or on threads with ``parallel=True``).
 
-Decisions on the spec's quirks taken in this module (others are listed in :mod:`runic.nodes`):
+Decisions where Runic's behaviour is accidental, taken in this module (others are listed in
+:mod:`runic.nodes`):
 
 * ``apply_runnable`` is idempotent: applying a runnable whose activation is no longer pending
-  (already applied, or cancelled by an upstream failure) changes nothing (quirk 5).
-* A failed runnable, and one skipped by ``on_failure="skip"``, is recorded as an
-  :class:`~runic.events.UpstreamFailed` event, so replay reproduces it instead of retrying the
-  step (quirk 16); the downstream work cancelled is limited to the failed fact's scope (quirk 9).
-* Run context is scoped by the owning component's name, then the node's name, over ``_global``
-  (quirk 24). Default workflow names stay ``None`` (quirk 26). Adding a *different* component
-  under a name already taken raises :class:`~runic.errors.DuplicateComponentError`; components
-  whose name was generated get a unique one instead (quirk 27).
+  (already applied, or cancelled by an upstream failure) changes nothing (Runic draws the
+  edges twice).
+* Failures are recorded, never replayed as work: every failed attempt is a
+  :class:`~runic.events.FailureRecorded` event (``Workflow.failures``, append-only), and a
+  runnable that failed for good, or was skipped by ``on_failure="skip"``, is an
+  :class:`~runic.events.UpstreamFailed` event, so replay reproduces the failure instead of
+  running the step again; the downstream work it cancels is limited to the failed fact's scope
+  (its input, or its map item), where Runic cancels pending work of every input.
+* Run context is scoped by the owning component's name, then the node's name, over
+  ``_global``. Default workflow names stay ``None``. Adding a *different* component under a
+  name already taken raises :class:`~runic.errors.DuplicateComponentError`; components whose
+  name was generated get a unique one instead.
 * One build log in chronological order; a join is one ``ComponentAdded`` with the full parent
-  list (quirks 12, 13); ``from_events`` folds ``ComponentRemoved`` (quirk 14).
+  list; ``from_events`` folds ``ComponentRemoved``.
+* Scheduler policies are validated when they are added or passed (an unknown key fails at
+  once, not at run time); :meth:`check_policy_targets` refuses policies for names that are
+  not in the workflow.
 """
 
 from __future__ import annotations
 
 import copy as _copy
+import dataclasses
+import difflib
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Sequence
 
 from . import folds
-from .driver import execute_with_policy, now_ms
-from .errors import ComponentNotFoundError, DuplicateComponentError, RunicError, WorkflowDefinitionError
+from .coroutines import materialise
+from .driver import execute_with_policy, now_ms, wall_ms
+from .errors import (
+    ComponentNotFoundError,
+    DuplicateComponentError,
+    InvalidPolicyError,
+    RunicError,
+    WorkflowDefinitionError,
+    WorkflowFailedError,
+)
 from .events import (
     ComponentAdded,
     ComponentRemoved,
     Event,
+    FailureRecorded,
     RunnableActivated,
     RunnableCompleted,
     RunnableDispatched,
@@ -46,8 +65,9 @@ from .events import (
 )
 from .facts import NOTHING, Fact, FactRef
 from .graph import PRODUCTION_LABELS, Graph
+from .failures import Failure, failure_for
 from .nodes import ROOT_HASH, Node, Root, Skip
-from .policy import merge_policies, resolve
+from .policy import merge_policies, order_by_priority, resolve, validate_entry, validate_policies
 from .runnable import COMPLETED, FAILED, SKIPPED, CausalContext, Runnable
 
 __all__ = ["Workflow", "REQUIRED"]
@@ -87,13 +107,15 @@ class Workflow:
         self.mapped: dict[Any, Any] = {}
         self.mapped_paths: set[int] = set()
         self.build_events: list[Event] = []
-        self.scheduler_policies: list = list(scheduler_policies or [])
+        self.scheduler_policies: list = _validated(scheduler_policies)
         self.runnable_events: list[Event] = []
         self.emit_events = False
         self.uncommitted_events: list[Event] = []
         self.run_context: dict[str, Any] = {}
         self.output_ports: dict | None = dict(output_ports) if output_ports else None
-        self.failures: list[tuple[int, int, Any]] = []
+        #: every failed attempt, oldest first (append-only: remember ``len(wf.failures)`` to
+        #: look at the failures since some point)
+        self.failures: list[Failure] = []
         self.annotations: dict[str, Any] = {}
         self._depth: dict[int, int] = {}
         self._scope: dict[int, int] = {}
@@ -309,6 +331,7 @@ class Workflow:
                 self.run_context[k] = v
         self.build_events.extend(other.build_events)
         self.runnable_events.extend(other.runnable_events)
+        self.failures.extend(other.failures)
         for src, dst in ((other._depth, self._depth), (other._scope, self._scope)):
             for k, v in src.items():
                 dst.setdefault(k, v)
@@ -457,16 +480,50 @@ class Workflow:
 
     # ================================================================== policies
     def add_scheduler_policy(self, matcher: Any, policy: dict) -> "Workflow":
-        """Prepend a policy (higher priority than those already stored)."""
-        self.scheduler_policies.insert(0, (matcher, dict(policy)))
+        """Prepend a policy (higher priority than those already stored). ``matcher`` may also
+        be a component (it matches by the component's name). Raises
+        :class:`~runic.errors.InvalidPolicyError` for an unknown key or a bad value."""
+        self.scheduler_policies.insert(0, validate_entry(_matcher(matcher), policy))
         return self
 
     def append_scheduler_policy(self, matcher: Any, policy: dict) -> "Workflow":
-        self.scheduler_policies.append((matcher, dict(policy)))
+        """Append a policy (lower priority than those already stored); validated like
+        :meth:`add_scheduler_policy`."""
+        self.scheduler_policies.append(validate_entry(_matcher(matcher), policy))
         return self
 
     def set_scheduler_policies(self, policies: Sequence) -> "Workflow":
-        self.scheduler_policies = list(policies)
+        """Replace the policies by ``[(matcher, policy), ...]`` (each validated)."""
+        self.scheduler_policies = _validated(policies)
+        return self
+
+    def policy_target_names(self) -> list[str]:
+        """The names a string policy matcher can select: every named node (steps, a rule's
+        reaction and ``"<rule>.condition"``, accumulators, maps, reduces) and component."""
+        names = {v.name for v in self.graph.vertices.values() if isinstance(v, Node) and v.name is not None}
+        names.update(self.components)
+        return sorted(str(n) for n in names)
+
+    def check_policy_targets(self, policies: Sequence | None = None) -> "Workflow":
+        """Raise :class:`~runic.errors.InvalidPolicyError` when a policy's matcher is a name
+        (``"fetch"``) that names nothing in this workflow: the policy would silently never
+        apply. Checks ``policies`` (runtime policies about to be used) or, by default, the
+        stored ones. Regex, type and predicate matchers are not checked (they may select
+        nothing on purpose)."""
+        targets = self.policy_target_names()
+        known = set(targets)
+        pols = self.scheduler_policies if policies is None else validate_policies(policies)
+        for i, (matcher, _spec) in enumerate(pols):
+            if not isinstance(matcher, str) or matcher == "default" or matcher in known:
+                continue
+            near = difflib.get_close_matches(matcher, targets, n=1, cutoff=0.6)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            listed = ", ".join(repr(t) for t in targets[:20]) + (", ..." if len(targets) > 20 else "")
+            raise InvalidPolicyError(
+                f"scheduler policy #{i} is for {matcher!r}, which names no component of workflow "
+                f"{self.name!r}{hint}; its names are: {listed or 'none'}. Fix the name, or use "
+                "'default', a regex or ('type', kind) to match several"
+            )
         return self
 
     # ================================================================== runtime helpers
@@ -561,7 +618,7 @@ class Workflow:
 
     # ================================================================== planning
     def _invoke_root(self, value: Any) -> None:
-        fact = value if value.__class__ is Fact else Fact(value)
+        fact = value if value.__class__ is Fact else Fact(materialise(value))
         r = Runnable(_ROOT, fact, CausalContext(ROOT_HASH, fact))
         _ROOT.execute(r)
         self._apply_events(r.events)
@@ -653,15 +710,25 @@ class Workflow:
             out.add(n)
         return [v[n] for n in out]
 
-    def prepare_for_dispatch(self, *, skip: Any = None, limit: int | None = None) -> tuple["Workflow", list[Runnable]]:
-        """Prepare every pending activation; return ``(self, runnables)`` in activation order.
+    def prepare_for_dispatch(self, *, skip: Any = None, limit: int | None = None,
+                             policies: Sequence | None = None) -> tuple["Workflow", list[Runnable]]:
+        """Prepare every pending activation; return ``(self, runnables)`` in dispatch order:
+        by the ``priority`` of their policies (``policies``, default the stored ones), then in
+        activation order.
 
         Skips (a fan-out over a non-collection) are applied here. At most one runnable per
         accumulator is returned, so accumulator updates are never concurrent. Nothing is
         marked as dispatched: callers track in-flight work themselves and may pass ``skip``
         (a container of ``(fact_hash, node_hash)`` activations already in flight, which also
-        holds back further runnables of an in-flight accumulator) and ``limit`` (stop after
-        that many runnables, e.g. the free slots)."""
+        holds back further runnables of an in-flight accumulator) and ``limit`` (at most that
+        many runnables, e.g. the free slots: the highest priorities)."""
+        pols = self.scheduler_policies if policies is None else policies
+        prioritised = any(isinstance(spec, dict) and spec.get("priority", "normal") != "normal"
+                          for _m, spec in pols)
+        if prioritised:
+            _, prepared = self.prepare_for_dispatch(skip=skip, policies=())
+            ordered = order_by_priority(prepared, pols)
+            return self, ordered if limit is None else ordered[:limit]
         v = self.graph.vertices
         runnables: list[Runnable] = []
         serial: set[int] = set()
@@ -720,6 +787,8 @@ class Workflow:
         if key not in self.graph.pending:
             if node.hash != ROOT_HASH:
                 return self
+        if r.failures:
+            self._apply_events([FailureRecorded(self._normalised(f)) for f in r.failures])
         status = r.status
         if status == COMPLETED:
             events = r._events
@@ -744,8 +813,70 @@ class Workflow:
             self._apply_events(r.events)
             self._apply_events([UpstreamFailed(r.input_fact.hash, node.hash, node.activation_label, None)])
         elif status == FAILED:
-            log.warning("runnable %r failed: %r", r.node_name, r.error)
-            self._apply_events([UpstreamFailed(r.input_fact.hash, node.hash, node.activation_label, r.error)])
+            failed: list[Event] = []
+            if not any(f.final for f in r.failures):  # run without the policy driver
+                failed.append(self._failure_event(node, r.input_fact.hash, r.error, traceback=r.traceback))
+            log.warning("runnable %r failed: %s", r.node_name,
+                        failed[0].failure.summary() if failed else r.failures[-1].summary())  # type: ignore[attr-defined]
+            failed.append(UpstreamFailed(r.input_fact.hash, node.hash, node.activation_label, r.error))
+            self._apply_events(failed)
+        return self
+
+    # ================================================================== failures
+    def _component_of(self, node_hash: int, node: Any) -> tuple[str | None, str | None]:
+        """``(name, kind)`` of the component a node belongs to: the innermost component that
+        registered it (a step in a map is itself, a rule's condition is the rule)."""
+        owners = self.owners.get(node_hash)
+        if owners:
+            comp = self.components.get(owners[-1])
+            return owners[-1], getattr(comp, "kind", None) or getattr(node, "kind", None)
+        return getattr(node, "name", None), getattr(node, "kind", None)
+
+    def _normalised(self, f: Failure) -> Failure:
+        """``f`` named after the component that owns its node."""
+        name, kind = self._component_of(f.node_hash, self.graph.vertices.get(f.node_hash))
+        if name is None or (name == f.component and kind == f.component_kind):
+            return f
+        return dataclasses.replace(f, component=str(name), component_kind=kind or f.component_kind)
+
+    def _failure_record(self, node: Any, node_hash: int, fact_hash: int, error: Any, *,
+                        traceback: str | None = None, attempts: int = 1, action: str = "halt",
+                        final: bool = True) -> Failure:
+        name, kind = self._component_of(node_hash, node)
+        if node is None:
+            kind = kind or "node"
+        return failure_for(node, fact_hash, error, attempts=attempts, final=final, action=action,
+                           at=wall_ms(), traceback=traceback or None,
+                           component=str(name) if name is not None else f"node-{node_hash & 0xFFFFFFFF:08x}",
+                           component_kind=kind)
+
+    def _failure_event(self, node: Any, fact_hash: int, error: Any, *, traceback: str | None = None) -> FailureRecorded:
+        """A final, halting failure of ``node`` on ``fact_hash`` as an event (for failures that
+        did not go through the policy driver: a reducer at apply time, a crashed task)."""
+        return FailureRecorded(self._failure_record(node, getattr(node, "hash", 0), fact_hash, error,
+                                                    traceback=traceback))
+
+    def record_failure(self, failure: Failure) -> "Workflow":
+        """Record a failure found outside a runnable's execution (for example a result the
+        store cannot encode) as a :class:`~runic.events.FailureRecorded` event: appended to
+        :attr:`failures` (named after its node's component) and buffered when emitting. It
+        does not cancel any work: apply a failed runnable for that."""
+        if not isinstance(failure, Failure):
+            raise WorkflowDefinitionError(f"record_failure takes a runic.Failure, got {type(failure).__name__}")
+        self._apply_events([FailureRecorded(self._normalised(failure))])
+        return self
+
+    def halted_failures(self, since: int = 0) -> list[Failure]:
+        """The failures (from index ``since`` of :attr:`failures`) that halted their runnable:
+        final, and neither skipped nor answered by a fallback. A workflow with any has failed."""
+        return [f for f in self.failures[since:] if f.halted]
+
+    def raise_for_failures(self, since: int = 0, workflow_id: Any = None) -> "Workflow":
+        """Raise :class:`~runic.errors.WorkflowFailedError` (naming ``workflow_id``, default the
+        workflow's name) when :meth:`halted_failures` ``(since)`` is not empty."""
+        halted = self.halted_failures(since)
+        if halted:
+            raise WorkflowFailedError(self.name if workflow_id is None else workflow_id, halted)
         return self
 
     def append_runnable_events(self, events: Iterable[Event]) -> "Workflow":
@@ -774,18 +905,18 @@ class Workflow:
         """One generation: plan ``input`` (Root only), then prepare, execute and apply every
         pending runnable once. ``parallel=True`` executes them on threads (at most
         ``max_concurrency``) and applies results in a deterministic order."""
+        policies = merge_policies(scheduler_policies, self.scheduler_policies, scheduler_policies_mode)
         if run_context:
             self.put_run_context(run_context)
         if input is not NOTHING:
             self._invoke_root(input)
         if self.graph.pending:
-            policies = merge_policies(scheduler_policies, self.scheduler_policies, scheduler_policies_mode)
             self._cycle(policies, parallel, max_concurrency, deadline_at)
         return self
 
     def _cycle(self, policies: list, parallel: bool, max_concurrency: int | None, deadline_at: int | None) -> None:
         """Prepare, execute and apply every pending runnable once (one generation)."""
-        _, runnables = self.prepare_for_dispatch()
+        _, runnables = self.prepare_for_dispatch(policies=policies)
         if parallel and len(runnables) > 1:
             with ThreadPoolExecutor(max_workers=max_concurrency or None) as pool:
                 results = list(pool.map(lambda r: self._execute(r, policies, deadline_at), runnables))
@@ -804,7 +935,7 @@ class Workflow:
             for r in runnables:
                 try:
                     r.node.execute(r)
-                except Exception as exc:  # a node bug: fail the runnable (quirk 28)
+                except Exception as exc:  # a node bug: fail the runnable, never leave it pending
                     r = r.reset().fail(exc)
                 apply(r)
 
@@ -814,7 +945,7 @@ class Workflow:
         if not policies and deadline_at is None:
             try:
                 return r.execute(), []
-            except Exception as exc:  # a node bug: fail the runnable (quirk 28)
+            except Exception as exc:  # a node bug: fail the runnable, never leave it pending
                 return r.reset().fail(exc), []
         policy = resolve(r, policies)
         return execute_with_policy(r, policy, deadline_at=deadline_at,
@@ -1010,6 +1141,23 @@ class RunContextError(RunicError, ValueError):
         parts = "; ".join(f"{c}: {', '.join(ks)}" for c, ks in missing.items())
         super().__init__(f"missing required run context keys ({parts}); pass them with "
                          "run_context={component: {key: value}} or under '_global'")
+
+
+def _matcher(matcher: Any) -> Any:
+    """A component given as a policy matcher stands for its name."""
+    from .components import Component
+
+    return matcher.name if isinstance(matcher, Component) else matcher
+
+
+def _validated(policies: Any) -> list:
+    """Validated ``(matcher, dict)`` pairs (components given as matchers become their names)."""
+    if policies is None:
+        return []
+    if isinstance(policies, (list, tuple)):
+        policies = [(_matcher(e[0]), e[1]) if isinstance(e, (tuple, list)) and len(e) == 2 else e
+                    for e in policies]
+    return validate_policies(policies)
 
 
 def _to_ref(to: Any) -> Any:

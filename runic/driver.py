@@ -1,10 +1,18 @@
-"""The policy driver: run one runnable under a scheduler policy (spec §3.4).
+"""The policy driver: run one runnable under a scheduler policy.
 
 :func:`execute_with_policy` runs the work up to ``1 + max_retries`` times with backoff between
-attempts, enforces ``timeout_ms`` (and a deadline), then applies ``on_failure`` or the
-``fallback``. When asked (``emit_events=True``, which callers pass for
-``execution_mode="durable"``) it returns lifecycle events in chronological order:
-``RunnableDispatched`` for each attempt, then one ``RunnableCompleted`` or ``RunnableFailed``.
+attempts — only while the error is retryable (``retry_on``/``give_up_on``) and the runnable's
+deadline (``deadline_ms``, or the caller's ``deadline_at``) has not passed — enforces
+``timeout_ms``, then applies ``on_failure`` or the ``fallback``. When asked
+(``emit_events=True``, which callers pass for ``execution_mode="durable"``) it returns
+lifecycle events in chronological order: ``RunnableDispatched`` for each attempt, then one
+``RunnableCompleted`` (``fallback=True`` when the fallback produced it) or ``RunnableFailed``.
+
+Whatever the mode, every failed attempt becomes a :class:`runic.Failure` on the returned
+runnable's ``failures`` (oldest first): ``action="retry"`` for attempts followed by another,
+then one final record whose action is ``halt``, ``skip`` or ``fallback``; when the fallback
+itself fails, a last record says why (``kind="fallback"`` or the retried attempt's error).
+:meth:`runic.Workflow.apply_runnable` records them as ``FailureRecorded`` events.
 
 Timeouts here run the attempt on a separate daemon thread and stop waiting when the time is up:
 a Python thread cannot be killed, so the abandoned attempt keeps running in the background and
@@ -23,10 +31,12 @@ import threading
 import time
 from typing import Any, Callable
 
+from .coroutines import awaited
 from .events import ActivationConsumed, FactProduced, RunnableCompleted, RunnableDispatched, RunnableFailed
 from .facts import Fact
+from .failures import Failure, failure_for
 from .policy import SchedulerPolicy, backoff_delay_ms, default_policy
-from .runnable import COMPLETED, SKIPPED, Runnable
+from .runnable import COMPLETED, FAILED, SKIPPED, Runnable
 
 __all__ = ["execute_with_policy", "run_with_timeout", "now_ms", "wall_ms"]
 
@@ -60,7 +70,7 @@ def run_with_timeout(runnable: Runnable, timeout_s: float | None) -> Runnable:
 
     t = threading.Thread(target=work, name=f"runic-attempt-{runnable.id:x}", daemon=True)
     t.start()
-    if done.wait(timeout_s):
+    if done.wait(max(timeout_s, 0.0)):
         return attempt
     return runnable.reset().fail(("timeout", int(timeout_s * 1000)))
 
@@ -75,19 +85,25 @@ def _dispatched(r: Runnable, policy: SchedulerPolicy, attempt: int) -> RunnableD
     return RunnableDispatched(r.id, r.node_name, r.node.hash, r.input_fact, wall_ms(), policy.for_event(), attempt)
 
 
-def _completed(r: Runnable, attempt: int, t0: int) -> RunnableCompleted:
+def _completed(r: Runnable, attempt: int, t0: int, fallback: bool = False) -> RunnableCompleted:
     return RunnableCompleted(r.id, r.node.hash, r.result if isinstance(r.result, Fact) else None,
-                             wall_ms(), attempt, max(0, now_ms() - t0))
+                             wall_ms(), attempt, max(0, now_ms() - t0), fallback)
 
 
 def _failed(r: Runnable, attempts: int, action: str) -> RunnableFailed:
     return RunnableFailed(r.id, r.node.hash, r.error, wall_ms(), attempts, action)
 
 
+def _record(r: Runnable, attempts: int, final: bool, action: str) -> Failure:
+    """The failure record of the failed attempt ``r`` (number ``attempts``, 1-based)."""
+    return failure_for(r.node, r.input_fact.hash, r.error, attempts=attempts, final=final, action=action,
+                       at=wall_ms(), traceback=r.traceback or None)
+
+
 def _fallback(r: Runnable, policy: SchedulerPolicy,
               attempt_runner: Callable[[Runnable, float | None], Runnable]) -> Runnable:
     try:
-        res = policy.fallback(r, r.error)  # type: ignore[misc]
+        res = awaited(policy.fallback(r, r.error))  # type: ignore[misc]
     except Exception as exc:
         return r.reset().fail(("fallback_exception", exc))
     if isinstance(res, Runnable):
@@ -105,6 +121,11 @@ def _fallback(r: Runnable, policy: SchedulerPolicy,
     return r.reset().fail(("invalid_fallback_return", res))
 
 
+def _finish(r: Runnable, failures: list, events: list) -> tuple[Runnable, list]:
+    r.failures = tuple(failures)
+    return r, events
+
+
 def execute_with_policy(
     runnable: Runnable,
     policy: SchedulerPolicy | None = None,
@@ -116,24 +137,31 @@ def execute_with_policy(
 ) -> tuple[Runnable, list]:
     """Run ``runnable`` under ``policy``; return the final runnable and lifecycle events.
 
-    ``deadline_at`` is an absolute :func:`now_ms` value; past it no new attempt starts (the
-    runnable fails with ``("deadline_exceeded", remaining_ms)``) and timeouts are capped by it.
-    Exactly ``1 + max_retries`` executions at most; the fallback is called once, after them.
-    ``attempt_runner(runnable, timeout_s)`` runs one attempt on a fresh copy (default: in this
-    process, a timeout abandons a thread; the Runner's process executor kills a process).
+    ``deadline_at`` is an absolute :func:`now_ms` value (the policy's ``deadline_ms``, counted
+    from this call, tightens it); past it no new attempt starts (the runnable fails with
+    ``("deadline_exceeded", remaining_ms)``, which ``on_failure`` and the fallback then handle
+    like any final failure), a backoff that would end after it is not slept, and timeouts are
+    capped by it. Exactly ``1 + max_retries`` executions at most, fewer when the error is not
+    retryable; the fallback is called once, after them. ``attempt_runner(runnable, timeout_s)``
+    runs one attempt on a fresh copy (default: in this process, a timeout abandons a thread;
+    the Runner's process executor kills a process). The returned runnable's ``failures`` holds
+    a :class:`runic.Failure` per failed attempt (see the module docs).
     """
     policy = policy or default_policy()
+    if policy.deadline_ms is not None:
+        own = now_ms() + int(policy.deadline_ms)
+        deadline_at = own if deadline_at is None else min(deadline_at, own)
     events: list = []
+    failures: list[Failure] = []
     attempt = 0
+    t0 = now_ms()
     while True:
         timeout_s = policy.timeout_s
         if deadline_at is not None:
             remaining = deadline_at - now_ms()
             if remaining <= 0:
                 r = runnable.reset().fail(("deadline_exceeded", remaining))
-                if emit_events:
-                    events.append(_failed(r, attempt, "halt"))
-                return r, events
+                break
             timeout_s = remaining / 1000.0 if timeout_s is None else min(timeout_s, remaining / 1000.0)
         if emit_events:
             events.append(_dispatched(runnable, policy, attempt))
@@ -142,22 +170,42 @@ def execute_with_policy(
         if r.status == COMPLETED:
             if emit_events:
                 events.append(_completed(r, attempt, t0))
-            return r, events
+            return _finish(r, failures, events)
         if r.status == SKIPPED:
-            return r, events
-        if attempt < policy.max_retries:
-            delay = backoff_delay_ms(policy, attempt)
+            return _finish(r, failures, events)
+        attempt += 1  # attempts made so far
+        if attempt <= policy.max_retries and policy.should_retry(r.error):
+            delay = backoff_delay_ms(policy, attempt - 1)
+            if deadline_at is not None and now_ms() + delay >= deadline_at:
+                # the retry would start after the deadline: say so instead of sleeping for nothing
+                failures.append(_record(r, attempt, False, "retry"))
+                r = runnable.reset().fail(("deadline_exceeded", deadline_at - now_ms()))
+                break
+            failures.append(_record(r, attempt, False, "retry"))
             if delay > 0:
                 sleep(delay / 1000.0)
-            attempt += 1
             continue
-        if policy.fallback is None:
-            final = _skip(r) if policy.on_failure == "skip" else r
-            if emit_events:
-                events.append(_failed(r, attempt + 1, policy.on_failure))
-            return final, events
-        fb = _fallback(r, policy, attempt_runner)
+        break
+    # r failed for good (attempt = attempts made; a deadline may have stopped a new one)
+    if r.error is not None and r.error.__class__ is tuple and r.error and r.error[0] == "deadline_exceeded":
+        attempts_no = max(attempt, 1)
+    else:
+        attempts_no = attempt
+    if policy.fallback is None:
+        failures.append(_record(r, attempts_no, True, policy.on_failure))
+        final = _skip(r) if policy.on_failure == "skip" else r
         if emit_events:
-            events.append(_completed(fb, attempt, t0) if fb.status == COMPLETED
-                          else _failed(fb, attempt + 1, "halt"))
-        return fb, events
+            events.append(_failed(r, attempt, policy.on_failure))  # attempts made
+        return _finish(final, failures, events)
+    failures.append(_record(r, attempts_no, True, "fallback"))
+    fb = _fallback(r, policy, attempt_runner)
+    if fb.status == COMPLETED:
+        if emit_events:
+            events.append(_completed(fb, max(attempt - 1, 0), t0, fallback=True))
+    elif fb.status == FAILED:
+        ran_again = not (fb.error.__class__ is tuple and fb.error
+                         and fb.error[0] in ("fallback_exception", "invalid_fallback_return"))
+        failures.append(_record(fb, attempts_no + 1 if ran_again else attempts_no, True, "halt"))
+        if emit_events:
+            events.append(_failed(fb, attempt, "halt"))
+    return _finish(fb, failures, events)

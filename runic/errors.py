@@ -16,11 +16,16 @@ __all__ = [
     "ErrorInfo",
     "RunicError",
     "ComponentNotFoundError",
+    "CorruptLogError",
     "DuplicateComponentError",
     "FunctionRestoreError",
+    "HookError",
     "InvalidPolicyError",
+    "StepTimeoutError",
+    "TaskCrashedError",
     "UnresolvedReferenceError",
     "WorkflowDefinitionError",
+    "WorkflowFailedError",
 ]
 
 
@@ -73,6 +78,66 @@ class UnresolvedReferenceError(WorkflowDefinitionError):
 
 class InvalidPolicyError(RunicError, ValueError):
     """A scheduler policy has an unknown key or an invalid value."""
+
+
+class StepTimeoutError(RunicError, TimeoutError):
+    """An attempt ran past its ``timeout_ms``, or its runnable's deadline passed.
+
+    Runnables record timeouts as data (``("timeout", ms)``, ``("deadline_exceeded", ms)``); this
+    class gives them an exception type, so a :class:`runic.Failure` names it as its
+    ``error_type`` and ``retry_on``/``give_up_on`` can match it (also as ``TimeoutError``).
+    """
+
+
+class TaskCrashedError(RunicError):
+    """The thread or process running an attempt died without reporting an outcome."""
+
+
+class HookError(RunicError):
+    """A before/after hook returned ``("error", reason)`` or an invalid value."""
+
+
+class CorruptLogError(RunicError, ValueError):
+    """An event log cannot be replayed: an event is missing, repeated, out of order, of the
+    wrong type or has fields of the wrong type.
+
+    Raised by :meth:`runic.Workflow.from_events` / :meth:`runic.Workflow.from_log`.
+    ``index`` is the position of the offending event in the log (0-based), ``event_type`` its
+    class name; the original exception, if any, is chained as ``__cause__``.
+    """
+
+    def __init__(self, index: int, event_type: str, reason: str) -> None:
+        self.index = index
+        self.event_type = event_type
+        self.reason = reason
+        super().__init__(
+            f"event #{index} ({event_type}) of the log cannot be replayed: {reason}. The log is "
+            "damaged (an event is missing, repeated, out of order or has wrong fields); restore "
+            "the stream from a backup or delete the workflow"
+        )
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (CorruptLogError, (self.index, self.event_type, self.reason))
+
+
+class WorkflowFailedError(RunicError):
+    """A workflow settled with runnables that failed for good.
+
+    ``failures`` lists the :class:`runic.Failure` records that halted their runnable (final,
+    and not skipped or answered by a fallback); the message names each failed component, the
+    exception type and the first line of its text, e.g. ``workflow 'order-7' failed: step
+    'charge' raised PaymentDeclined: card expired (after 3 attempts)``.
+    """
+
+    def __init__(self, workflow_id: object, failures: "list | tuple") -> None:
+        self.workflow_id = workflow_id
+        self.failures = list(failures)
+        what = "; ".join(f.summary() for f in self.failures) or "no failure recorded"
+        name = f"workflow {workflow_id!r}" if workflow_id is not None else "workflow"
+        super().__init__(f"{name} failed: {what}")
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (WorkflowFailedError, (self.workflow_id, self.failures))
 
 
 class FunctionRestoreError(RunicError):

@@ -1,6 +1,6 @@
 """Workflow events: small immutable records, the only way execution describes change.
 
-Three families (spec §2.1):
+Three families:
 
 * **build events** — :class:`ComponentAdded`, :class:`ComponentRemoved` — rebuild structure;
 * **runtime events** — produced by a runnable's execute phase or derived while applying it —
@@ -9,10 +9,13 @@ Three families (spec §2.1):
   :class:`RunnableFailed` — recorded in ``execution_mode="durable"`` to find in-flight work.
 
 Snapshot events (:class:`ReactionOccurred`, :class:`MappedState`) are what
-:meth:`runic.Workflow.event_log` generates from the graph; :class:`UpstreamFailed` records a
-failed or skipped runnable so that replay reproduces the failure instead of retrying it (our
-answer to spec quirk 16). Every event is registered with :mod:`runic.codec` under a stable name
-``"runic.<ClassName>"``.
+:meth:`runic.Workflow.event_log` generates from the graph. :class:`UpstreamFailed` records a
+failed or skipped runnable so that replay reproduces the failure instead of running the step
+again (Runic replays a failed runnable as if it had never run). :class:`FailureRecorded`
+carries a :class:`runic.Failure` — one per failed attempt — and is recorded in every
+execution mode. Every event is registered with :mod:`runic.codec` under a stable name
+``"runic.<ClassName>"``; :class:`RunnableCompleted` is at version 2 (``fallback`` added; older
+records read as ``fallback=False``).
 """
 
 from __future__ import annotations
@@ -21,18 +24,19 @@ import dataclasses
 from typing import Any
 
 from . import codec
+from .failures import Failure
 
 __all__ = [
     "Event", "WorkflowDefined", "ComponentAdded", "ComponentRemoved",
     "FactProduced", "ActivationConsumed", "RunnableActivated", "ConditionSatisfied",
     "MapReduceTracked", "StateInitiated", "JoinFactReceived", "JoinCompleted",
-    "JoinEdgeRelabeled", "FanOutFactEmitted", "FanInCompleted", "UpstreamFailed", "WorkflowAnnotated",
+    "JoinEdgeRelabeled", "FanOutFactEmitted", "FanInCompleted", "UpstreamFailed", "FailureRecorded",
+    "WorkflowAnnotated",
     "ReactionOccurred", "MappedState",
     "RunnableDispatched", "RunnableCompleted", "RunnableFailed",
     "BUILD_EVENTS", "LIFECYCLE_EVENTS",
 ]
 
-_event = dataclasses.dataclass(frozen=True, slots=True)
 
 
 class Event:
@@ -43,11 +47,12 @@ class Event:
 
 # --------------------------------------------------------------------------- build events
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class ComponentAdded(Event):
     """A component was added. ``to`` is ``None`` (Root), a parent name, or a list of names
-    (a join: one event with the full parent list, spec quirk 12). ``recipe`` holds what is
-    needed to rebuild the component: function references and literal parameters."""
+    (a join is one event with the full parent list, not one event per parent as in Runic).
+    ``recipe`` holds what is needed to rebuild the component: function references and literal
+    parameters."""
 
     name: str
     kind: str
@@ -56,7 +61,7 @@ class ComponentAdded(Event):
     recipe: dict
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class WorkflowDefined(Event):
     """First event of a build log: the workflow's name, output ports and scheduler policies
     (matchers and fallbacks that are functions are recorded by reference)."""
@@ -66,7 +71,7 @@ class WorkflowDefined(Event):
     policies: list
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class ComponentRemoved(Event):
     name: str
     hash: int
@@ -74,7 +79,7 @@ class ComponentRemoved(Event):
 
 # --------------------------------------------------------------------------- runtime events
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class FactProduced(Event):
     """A fact was produced (``producer_label`` ``input``/``produced``/``state_produced``/
     ``reduced``; ``None`` only in snapshots, where the edge travels separately)."""
@@ -86,28 +91,28 @@ class FactProduced(Event):
     weight: int
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class ActivationConsumed(Event):
     fact_hash: int
     node_hash: int
     from_label: str
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class RunnableActivated(Event):
     fact_hash: int
     node_hash: int
     activation_kind: str
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class ConditionSatisfied(Event):
     fact_hash: int
     condition_hash: int
     weight: int
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class MapReduceTracked(Event):
     source_fact_hash: int
     fan_out_hash: int
@@ -116,7 +121,7 @@ class MapReduceTracked(Event):
     result_fact_hash: int
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class StateInitiated(Event):
     accumulator_hash: int
     init_fact_hash: int
@@ -125,15 +130,15 @@ class StateInitiated(Event):
     weight: int
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class JoinFactReceived(Event):
     fact_hash: int
     join_hash: int
-    parent_hash: int
+    parent_hash: int | None  # None when a fact reached the join through no known parent
     weight: int
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class JoinCompleted(Event):
     join_hash: int
     result_fact_hash: int
@@ -142,7 +147,7 @@ class JoinCompleted(Event):
     weight: int
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class JoinEdgeRelabeled(Event):
     fact_hash: int
     join_hash: int
@@ -150,7 +155,7 @@ class JoinEdgeRelabeled(Event):
     to_label: str
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class FanOutFactEmitted(Event):
     fan_out_hash: int
     source_fact_hash: int
@@ -160,7 +165,7 @@ class FanOutFactEmitted(Event):
     weight: int
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class FanInCompleted(Event):
     fan_in_hash: int
     source_fact_hash: int
@@ -172,7 +177,7 @@ class FanInCompleted(Event):
     weight: int
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class UpstreamFailed(Event):
     """A runnable failed (``error`` set) or was skipped (``error`` is ``None``): its activation
     is consumed and pending work downstream of it, in the same scope, becomes
@@ -184,7 +189,18 @@ class UpstreamFailed(Event):
     error: Any
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
+class FailureRecorded(Event):
+    """An attempt of a runnable failed (``failure``); folding appends it to ``wf.failures``.
+
+    Recorded before the :class:`UpstreamFailed` (or the completion, when a fallback answered)
+    of the same runnable. Logs written before this event existed hold only ``UpstreamFailed``:
+    replaying them derives a final :class:`runic.Failure` without a traceback from its error."""
+
+    failure: Failure
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class WorkflowAnnotated(Event):
     """A note attached to the workflow by whoever runs it (the Runner records the options a
     workflow was started with, so that a restart can resume it the same way). Folding sets
@@ -196,7 +212,7 @@ class WorkflowAnnotated(Event):
 
 # --------------------------------------------------------------------------- snapshot events
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class ReactionOccurred(Event):
     """One memory edge of a snapshot (``event_log``)."""
 
@@ -206,7 +222,7 @@ class ReactionOccurred(Event):
     weight: int
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class MappedState(Event):
     """The map/reduce and accumulator bookkeeping of a snapshot, as ``[key, value]`` pairs."""
 
@@ -215,7 +231,7 @@ class MappedState(Event):
 
 # --------------------------------------------------------------------------- lifecycle events
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class RunnableDispatched(Event):
     runnable_id: int
     node_name: Any
@@ -226,17 +242,21 @@ class RunnableDispatched(Event):
     attempt: int
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class RunnableCompleted(Event):
+    """A runnable completed. ``fallback`` is true when its policy's fallback produced the
+    outcome (after its attempts failed), false for a plain completion."""
+
     runnable_id: int
     node_hash: int
     result_fact: Any
     completed_at: int
     attempt: int
     duration_ms: int
+    fallback: bool = False
 
 
-@_event
+@dataclasses.dataclass(frozen=True, slots=True)
 class RunnableFailed(Event):
     runnable_id: int
     node_hash: int
@@ -252,8 +272,16 @@ LIFECYCLE_EVENTS = (RunnableDispatched, RunnableCompleted, RunnableFailed)
 for _cls in (
     WorkflowDefined, ComponentAdded, ComponentRemoved, FactProduced, ActivationConsumed, RunnableActivated,
     ConditionSatisfied, MapReduceTracked, StateInitiated, JoinFactReceived, JoinCompleted,
-    JoinEdgeRelabeled, FanOutFactEmitted, FanInCompleted, UpstreamFailed, WorkflowAnnotated, ReactionOccurred,
-    MappedState, RunnableDispatched, RunnableCompleted, RunnableFailed,
+    JoinEdgeRelabeled, FanOutFactEmitted, FanInCompleted, UpstreamFailed, FailureRecorded, WorkflowAnnotated,
+    ReactionOccurred, MappedState, RunnableDispatched, RunnableFailed,
 ):
     codec.register(_cls, f"runic.{_cls.__name__}")
 del _cls
+
+
+def _upcast_completed(version: int, values: list) -> list:
+    """Version 1 had no ``fallback`` field: those completions were plain ones."""
+    return list(values) + [False] if version == 1 else values
+
+
+codec.register(RunnableCompleted, "runic.RunnableCompleted", version=2, upcast=_upcast_completed)

@@ -2,8 +2,14 @@
 
 Each node is drawn with its kind and name, plus what happened to it: how many activations it
 consumed (``ran``), the latest values it produced (at most three, shortened), how many
-activations are pending, and whether it failed or was cancelled because something upstream
-failed. Flow edges are solid; the link from a map's fan-out to its reduce is dotted.
+activations are pending, whether it failed for good (with the error of its latest failure) or
+was cancelled because something upstream failed. A condition is drawn as ``true``/``false``
+counts: one that was evaluated but never held is coloured ``unsatisfied``, not ``ran`` — its
+children did not run. Flow edges are solid; the link from a map's fan-out to its reduce is
+dotted.
+
+State classes, in order of precedence: ``failed``, ``pending``, ``cancelled``, ``ran``,
+``unsatisfied``, ``idle``.
 """
 
 from __future__ import annotations
@@ -21,20 +27,28 @@ __all__ = ["to_mermaid", "to_dot", "node_summaries"]
 
 _MAX_VALUES = 3
 _MAX_CHARS = 40
+_MAX_ERROR = 60
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= _MAX_CHARS else text[: _MAX_CHARS - 1] + "…"
+def _short(value: Any, limit: int = _MAX_CHARS) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def node_summaries(wf: "Workflow") -> list[dict]:
     """One dict per node: ``id``, ``hash``, ``kind``, ``name``, ``ran``, ``pending``,
-    ``failed``, ``cancelled``, ``produced`` (values, oldest first)."""
+    ``failed`` (runnables that failed for good), ``error`` (the latest such failure's
+    ``"Type: message"``, or ``None``), ``cancelled``, ``satisfied`` (conditions: how many
+    evaluations held; ``None`` for other nodes), ``produced`` (values, oldest first)."""
     g = wf.graph
     failed_nodes: dict[int, int] = {}
-    for node_hash, _fact, _err in wf.failures:
-        failed_nodes[node_hash] = failed_nodes.get(node_hash, 0) + 1
+    errors: dict[int, str] = {}
+    for f in wf.failures:
+        if f.final and f.action == "halt":
+            failed_nodes[f.node_hash] = failed_nodes.get(f.node_hash, 0) + 1
+            errors[f.node_hash] = (f.message if f.kind in ("timeout", "deadline", "task_crashed", "process_crashed")
+                                   else f"{f.error_type.rsplit('.', 1)[-1]}: {f.message}")
     pending: dict[int, int] = {}
     for (_f, n) in g.pending:
         pending[n] = pending.get(n, 0) + 1
@@ -57,7 +71,9 @@ def node_summaries(wf: "Workflow") -> list[dict]:
             "ran": len(g.predecessors(h, "ran")),
             "pending": pending.get(h, 0),
             "failed": failed_nodes.get(h, 0),
+            "error": errors.get(h),
             "cancelled": len(g.predecessors(h, "upstream_failed")),
+            "satisfied": len(g.predecessors(h, "satisfied")) if kind == "condition" else None,
             "produced": values,
         })
     return out
@@ -68,7 +84,11 @@ def _label(s: dict) -> list[str]:
         return ["input"]
     lines = [f"{s['kind']}: {s['name']}" if s["name"] is not None else s["kind"]]
     status = []
-    if s["ran"]:
+    if s["satisfied"] is not None and s["ran"]:
+        true = min(s["satisfied"], s["ran"])
+        status.append(f"true {true}×" if true == s["ran"] else
+                      f"false {s['ran']}×" if not true else f"true {true}×, false {s['ran'] - true}×")
+    elif s["ran"]:
         status.append(f"ran {s['ran']}×")
     if s["pending"]:
         status.append(f"pending {s['pending']}")
@@ -78,6 +98,8 @@ def _label(s: dict) -> list[str]:
         status.append(f"cancelled {s['cancelled']}")
     if status:
         lines.append(", ".join(status))
+    if s["error"]:
+        lines.append("✗ " + _short(s["error"], _MAX_ERROR))
     if s["produced"]:
         vals = [_short(v) for v in s["produced"][-_MAX_VALUES:]]
         more = len(s["produced"]) - len(vals)
@@ -92,6 +114,8 @@ def _state_class(s: dict) -> str:
         return "pending"
     if s["cancelled"]:
         return "cancelled"
+    if s["satisfied"] is not None and s["ran"] and not s["satisfied"]:
+        return "unsatisfied"
     if s["ran"] or s["produced"]:
         return "ran"
     return "idle"
@@ -124,6 +148,7 @@ def to_mermaid(wf: "Workflow") -> str:
         "  classDef pending fill:#fff3bf,stroke:#e67700",
         "  classDef failed fill:#ffc9c9,stroke:#c92a2a",
         "  classDef cancelled fill:#e9ecef,stroke:#868e96,stroke-dasharray: 4 2",
+        "  classDef unsatisfied fill:#f1f3f5,stroke:#868e96",
         "  classDef idle fill:#ffffff,stroke:#adb5bd",
     ]
     return "\n".join(lines) + "\n"
@@ -133,7 +158,8 @@ def _mermaid_escape(text: str) -> str:
     return text.replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
 
 
-_DOT_COLORS = {"ran": "#d4f7d4", "pending": "#fff3bf", "failed": "#ffc9c9", "cancelled": "#e9ecef", "idle": "#ffffff"}
+_DOT_COLORS = {"ran": "#d4f7d4", "pending": "#fff3bf", "failed": "#ffc9c9", "cancelled": "#e9ecef",
+               "unsatisfied": "#f1f3f5", "idle": "#ffffff"}
 
 
 def to_dot(wf: "Workflow") -> str:

@@ -1,7 +1,7 @@
 """Folding runtime events into a workflow: ``apply_event(wf, event)``.
 
-Each fold is a pure function of the workflow state and the event (spec §2.3); folds silently do
-nothing when a referenced vertex is missing. Replaying a stream is folding it in order, so the
+Each fold is a pure function of the workflow state and the event; folds silently do nothing
+when a referenced vertex is missing. Replaying a stream is folding it in order, so the
 same code path serves live execution (apply) and recovery (replay).
 
 Besides graph edges, folds maintain three derived indexes that make the hot path O(1):
@@ -156,9 +156,22 @@ def _key(k: Any) -> Any:
 
 def _upstream_failed(wf: "Workflow", e: ev.UpstreamFailed) -> None:
     wf.graph.relabel(e.fact_hash, e.node_hash, e.from_label, "ran")  # no-op if absent
-    if e.error is not None:
-        wf.failures.append((e.node_hash, e.fact_hash, e.error))
+    if e.error is not None and not _has_final_failure(wf, e.node_hash, e.fact_hash):
+        # a log written before FailureRecorded existed: derive the final failure from the error
+        node = wf.graph.vertices.get(e.node_hash)
+        wf.failures.append(wf._failure_record(node, e.node_hash, e.fact_hash, e.error, traceback=""))
     skip_downstream(wf, e.node_hash, wf._scope.get(e.fact_hash))
+
+
+def _has_final_failure(wf: "Workflow", node_hash: int, fact_hash: int) -> bool:
+    for f in reversed(wf.failures):
+        if f.final and f.node_hash == node_hash and f.fact_hash == fact_hash:
+            return True
+    return False
+
+
+def _failure_recorded(wf: "Workflow", e: ev.FailureRecorded) -> None:
+    wf.failures.append(e.failure)
 
 
 def skip_downstream(wf: "Workflow", node_hash: int, scope: Any) -> None:
@@ -166,8 +179,8 @@ def skip_downstream(wf: "Workflow", node_hash: int, scope: Any) -> None:
 
     Every node reachable through ``flow`` edges (excluding the failed node) has its incoming
     ``runnable``/``joined`` edges from facts of the same scope relabelled, so the workflow
-    reaches a fixpoint instead of waiting for ever, while unrelated inputs carry on (spec
-    quirk 9: scoped rather than global).
+    reaches a fixpoint instead of waiting for ever, while unrelated inputs carry on (scoped,
+    where Runic cancels pending work of every input).
     """
     g = wf.graph
     seen = {node_hash}
@@ -214,6 +227,7 @@ FOLDS: dict[type, Callable[["Workflow", Any], None]] = {
     ev.FanOutFactEmitted: _fan_out_fact_emitted,
     ev.FanInCompleted: _fan_in_completed,
     ev.UpstreamFailed: _upstream_failed,
+    ev.FailureRecorded: _failure_recorded,
     ev.ReactionOccurred: _reaction_occurred,
     ev.MappedState: _mapped_state,
     ev.WorkflowAnnotated: _workflow_annotated,

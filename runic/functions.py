@@ -18,8 +18,9 @@ used, the logged hash stays the component's identity, and a warning is logged.
 Calling conventions are decided once, at build time, from the signature (:func:`call_shape`):
 the number of required positional parameters (0: called with no argument; 1: the whole input;
 2 or more: a list input is spread) and whether the function takes a ``context`` parameter (it
-then receives the component's run context as ``context=``). This is the explicit flag the spec
-recommends instead of Runic's "context non-empty and arity >= 2" rule (quirk 1).
+then receives the component's run context as ``context=``): an explicit flag, instead of
+Runic's "context non-empty and arity >= 2" rule, which guesses wrong for functions of two
+parameters.
 """
 
 from __future__ import annotations
@@ -68,6 +69,12 @@ class CallShape:
 
 
 _SHAPES: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+_INTERNED: dict[CallShape, CallShape] = {}
+
+
+def intern_shape(shape: CallShape) -> CallShape:
+    """The one shared instance equal to ``shape`` (nodes test the common shape by identity)."""
+    return _INTERNED.setdefault(shape, shape)
 
 
 def call_shape(fn: Callable, default_positional: int = 1) -> CallShape:
@@ -93,7 +100,7 @@ def _call_shape(fn: Callable, default_positional: int) -> CallShape:
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):  # some builtins have no signature
-        return CallShape(default_positional, False, False)
+        return intern_shape(CallShape(default_positional, False, False))
     required = 0
     varargs = False
     context = False
@@ -107,7 +114,7 @@ def _call_shape(fn: Callable, default_positional: int) -> CallShape:
             varargs = True
     if required == 0 and varargs:
         required = default_positional
-    return CallShape(required, context, varargs)
+    return intern_shape(CallShape(required, context, varargs))
 
 
 def _code_key(code: types.CodeType, depth: int = 0) -> list:
@@ -222,6 +229,14 @@ def _import(ref: str) -> Callable:
     return obj
 
 
+def _unwrap(fn: Any) -> Any:
+    """The function inside a component made by a decorator (``@runic.step`` leaves the component
+    where the function was, so importing the function's path gives the component)."""
+    if fn is not None and getattr(type(fn), "__runic_function__", None) is not None:
+        return fn.__runic_function__
+    return fn
+
+
 def restore(fref: FunctionRef, provided: Callable | None, component: object, part: str) -> Callable:
     """Rebuild a recorded function: ``provided`` wins, then the import path.
 
@@ -230,13 +245,13 @@ def restore(fref: FunctionRef, provided: Callable | None, component: object, par
     """
     from .errors import FunctionRestoreError
 
-    fn: Callable | None = provided
+    fn: Callable | None = _unwrap(provided)
     if fn is None:
         if fref.ref is None:
             raise FunctionRestoreError(component, part, fref.name,
                                        "it is a lambda, closure or nested function, which cannot be imported")
         try:
-            fn = _import(fref.ref)
+            fn = _unwrap(_import(fref.ref))
         except Exception as exc:  # ImportError, AttributeError...
             raise FunctionRestoreError(component, part, fref.ref, f"import failed ({type(exc).__name__}: {exc})") from exc
         if fref.args or fref.kwargs:

@@ -5,8 +5,8 @@ identified by ``(from, to, label)``: adding it again replaces its weight, edges 
 labels between the same pair coexist. Adjacency is indexed *label first* in both directions
 (``out[label][from][to] -> weight`` and ``inn[label][to][from] -> weight``) because every
 question the runtime asks names its labels ("the flow children of n", "the joined edges into
-j"). Iteration follows insertion order, which the spec allows as a refinement of Runic's
-unordered maps.
+j"). Iteration follows insertion order, a refinement of Runic's unordered maps that makes
+dispatch and logs deterministic.
 
 Activation edges (``runnable`` and ``matchable``) are additionally kept in :attr:`Graph.pending`,
 an insertion-ordered index of ``(fact, node) -> label``, so "is anything runnable?" is O(1) and
@@ -15,7 +15,7 @@ dispatch visits pending work in the order it was activated.
 
 from __future__ import annotations
 
-from typing import Any, Hashable, Iterator
+from typing import Any, Iterator
 
 __all__ = ["Graph", "ACTIVATION_LABELS", "PRODUCTION_LABELS"]
 
@@ -29,22 +29,22 @@ class Graph:
     __slots__ = ("vertices", "out", "inn", "props", "pending")
 
     def __init__(self) -> None:
-        self.vertices: dict[Hashable, Any] = {}
-        self.out: dict[str, dict[Hashable, dict[Hashable, int]]] = {}
-        self.inn: dict[str, dict[Hashable, dict[Hashable, int]]] = {}
+        self.vertices: dict[int, Any] = {}
+        self.out: dict[str, dict[int, dict[int, int]]] = {}
+        self.inn: dict[str, dict[int, dict[int, int]]] = {}
         self.props: dict[tuple, dict] = {}
-        self.pending: dict[tuple[Hashable, Hashable], str] = {}
+        self.pending: dict[tuple[int, int], str] = {}
 
     # ------------------------------------------------------------------ vertices
-    def add_vertex(self, vid: Hashable, value: Any) -> None:
+    def add_vertex(self, vid: int, value: Any) -> None:
         """Add a vertex; an existing vertex with the same id is kept (first writer wins)."""
         if vid not in self.vertices:
             self.vertices[vid] = value
 
-    def replace_vertex(self, vid: Hashable, value: Any) -> None:
+    def replace_vertex(self, vid: int, value: Any) -> None:
         self.vertices[vid] = value
 
-    def delete_vertex(self, vid: Hashable) -> None:
+    def delete_vertex(self, vid: int) -> None:
         """Remove a vertex and every edge touching it."""
         self.vertices.pop(vid, None)
         for label, by_from in list(self.out.items()):
@@ -55,7 +55,7 @@ class Graph:
                 self.remove_edge(frm, vid, label)
 
     # ------------------------------------------------------------------ edges
-    def add_edge(self, frm: Hashable, to: Hashable, label: str, weight: int = 0,
+    def add_edge(self, frm: int, to: int, label: str, weight: int = 0,
                  props: dict | None = None) -> None:
         out = self.out.get(label)
         if out is None:
@@ -77,21 +77,21 @@ class Graph:
         if props is not None:
             self.props[(frm, to, label)] = props
 
-    def has_edge(self, frm: Hashable, to: Hashable, label: str) -> bool:
+    def has_edge(self, frm: int, to: int, label: str) -> bool:
         out = self.out.get(label)
         if out is None:
             return False
         tos = out.get(frm)
         return tos is not None and to in tos
 
-    def edge_weight(self, frm: Hashable, to: Hashable, label: str) -> int | None:
+    def edge_weight(self, frm: int, to: int, label: str) -> int | None:
         out = self.out.get(label)
         if out is None:
             return None
         tos = out.get(frm)
         return None if tos is None else tos.get(to)
 
-    def remove_edge(self, frm: Hashable, to: Hashable, label: str) -> int | None:
+    def remove_edge(self, frm: int, to: int, label: str) -> int | None:
         """Remove one edge; return its weight, or ``None`` if it did not exist."""
         out = self.out.get(label)
         if out is None:
@@ -111,7 +111,7 @@ class Graph:
         self.props.pop((frm, to, label), None)
         return weight
 
-    def relabel(self, frm: Hashable, to: Hashable, old: str, new: str, weight: int | None = None) -> bool:
+    def relabel(self, frm: int, to: int, old: str, new: str, weight: int | None = None) -> bool:
         """Turn edge ``(frm, to, old)`` into ``(frm, to, new)``; a missing edge is a no-op."""
         out = self.out.get(old)
         if out is None:
@@ -134,19 +134,19 @@ class Graph:
         return True
 
     # ------------------------------------------------------------------ queries
-    def successors(self, vid: Hashable, label: str) -> dict[Hashable, int]:
+    def successors(self, vid: int, label: str) -> dict[int, int]:
         out = self.out.get(label)
         if out is None:
             return {}
         return out.get(vid) or {}
 
-    def predecessors(self, vid: Hashable, label: str) -> dict[Hashable, int]:
+    def predecessors(self, vid: int, label: str) -> dict[int, int]:
         inn = self.inn.get(label)
         if inn is None:
             return {}
         return inn.get(vid) or {}
 
-    def edges(self, label: str) -> Iterator[tuple[Hashable, Hashable, int]]:
+    def edges(self, label: str) -> Iterator[tuple[int, int, int]]:
         for frm, tos in list(self.out.get(label, {}).items()):
             for to, w in list(tos.items()):
                 yield frm, to, w

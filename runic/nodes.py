@@ -1,6 +1,6 @@
 """Graph nodes and their three-phase behaviour: prepare, execute, activate/coordinate.
 
-Node types (spec §1.6): :class:`Root`, :class:`Step`, :class:`Condition`, :class:`Join`,
+Node types: :class:`Root`, :class:`Step`, :class:`Condition`, :class:`Join`,
 :class:`Accumulator`, :class:`FanOut` and :class:`FanIn`. Each node implements
 
 * ``prepare(wf, fact)`` — read what it needs from the workflow into a
@@ -12,20 +12,27 @@ Node types (spec §1.6): :class:`Root`, :class:`Step`, :class:`Condition`, :clas
   ``coordinate(wf, runnable)`` — for Join/FanIn (and an empty FanOut), the completion events
   derived at apply time, which is what makes completion safe when parents run concurrently.
 
-Decisions on the spec's quirks, recorded here (see also :mod:`runic.workflow`):
+Decisions where Runic's own behaviour is accidental, recorded here (see also
+:mod:`runic.core`):
 
 * Calling conventions come from flags set at build time (:func:`runic.functions.call_shape`),
-  not from "context non-empty and arity >= 2" (quirk 1).
-* A condition's result is coerced with ``bool()``: truthy activates (quirk 2). A ``TypeError``
-  in a predicate (the input does not fit, Elixir's "no matching clause") means *not
-  satisfied*; any other exception also means not satisfied and is logged as a warning (quirk 3).
+  not from Runic's "context non-empty and arity >= 2" rule.
+* A condition's result is coerced with ``bool()``: truthy activates (Runic activates only on a
+  literal ``true``). A ``TypeError`` in a predicate (the input does not fit, Elixir's "no
+  matching clause") means *not satisfied*; any other exception **fails** the condition's
+  runnable like a failing step (recorded as a :class:`runic.Failure` with its traceback,
+  retried under its policy, downstream work cancelled), so a bug in a condition is never
+  mistaken for "no".
+* ``async def`` functions (steps, conditions, reactions, reducers, ``init``) are awaited where
+  they are called; a step returning a one-shot iterator (a generator...) has it turned into a
+  list once (:mod:`runic.coroutines`).
 * Joins pair facts *from the same scope* (the input, or the map item, they descend from), the
-  earliest per parent; facts of other inputs wait for their own partners (quirk 8). Join and
-  FanIn completions activate their children with ``RunnableActivated`` events (quirk 15).
-* The map-reduce reducer runs at apply time, with the component's run context (quirk 10); an
-  empty fan-out completes its reduce with ``init()`` (quirk 11).
+  earliest per parent; facts of other inputs wait for their own partners. Join and FanIn
+  completions activate their children with ``RunnableActivated`` events, so replay sees them.
+* The map-reduce reducer runs at apply time, with the component's run context (Runic passes
+  none); an empty fan-out completes its reduce with ``init()`` (Runic never completes it).
 * Accumulators are serialised: at most one runnable per accumulator is prepared per dispatch,
-  so concurrent inputs never read the same old state (quirk 4).
+  so concurrent inputs never read the same old state.
 """
 
 from __future__ import annotations
@@ -47,9 +54,10 @@ from .events import (
     StateInitiated,
     UpstreamFailed,
 )
+from .coroutines import awaited, settle
 from .facts import Fact
 from .folds import record_fact, record_production, track_map_reduce
-from .functions import CallShape
+from .functions import CallShape, intern_shape
 from .hashing import content_hash
 from .runnable import Apply, CausalContext, HookEvent, Runnable
 
@@ -64,8 +72,9 @@ __all__ = [
 log = logging.getLogger("runic.core")
 
 ROOT_HASH = content_hash("runic:root")
-_ONE = CallShape(1, False, False)  # one positional parameter, no context: called as fn(x)
+_ONE = intern_shape(CallShape(1, False, False))  # one positional parameter, no context: fn(x)
 WAITING = "waiting"
+_PLAIN = frozenset({int, float, str, bytes, bool, type(None), list, tuple, dict, set, frozenset})
 
 
 class Cont:
@@ -98,7 +107,8 @@ class Skip:
 
 
 def call_with_shape(fn: Callable, shape: CallShape, value: Any, context: Any, *extra: Any) -> Any:
-    """Call ``fn`` with an input ``value`` following its build-time :class:`CallShape`.
+    """Call ``fn`` with an input ``value`` following its build-time :class:`CallShape`; a
+    coroutine result is awaited (``async def`` functions).
 
     ``extra`` positional arguments (an accumulator's state) follow the input. With two or more
     required positional parameters and no extra arguments, a list/tuple input is spread.
@@ -118,8 +128,8 @@ def call_with_shape(fn: Callable, shape: CallShape, value: Any, context: Any, *e
             f"input to spread, got {type(value).__name__}"
         )
     if shape.context:
-        return fn(*args, context=context)
-    return fn(*args)
+        return awaited(fn(*args, context=context))
+    return awaited(fn(*args))
 
 
 def _run_hooks(hooks: Iterable[Callable], event: HookEvent, ctx: CausalContext) -> list:
@@ -127,7 +137,7 @@ def _run_hooks(hooks: Iterable[Callable], event: HookEvent, ctx: CausalContext) 
     fns: list = []
     for hook in hooks:
         try:
-            res = hook(event, ctx)
+            res = awaited(hook(event, ctx))
         except Exception as exc:
             raise _HookError(("hook_exception", exc)) from exc
         if res is None or res == "ok":
@@ -155,8 +165,10 @@ class Node:
     """Base of every vertex that can be invoked."""
 
     __slots__ = ("name", "hash")
+    name: Any
+    hash: int
     kind = "node"
-    context_keys = None
+    context_keys: dict | None = None
     is_match = False  # match nodes (Root, Condition) get "matchable" activations
     activation_label = "runnable"
     coordinates = False  # Join/FanIn/FanOut derive completion events at apply time
@@ -240,6 +252,8 @@ class Step(Node):
         if not before and not after and self.shape is _ONE:  # the common case, kept lean
             try:
                 value = self.work(inp.value)
+                if value.__class__ not in _PLAIN:
+                    value = settle(value)
             except Exception as exc:
                 r.fail(exc)
                 return
@@ -249,7 +263,7 @@ class Step(Node):
         try:
             if before:
                 fns = _run_hooks(before, HookEvent("before", self, self.hash, inp), ctx)
-            value = call_with_shape(self.work, self.shape, inp.value, ctx.context)
+            value = settle(call_with_shape(self.work, self.shape, inp.value, ctx.context))
         except _HookError as he:
             r.fail(("hook_error", he.reason))
             return
@@ -310,14 +324,11 @@ class Condition(Node):
         self.fref = fref
 
     def check(self, value: Any, context: Any = None) -> bool:
-        """Evaluate the predicate on ``value`` (errors count as "not satisfied")."""
+        """Evaluate the predicate on ``value``: a ``TypeError`` (the input does not fit) counts
+        as "not satisfied"; any other exception propagates (it fails the runnable)."""
         try:
             return bool(call_with_shape(self.work, self.shape, value, context or {}))
         except TypeError:
-            return False
-        except Exception as exc:
-            log.warning("condition %r raised %s: %s; treating it as not satisfied",
-                        self.name, type(exc).__name__, exc)
             return False
 
     def execute(self, r: Runnable) -> None:
@@ -333,6 +344,9 @@ class Condition(Node):
                 fns = fns + _run_hooks(after, HookEvent("after", self, self.hash, inp, satisfied), ctx)
         except _HookError as he:
             r.fail(("hook_error", he.reason))
+            return
+        except Exception as exc:
+            r.fail(exc)
             return
         consumed = ActivationConsumed(inp.hash, self.hash, "matchable")
         if satisfied:
@@ -453,7 +467,7 @@ class Accumulator(Node):
             if ctx.is_state_initialized:
                 state = ctx.last_known_state
             else:
-                state = self.init()
+                state = awaited(self.init())
                 init_fact = Fact(state, (self.hash, content_hash(state)))
                 events.append(StateInitiated(self.hash, init_fact.hash, state, init_fact.ancestry, depth))
             new_state = call_with_shape(self.reducer, self.shape, inp.value, ctx.context, state)
@@ -477,9 +491,21 @@ class Accumulator(Node):
 
 # --------------------------------------------------------------------------- map / reduce
 
+def _is_collection(value: Any) -> bool:
+    """Whether a fan-out can emit the elements of ``value`` (checked without iterating it, so a
+    one-shot iterator is consumed only once, by :func:`_iterable_items`)."""
+    if isinstance(value, (str, bytes, bytearray, memoryview)) or value is None:
+        return False
+    try:
+        iter(value)  # an iterator returns itself; a collection a new iterator: nothing consumed
+    except TypeError:
+        return False
+    return True
+
+
 def _iterable_items(value: Any) -> list | None:
     """The elements a fan-out emits, or ``None`` when ``value`` is not a collection."""
-    if isinstance(value, (str, bytes, bytearray, memoryview)) or value is None:
+    if not _is_collection(value):
         return None
     if isinstance(value, dict):
         return list(value.items())
@@ -502,7 +528,7 @@ class FanOut(Node):
         self.hash = hash
 
     def prepare(self, wf: "Workflow", fact: Fact) -> Runnable | Skip:
-        if _iterable_items(fact.value) is None:
+        if not _is_collection(fact.value):
             log.warning("map %r received a %s, which is not a collection; skipping it",
                         self.name, type(fact.value).__name__)
             return Skip(self, fact, [ActivationConsumed(fact.hash, self.hash, "runnable")])
@@ -564,7 +590,7 @@ class FanIn(Node):
         self.reducer_ref = reducer_ref
 
     def fold(self, values: Iterable[Any], context: Any) -> Any:
-        acc = self.init()
+        acc = awaited(self.init())
         for v in values:
             res = call_with_shape(self.reducer, self.shape, v, context, acc)
             if res.__class__ is Halt:
@@ -622,22 +648,29 @@ class FanIn(Node):
 
     def complete_batch(self, wf: "Workflow", source: int, fan_out: int, values: list, trigger: Any,
                        depth: int, seen_key: Any = None, sisters: list | None = None) -> list:
-        """Derive the events completing a map-reduce batch (also used for an empty batch)."""
-        try:
-            value = self.fold(values, wf._effective_run_context(self))
-        except Exception as exc:
-            log.warning("reduce %r failed: %s: %s", self.name, type(exc).__name__, exc)
-            if trigger is None:
-                return []
-            return [UpstreamFailed(trigger.hash, self.hash, "runnable", exc)]
-        ancestry = (self.hash, source)  # a reduce result descends from the collection
-        result = Fact(value, ancestry)
-        derived: list = []
+        """Derive the events completing a map-reduce batch (also used for an empty batch).
+
+        The activations of the batch's other results are consumed whether the reducer succeeds
+        or fails, so a failing reducer fails the batch once (one failure recorded), not once
+        per result still pending."""
+        consumed: list = []
         for sister in sisters or ():
             if trigger is not None and sister == trigger.hash:
                 continue
             if wf.graph.has_edge(sister, self.hash, "runnable"):
-                derived.append(ActivationConsumed(sister, self.hash, "runnable"))
+                consumed.append(ActivationConsumed(sister, self.hash, "runnable"))
+        try:
+            value = self.fold(values, wf._effective_run_context(self))
+        except Exception as exc:
+            log.warning("reduce %r failed: %s: %s", self.name, type(exc).__name__, exc)
+            fact_hash = trigger.hash if trigger is not None else source
+            failed: list = [wf._failure_event(self, fact_hash, exc)]
+            if trigger is None:
+                return failed
+            return consumed + failed + [UpstreamFailed(trigger.hash, self.hash, "runnable", exc)]
+        ancestry = (self.hash, source)  # a reduce result descends from the collection
+        result = Fact(value, ancestry)
+        derived: list = consumed
         derived.append(FanInCompleted(self.hash, source, result.hash, value, ancestry,
                                       (source, fan_out), seen_key, depth))
         derived.extend(RunnableActivated(result.hash, child, wf._activation_label(child))

@@ -1,4 +1,4 @@
-"""Lean replay: fact values kept in a store's fact table, loaded only where needed (spec §2.5, §5.13).
+"""Lean replay: fact values kept in a store's fact table, loaded only where needed.
 
 The Runner writes every produced value to the store's fact table and streams ``FactProduced``
 events with the value replaced by :data:`~runic.facts.STRIPPED`. Rebuilding with
@@ -15,7 +15,7 @@ events with the value replaced by :data:`~runic.facts.STRIPPED`. Rebuilding with
 Resume modes: ``"full"`` resolves every fact; ``"hybrid"`` only the hot ones (cold facts stay
 references and are omitted from ``raw_productions``); ``"lazy"`` resolves nothing up front and
 the Runner resolves inputs just before it prepares work (:func:`resolve_pending`), which fixes
-Runic's failure at prepare time on value-less inputs (quirk 20).
+Runic's failure at prepare time on value-less inputs (its nodes need a value to prepare).
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ def runnable_id(node_hash: int, fact_hash: int) -> int:
 class CausalContext:
     """Immutable snapshot of what a node needs from the workflow to execute (no workflow ref).
 
-    Fields (spec §1.8.1, defaults in brackets): ``node_hash``, ``input_fact``,
+    Fields (defaults in brackets): ``node_hash``, ``input_fact``,
     ``ancestry_depth`` [0], ``hooks`` [((), ())] (before, after), ``last_known_state`` [None],
     ``is_state_initialized`` [False], ``satisfied_conditions`` [None], ``join_context`` [None],
     ``fan_out_context`` [None], ``fan_in_context`` [None], ``mergeable`` [False],
@@ -63,6 +63,8 @@ class CausalContext:
               "is_state_initialized", "satisfied_conditions", "join_context", "fan_out_context",
               "fan_in_context", "mergeable", "meta_context", "run_context")
 
+    node_hash: int
+    input_fact: Any
     # class-level defaults: an instance only stores what differs (cheap to build per step)
     ancestry_depth = 0
     hooks: tuple = ((), ())
@@ -147,7 +149,7 @@ class Runnable:
     """One activation of a node by a fact, ready to execute in isolation."""
 
     __slots__ = ("_id", "node", "input_fact", "context", "status", "result", "_events",
-                 "hook_apply_fns", "error")
+                 "hook_apply_fns", "error", "traceback", "failures")
 
     def __init__(self, node: Any, input_fact: Any, context: CausalContext | None = None,
                  id: int | None = None) -> None:  # noqa: A002
@@ -160,6 +162,11 @@ class Runnable:
         self._events: list | tuple | None = ()
         self.hook_apply_fns: list | tuple = ()
         self.error: Any = None
+        #: the traceback of ``error``, formatted where it was raised ("" when unknown)
+        self.traceback = ""
+        #: :class:`runic.Failure` records of this runnable's failed attempts, oldest first
+        #: (set by the policy driver; ``apply_runnable`` records them in the workflow)
+        self.failures: tuple = ()
 
     @property
     def events(self) -> list | tuple:
@@ -192,9 +199,19 @@ class Runnable:
             self.hook_apply_fns = hook_apply_fns
         return self
 
-    def fail(self, error: Any) -> "Runnable":
+    def fail(self, error: Any, traceback: str | None = None) -> "Runnable":
+        """Mark failed with ``error`` (an exception, or a tuple such as ``("timeout", ms)``).
+
+        The traceback is formatted now, while the exception still carries it (it would be lost
+        when the runnable is pickled to another process); pass ``traceback`` to give one
+        captured elsewhere."""
         self.status = FAILED
         self.error = error
+        if traceback is None:
+            from .failures import exception_of, format_traceback
+
+            traceback = format_traceback(exception_of(error))
+        self.traceback = traceback
         return self
 
     def skip(self, events: list) -> "Runnable":
@@ -241,8 +258,8 @@ class Runnable:
 
     def __getstate__(self) -> tuple:
         return (self.id, self.node, self.input_fact, self.context, self.status, self.result,
-                self.events, self.hook_apply_fns, self.error)
+                self.events, self.hook_apply_fns, self.error, self.traceback, self.failures)
 
     def __setstate__(self, state: tuple) -> None:
         (self._id, self.node, self.input_fact, self.context, self.status, self.result,
-         self._events, self.hook_apply_fns, self.error) = state
+         self._events, self.hook_apply_fns, self.error, self.traceback, self.failures) = state

@@ -1,4 +1,4 @@
-"""Telemetry: the Runner's event catalogue and a tiny handler bus (spec §7).
+"""Telemetry: the Runner's event catalogue and a tiny handler bus.
 
 Event names are tuples starting with ``("runic", "runner")``; :func:`event_names` lists all 12.
 Handlers are called as ``handler(name, measurements, metadata)`` **in the process where the

@@ -188,7 +188,7 @@ def demo_command(no_kill: bool, settings: Settings) -> None:
                       f"kill ran again; the {crash.in_flight_count} in flight were redone", soft_wrap=True)
     elif not no_kill:
         console.print("   (the workflow finished before the kill point; nothing was killed)")
-    failures = final.failures
+    failures = final.halted_failures()
     if status != "idle" or failures:
         raise WorkFailed(f"the demo workflow ended with status {status!r} and {len(failures)} failure(s); "
                          f"`{settings.command('show', wid)}` shows why")

@@ -71,6 +71,11 @@ def describe_event(e: Any, labels: dict[int, NodeInfo], store: Any = None) -> st
         return f"{_node(labels, e.node_hash)} attempt {e.attempt + 1} done in {e.duration_ms} ms"
     if t is ev.RunnableFailed:
         return f"{_node(labels, e.node_hash)} failed after {e.attempts} attempt(s), {e.failure_action}: {error_text(e.error)}"
+    if t is ev.FailureRecorded:
+        f = e.failure
+        first = (f.message.strip().splitlines() or [""])[0]
+        return (f"{_node(labels, f.node_hash)} attempt {f.attempts} failed ({f.action}): "
+                f"{f.error_type.rsplit('.', 1)[-1]}: {first[:_VALUE_LIMIT]}")
     if t is ev.UpstreamFailed:
         return f"{_node(labels, e.node_hash)} on {fact_id(e.fact_hash)}: {error_text(e.error)}"
     if t is ev.JoinFactReceived:
@@ -108,6 +113,8 @@ def _plain(value: Any) -> Any:
         return value
     if isinstance(value, (BaseException, ErrorInfo)):
         return error_text(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # a runic.Failure
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     return repr(value)
 
 

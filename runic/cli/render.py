@@ -133,11 +133,12 @@ def results_table(results: dict[Any, Any], limit: int = 100, title: str | None =
 
 
 def failures_of(wf: Any, labels: dict[int, Any]) -> list[tuple[str, str, str]]:
-    """``(node label, input, error)`` for every failure recorded in ``wf``."""
+    """``(node label, input, error)`` for every runnable of ``wf`` that failed for good."""
     out = []
-    for node_hash, fact_hash, error in wf.failures:
-        info = labels.get(node_hash)
-        fact = wf.graph.vertices.get(fact_hash)
+    for f in wf.halted_failures():
+        info = labels.get(f.node_hash)
+        fact = wf.graph.vertices.get(f.fact_hash)
         value = fact.value if isinstance(fact, Fact) else ("<value not loaded>" if isinstance(fact, FactRef) else "?")
-        out.append((info.label if info else f"node {node_hash:016x}", short(value, 60), error_text(error)))
+        out.append((info.label if info else f"node {f.node_hash:016x}", short(value, 60),
+                    error_text(f"{f.error_type}: {f.message}")))
     return out

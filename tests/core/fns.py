@@ -72,3 +72,48 @@ def make_multiplier(n):
 
 def upto(n):
     return list(range(1, n + 1))
+
+
+# --------------------------------------------------------------------------- failures
+
+class PaymentDeclined(Exception):
+    """A custom error, named by its qualified name ``tests.core.fns.PaymentDeclined``."""
+
+
+def decline(order):
+    raise PaymentDeclined("card expired\nsee the bank's reply")
+
+
+# --------------------------------------------------------------------------- decorators
+import runic  # noqa: E402
+
+
+@runic.step
+def charge(order):
+    return {"order": order, "charged": True}
+
+
+@runic.step(name="ship_it")
+def ship(receipt):
+    return f"shipped {receipt['order']}"
+
+
+@runic.condition
+def is_big(order):
+    return order > 100
+
+
+# --------------------------------------------------------------------------- async functions
+
+async def async_double(x):
+    import asyncio
+
+    await asyncio.sleep(0)
+    return x * 2
+
+
+async def async_total(x, acc):
+    import asyncio
+
+    await asyncio.sleep(0)
+    return x + acc

@@ -333,7 +333,7 @@ def test_applying_a_failed_runnable_does_not_raise():
     assert r.status == FAILED and isinstance(r.error, ZeroDivisionError)
     wf.apply_runnable(r)
     assert not wf.is_runnable()
-    assert wf.failures and wf.failures[0][0] == r.node.hash
+    assert wf.failures and wf.failures[0].node_hash == r.node.hash
 
 
 def test_apply_is_idempotent():

@@ -258,7 +258,7 @@ def test_replay_of_a_failure_does_not_retry_the_step():
     stream = wf.build_log() + wf.drain_events()
     rebuilt = runic.Workflow.from_events(roundtrip(stream), functions={"bad": bad})
     assert not rebuilt.is_runnable()
-    assert len(calls) == 1 and rebuilt.failures and rebuilt.failures[0][2].type == "ValueError"
+    assert len(calls) == 1 and rebuilt.failures and rebuilt.failures[0].error_type == "ValueError"
 
 
 def test_rebuilt_components_keep_their_logged_hashes():
@@ -399,4 +399,4 @@ def test_inspection_rebuild_stands_in_for_missing_functions():
     assert seen.raw_productions() == [2] and "step: a" in seen.to_mermaid()
     seen.react_until_satisfied(5)  # running a stand-in fails that step, with the restore error
     assert seen.raw_productions() == [2]
-    assert isinstance(seen.failures[-1][2], runic.FunctionRestoreError)
+    assert seen.failures[-1].error_type == "runic.errors.FunctionRestoreError"

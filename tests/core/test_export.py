@@ -43,3 +43,31 @@ def test_dot_shows_status_and_values():
 def test_pending_work_is_visible():
     wf = build().plan_eagerly(5)
     assert ":::pending" in wf.to_mermaid()
+
+
+def test_failed_nodes_show_their_error_and_false_conditions_are_not_ran():
+    wf = build().react_until_satisfied(5)  # 5 + 1 = 6: the rule's condition (x > 100) is false
+    mermaid = wf.to_mermaid()
+    broken = next(line for line in mermaid.splitlines() if "step: broken" in line)
+    assert "✗ ZeroDivisionError: division by zero" in broken and broken.endswith(":::failed")
+    cond = next(line for line in mermaid.splitlines() if "condition: big_order.condition" in line)
+    assert "false 1×" in cond and cond.endswith(":::unsatisfied") and "ran" not in cond
+    assert 'fillcolor="#f1f3f5"' in wf.to_dot()  # the false condition, not the "ran" green
+    wf.react_until_satisfied(500)  # now it holds once
+    cond = next(line for line in wf.to_mermaid().splitlines() if "condition: big_order.condition" in line)
+    assert "true 1×, false 1×" in cond and cond.endswith(":::ran")
+
+
+def test_retried_attempts_do_not_mark_a_node_failed():
+    calls = []
+
+    def flaky(x):
+        calls.append(x)
+        if len(calls) == 1:
+            raise RuntimeError("once")
+        return x
+
+    wf = runic.workflow("f", steps=[runic.step(flaky, name="flaky")])
+    wf.add_scheduler_policy("flaky", {"max_retries": 1}).react_until_satisfied(1)
+    line = next(line for line in wf.to_mermaid().splitlines() if "step: flaky" in line)
+    assert line.endswith(":::ran") and "failed" not in line and len(wf.failures) == 1
