@@ -108,7 +108,7 @@ def check_workflow(workflow: Any, policies: list | None = None) -> Workflow:
     if not isinstance(workflow, Workflow):
         raise ArgumentTypeError(f"expected a runic.Workflow, got {type(workflow).__name__}; build one with "
                                 "runic.workflow(...)")
-    check = getattr(workflow, "check_policy_targets", None)
-    if check is not None:
-        check(policies) if policies else check()
+    workflow.check_policy_targets()
+    if policies:
+        workflow.check_policy_targets(policies)
     return workflow

@@ -1,10 +1,14 @@
-"""Exceptions raised by the Runner."""
+"""Exceptions raised by the Runner.
+
+``runic.runner.WorkflowFailedError`` is the core's :class:`runic.WorkflowFailedError` (one
+class, re-exported here): a waiter of a workflow that settled as failed gets it, with
+``.failures``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..errors import RunicError
+from ..errors import RunicError, WorkflowFailedError
 from ..remote import rebuild
 
 __all__ = ["RunnerError", "WorkflowNotFoundError", "AlreadyStartedError", "RunnerTimeoutError",
@@ -42,27 +46,6 @@ class RunnerNotRunningError(RunnerError):
 
 class RunnerBusyError(RunnerError):
     """The worker host of that workflow is restarting; retry in a moment."""
-
-
-class WorkflowFailedError(RunnerError):
-    """A workflow settled as ``failed``: a runnable failed for good (``failures`` lists why)."""
-
-    def __init__(self, message: str, workflow_id: Any = None, failures: list | None = None) -> None:
-        super().__init__(message)
-        self.workflow_id = workflow_id
-        self.failures = list(failures or [])
-
-    @classmethod
-    def for_failures(cls, workflow_id: Any, failures: list) -> "WorkflowFailedError":
-        parts = []
-        for f in failures[:5]:
-            first = (f.message or "").strip().splitlines()[0] if f.message else ""
-            kind = getattr(f, "kind", "step") or "step"
-            parts.append(f"{kind} {f.component!r} raised {f.error_type}: {first} "
-                         f"(after {f.attempts} attempt{'s' if f.attempts != 1 else ''})")
-        more = f"; and {len(failures) - 5} more" if len(failures) > 5 else ""
-        return cls(f"workflow {workflow_id!r} failed: {'; '.join(parts)}{more}. "
-                   "See runner.failures(id) or `runic show ID` for the tracebacks", workflow_id, failures)
 
 
 class WorkflowTakenOverError(RunnerError):

@@ -70,7 +70,6 @@ from .messages import (
     pack,
     unpack,
 )
-from .outcome import records
 from .worker import Worker
 
 __all__ = ["WorkerHost", "HostService", "open_store", "store_path"]
@@ -186,9 +185,7 @@ class HostService:
                 store.set_status(wid, "failed", epoch=epoch)
             except Exception:  # noqa: BLE001 - the error below says what happened
                 log.exception("workflow %r: recording status failed", wid)
-            raise WorkflowFailedError(
-                f"workflow {wid!r} cannot be resumed: its stored events cannot be read back ({exc}); "
-                "status set to failed", wid, [stored.damage_failure(wid, exc)]) from exc
+            raise WorkflowFailedError(wid, [stored.damage_failure(wid, exc)]) from exc
         options = msg.options if msg.options is not None else dict(wf.annotations.get("runner.options") or {})
         cs = options.get("checkpoint_strategy")
         if isinstance(cs, list):
@@ -328,7 +325,7 @@ class HostService:
     def failures(self, msg: GetFailures) -> FailureList:
         w = self.loop.workers.get(msg.workflow_id)
         if w is not None:
-            return FailureList(records(w.workflow.failures), msg.ref)
+            return FailureList(list(w.workflow.failures), msg.ref)
         return FailureList(stored.failures(self.store, msg.workflow_id), msg.ref)
 
     def checkpoint(self, msg: Checkpoint) -> Done:

@@ -30,7 +30,7 @@ import time
 import weakref
 from typing import Any, Iterable
 
-from ..actors import ActorSystemHandle, default_system
+from ..actors import ActorSystemHandle, default_system, replies
 from ..errors import ArgumentError, ArgumentTypeError, MissingNameError
 from ..store import MemoryStore, MnesiaStore
 from ..supervisor import ChildSpec, Supervisor
@@ -44,6 +44,7 @@ from .errors import (
     WorkflowLostError,
     error_for,
 )
+from .outcome import halting
 from .messages import (
     Accepted,
     AwaitIdle,
@@ -187,31 +188,14 @@ class Runner:
 
     def _send(self, msg: Any) -> None:
         self._check_open()
-        with self.system.lock:
-            self.system.tell(self.address, msg)
+        replies.send(self.system, self.address, msg)
 
     def _receive(self, ref: Any, timeout: float) -> Any:
-        """The reply to ``ref`` (None after ``timeout``); replies to other requests of this
-        process that arrive meanwhile are kept for their own waits (see :class:`_Stash`)."""
-        return self._receive_any((ref,), timeout)
+        """The reply to ``ref`` (None after ``timeout``); see :mod:`runic.actors.replies`."""
+        return replies.receive_any(self.system, (ref,), timeout)
 
     def _receive_any(self, refs: tuple, timeout: float) -> Any:
-        """The first reply to any of ``refs`` (None after ``timeout``)."""
-        deadline = time.monotonic() + timeout
-        stash = _stash_of(self.system)
-        with self.system.lock:
-            while True:
-                for ref in refs:
-                    reply = stash.take(ref)
-                    if reply is not None:
-                        return reply
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                got = self.system.listen(min(left, 3600.0))
-                if got is None:
-                    continue
-                stash.put(got)
+        return replies.receive_any(self.system, refs, timeout)
 
     def _raise_for(self, reply: Any) -> Any:
         if isinstance(reply, ErrorReply):
@@ -255,7 +239,7 @@ class Runner:
         (the wait is armed again there), it ended (its stored status answers), it could not be
         resumed (:class:`WorkflowLostError` with the reason), or the Runner is gone."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        stash = _stash_of(self.system)
+        stash = replies.stash_of(self.system)
         self._send(first)
         refs = [first.ref]  # every request armed for this wait: any of them may answer
         armed_pid = None
@@ -307,13 +291,12 @@ class Runner:
     def _settled(self, wid: Any, reply: Idle, raise_on_failure: bool) -> str:
         if reply.status == "failed" and raise_on_failure:
             failures = reply.failures if reply.failures is not None else self._halting_failures(wid)
-            raise WorkflowFailedError.for_failures(wid, failures)
+            raise WorkflowFailedError(wid, failures)
         return reply.status
 
     def _halting_failures(self, wid: Any) -> list:
-        from .outcome import halting
-
-        return halting(self.failures(wid)) or self.failures(wid)[-1:]
+        failures = self.failures(wid)
+        return halting(failures) or failures[-1:]
 
     # ------------------------------------------------------------------ API
     def start_workflow(self, workflow_id: Any, workflow: Any, *, max_concurrency: int | None = None,
@@ -368,7 +351,7 @@ class Runner:
         waits for ever on a workflow that cannot progress."""
         ids = [check_id(w) for w in workflow_ids]
         deadline = None if timeout is None else time.monotonic() + timeout
-        stash = _stash_of(self.system)
+        stash = replies.stash_of(self.system)
         statuses: dict = {}
         pending = list(dict.fromkeys(ids))
         armed: dict = {}
@@ -565,57 +548,6 @@ def _batch_error(what: str, errors: dict, done: dict) -> Exception:
     return err
 
 
-class _Stash:
-    """Replies that reached this process for a request other than the one being waited for.
-
-    thespian's external API has one inbox per actor system handle; a wait that probes (a second
-    request during a long wait) keeps the other replies here for their own wait. Refs whose wait
-    was abandoned are dropped on arrival; entries are bounded in number and age."""
-
-    MAX = 10000
-    MAX_AGE_S = 600.0
-
-    def __init__(self) -> None:
-        self.replies: dict[Any, tuple[float, Any]] = {}
-        self.abandoned: dict[Any, float] = {}
-
-    def put(self, reply: Any) -> None:
-        ref = getattr(reply, "ref", None)
-        now = time.monotonic()
-        if ref is None or self.abandoned.pop(ref, None) is not None:
-            return
-        if len(self.replies) >= self.MAX:
-            self._expire(now)
-        self.replies[ref] = (now, reply)
-
-    def take(self, ref: Any) -> Any:
-        entry = self.replies.pop(ref, None)
-        return None if entry is None else entry[1]
-
-    def forget(self, ref: Any) -> None:
-        """The wait for ``ref`` was abandoned: drop its reply now or when it arrives."""
-        if self.replies.pop(ref, None) is None:
-            now = time.monotonic()
-            if len(self.abandoned) >= self.MAX:
-                self._expire(now)
-            self.abandoned[ref] = now
-
-    def _expire(self, now: float) -> None:
-        for d in (self.replies, self.abandoned):
-            for k in [k for k, v in d.items() if now - (v[0] if isinstance(v, tuple) else v) > self.MAX_AGE_S]:
-                del d[k]
-            while len(d) >= self.MAX:
-                d.pop(next(iter(d)))
-
-
-_stashes: "weakref.WeakKeyDictionary[Any, _Stash]" = weakref.WeakKeyDictionary()
-
-
-def _stash_of(system: Any) -> _Stash:
-    stash = _stashes.get(system)
-    if stash is None:
-        stash = _stashes[system] = _Stash()
-    return stash
 
 
 _LIVE: "weakref.WeakSet[Runner]" = weakref.WeakSet()

@@ -20,10 +20,11 @@ from typing import Any
 
 from ..core import Workflow
 from ..errors import RunicError
+from ..failures import Failure
+from ..remote import qualified_name
 from ..rehydration import FactResolver, resolve_all
 from ..store import NotFoundError, StoreError
 from .errors import WorkflowNotFoundError
-from .outcome import records
 
 __all__ = ["stored_status", "load", "results", "failures", "damage_failure"]
 
@@ -69,14 +70,12 @@ def results(store: Any, workflow_id: Any, components: list | None, facts: bool, 
     return wf.results(components, facts=facts, all=all)
 
 
-def damage_failure(workflow_id: Any, exc: BaseException) -> Any:
+def damage_failure(workflow_id: Any, exc: BaseException) -> Failure:
     """A failure record for a workflow that cannot be read back (see the module docs)."""
-    from .. import Failure  # the public record type
-
-    return Failure(component="<store>", error_type=f"{type(exc).__module__}.{type(exc).__qualname__}",
+    return Failure(component="<stored events>", error_type=qualified_name(exc),
                    message=f"workflow {workflow_id!r} cannot be read back from the store: {exc}",
                    traceback="", attempts=1, at=time.time_ns() // 1_000_000, final=True, action="halt",
-                   kind="store")
+                   kind="exception", component_kind="store")
 
 
 def failures(store: Any, workflow_id: Any) -> list:
@@ -88,4 +87,4 @@ def failures(store: Any, workflow_id: Any) -> list:
     except (StoreError, RunicError) as exc:
         log.warning("workflow %r cannot be read back: %s", workflow_id, exc)
         return [damage_failure(workflow_id, exc)]
-    return records(wf.failures)
+    return list(wf.failures)

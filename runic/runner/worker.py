@@ -74,6 +74,7 @@ HOOKS = ("on_dispatch", "on_complete", "on_failed", "on_idle", "transform_runnab
 CHECKPOINT_STRATEGIES = ("every_cycle", "on_complete", "manual", "every_n")
 STORE_RETRY_S = 30.0
 """Default time a Worker keeps retrying a failing store before its waiters get an exception."""
+_MARK = "runner.failure_mark"
 _RETRY_FIRST_S = 0.05
 _RETRY_MAX_S = 2.0
 _T = ("runic", "runner")
@@ -108,8 +109,10 @@ def unencodable(r: Runnable) -> Runnable:
         try:
             codec.dumps(result.value)
         except codec.EncodeError as exc:
-            return r.reset().fail(codec.EncodeError(
-                f"step {r.node_name!r} returned a value that cannot be persisted: {exc}"))
+            failed = r.reset().fail(codec.EncodeError(
+                f"step {r.node_name!r} returned a value that cannot be persisted: {exc}"), traceback="")
+            failed.failures = r.failures  # earlier failed attempts stay recorded
+            return failed
     return r
 
 
@@ -134,7 +137,9 @@ class Worker:
         self.started_at = now_ms()
         self.cycle_count = 0
         self.event_cursor = 0
-        self.failure_mark = len(workflow.failures)  # failures before this index are judged already
+        # failures before this index belong to earlier inputs (persisted with each input: a
+        # resumed Worker judges the input it resumes, not only what fails after the resume)
+        self.failure_mark = int(workflow.annotations.get(_MARK, 0)) if resumed else len(workflow.failures)
         #: activation key (fact_hash, node_hash) -> (runnable, dispatch time ms)
         self.active: dict[tuple[int, int], tuple[Runnable, int]] = {}
         self.dispatch_times: dict[int, int] = {}
@@ -251,13 +256,15 @@ class Worker:
     def _plan(self, value: Any, run_context: dict | None, policies: list | None) -> None:
         wf = self.workflow
         if policies:
+            wf.check_policy_targets(policies)  # a misspelled component is refused, not ignored
             merged = merge_policies(policies, wf.scheduler_policies)
             if wf.scheduler_policies[: len(policies)] != list(policies):
                 wf.set_scheduler_policies(merged)
         if run_context:
             wf.put_run_context(run_context)
-        if self.status != "running":
+        if self.status != "running" and self.failure_mark != len(wf.failures):
             self.failure_mark = len(wf.failures)
+            wf.annotate(_MARK, self.failure_mark)
         wf.plan_eagerly(value)
         self._drain()
         self.status = "running"

@@ -15,11 +15,11 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import time
 import uuid
 from typing import Any, Iterable
 
 from ..actors import ActorSystemHandle, default_system, procs
+from ..actors.replies import request
 from .actor import SupervisorActor
 from .errors import (
     SupervisorNotRunningError,
@@ -254,22 +254,6 @@ def _exit_request() -> Any:
 def _request(system: ActorSystemHandle, address: Any, msg: Any, timeout: float) -> Any:
     """Ask ``address`` and return the reply whose ``ref`` matches ``msg.ref`` (None on timeout).
 
-    thespian's ``ask`` returns the next message delivered to the caller, which may be a late
-    reply to an earlier request; those are skipped.
-    """
-    ref = getattr(msg, "ref", None)
-    deadline = time.monotonic() + timeout
-    with system.lock:
-        reply = system.ask(address, msg, timeout)
-        while True:
-            if reply is None:
-                return None
-            if ref is None or getattr(reply, "ref", ref) == ref:
-                return reply
-            log.debug("skipping a stale reply %r", reply)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            reply = system.listen(left)
-
-
+    Replies to other requests of this process that arrive meanwhile are kept for their own
+    waiters (:mod:`runic.actors.replies`), never dropped."""
+    return request(system, address, msg, timeout)

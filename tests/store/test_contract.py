@@ -536,7 +536,7 @@ def test_status_set_get_and_list(store: BaseStore) -> None:
     assert store.list_status(["running", "idle"]) == {"a": "running", "b": "idle"}
     store.set_status("a", "stopped")
     assert store.list_status(["running"]) == {}
-    assert set(STATUSES) == {"running", "idle", "stopped", "failed"}
+    assert set(STATUSES) == {"running", "idle", "stopped", "failed", "cancelled"}
     with pytest.raises(StoreArgumentError):
         store.set_status("a", "sleeping")
     with pytest.raises(StoreArgumentError):

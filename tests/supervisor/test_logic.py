@@ -210,8 +210,12 @@ def test_error_reply_round_trip() -> None:
     assert reply.type == "runic.supervisor.errors.ChildNotFoundError" and reply.ref == 7
     exc = reply.to_exception()
     assert isinstance(exc, ChildNotFoundError) and isinstance(exc, LookupError)
+    # errors cross processes as their own class: built-ins and runic's own are rebuilt
     other = m.ErrorReply.from_exception(KeyError("k")).to_exception()
-    assert isinstance(other, RemoteError) and "KeyError" in str(other)
+    assert type(other) is KeyError and "k" in str(other)
+    # a class this process cannot rebuild (not runic's, not built in, not registered) is named
+    foreign = m.ErrorReply("somepkg.errors.Declined", "card expired").to_exception()
+    assert isinstance(foreign, RemoteError) and "somepkg.errors.Declined: card expired" in str(foreign)
 
 
 # -- the operation runner ---------------------------------------------------------------------
