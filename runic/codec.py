@@ -262,8 +262,9 @@ def _ext_header_bound(n: int) -> int:
 
 def depth(value: Any, limit: int = MAX_DEPTH) -> int:
     """The nesting depth of ``value`` as the codec counts it (``[1]`` is 1, ``1`` is 0), exact
-    up to ``limit + 1``: the walk stops as soon as it knows the value is deeper than ``limit``."""
-    return _depth(value, limit + 1)
+    up to ``limit + 1``: the walk stops as soon as it knows the value is deeper than ``limit``
+    and then answers ``limit + 1``."""
+    return min(_depth(value, limit + 1), limit + 1)
 
 
 def _depth(o: Any, cap: int) -> int:
