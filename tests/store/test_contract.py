@@ -5,12 +5,14 @@ store part of "event_sourced_test") are marked with the row they cover."""
 from __future__ import annotations
 
 import threading
+import uuid
 from typing import Callable
 
 import pytest
 
 import runic
 from runic import Fact
+from runic.store.checksum import blob_crc, key_seed
 from runic.store import (
     STATUSES,
     BaseStore,
@@ -168,21 +170,24 @@ def test_stream_only_workflows_exist_but_are_not_listed(store: BaseStore) -> Non
     assert store.list() == []
 
 
-def test_workflow_ids_of_other_hashable_types(store: BaseStore) -> None:
-    ids = ["s", 7, ("order", 42), 1.5]
+def test_workflow_ids_follow_the_id_rule(store: BaseStore) -> None:
+    ids = ["s", "7", 7, -3, 2**70, ("order", 42), ("n", ("e", b"x")), b"\x00raw", uuid.UUID(int=5)]
     for wid in ids:
         store.save(wid, [repr(wid)])
-        store.append(wid, [wid])
+        store.append(wid, [repr(wid)])
     for wid in ids:
         assert store.load(wid) == [repr(wid)]
-        assert list(store.stream(wid)) == [wid]
-    assert sorted(store.list(), key=repr) == sorted(ids, key=repr)
-    store.save(True, ["bool"])  # True is not the workflow 1
-    assert store.load(True) == ["bool"]
-    with pytest.raises(NotFoundError):
-        store.load(1)
-    with pytest.raises(StoreArgumentError):
-        store.save(["unhashable"], [])
+        assert list(store.stream(wid)) == [repr(wid)]
+    assert sorted(store.list(), key=repr) == sorted(ids, key=repr)  # "7" and 7 are two workflows
+    for bad in (True, False, 1.0, float("nan"), None, ["unhashable"], {"a": 1}, frozenset({1}),
+                ("ok", 1.5), object()):
+        for call in (lambda: store.save(bad, []), lambda: store.append(bad, []),
+                     lambda: store.load(bad), lambda: store.acquire(bad, "o")):
+            with pytest.raises(StoreArgumentError) as info:
+                call()
+            assert "invalid workflow id" in str(info.value) and "str(the_id)" in str(info.value)
+            assert isinstance(info.value, runic.ArgumentError)
+    assert sorted(store.list(), key=repr) == sorted(ids, key=repr)  # nothing was written
 
 
 # ----------------------------------------------------------------------------- delete
@@ -449,8 +454,9 @@ def test_unencodable_log_and_fact_raise_and_write_nothing(store: BaseStore) -> N
 
 
 def test_undecodable_stored_bytes_raise_a_store_error(store: BaseStore) -> None:
-    # 0xc1 is never valid msgpack: stands for damaged bytes written behind runic's back
-    store._put_log("wf", b"\xc1", 0)
+    # 0xc1 is never valid msgpack: stands for bytes written (with a valid checksum) by a runic
+    # that allowed them
+    store._put_log("wf", b"\xc1", blob_crc(b"\xc1", key_seed("wf")), 0)
     with pytest.raises(StoreDecodeError) as info:
         store.load("wf")
     assert store.table_names["logs"] in str(info.value)
@@ -536,7 +542,9 @@ def test_status_set_get_and_list(store: BaseStore) -> None:
     assert store.list_status(["running", "idle"]) == {"a": "running", "b": "idle"}
     store.set_status("a", "stopped")
     assert store.list_status(["running"]) == {}
-    assert set(STATUSES) == {"running", "idle", "stopped", "failed"}
+    store.set_status("c", "cancelled")
+    assert store.list_status(["cancelled"]) == {"c": "cancelled"}
+    assert set(STATUSES) == {"running", "idle", "stopped", "failed", "cancelled"}
     with pytest.raises(StoreArgumentError):
         store.set_status("a", "sleeping")
     with pytest.raises(StoreArgumentError):
