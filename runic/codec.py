@@ -576,51 +576,45 @@ def _leaf(code: int, data: bytes) -> Any:
 
 
 class _Decoder:
-    """Decodes with at most ``_MAX_ACTIVE`` nested ``msgpack.unpackb`` calls; one per thread.
+    """Decodes with at most ``_MAX_ACTIVE`` (3) nested ``msgpack.unpackb`` calls; one per thread.
 
-    * ``active``: ``unpackb`` calls in progress. While ``active < _MAX_ACTIVE`` the hook decodes
-      an extension's payload right away (the hook runs at extension level ``active``); at the
-      last level it returns a :class:`_Pending` placeholder instead, and the hook one level up
-      decodes those payloads one after the other once its own ``unpackb`` returned (plain
-      Python recursion, bounded by the depth limit, using no C stack).
-    * ``created``: placeholders not resolved yet; its growth across one ``unpackb`` is how many
-      that payload holds.
-    * ``track``/``inner``/``widest``: while decoding a list or dict at the top, the header bytes
-      inside its first-level extension values and the largest depth bound among them (the
-      decoder's side of the encoder's trick: a saved log is bounded without a walk).
+    The nesting is bounded by construction, with one extension hook per level: ``hook1``
+    (extension values of the top level) decodes their payloads right away with ``hook2`` as
+    their hook; ``hook2`` decodes with ``hook3``; ``hook3`` never decodes, it returns a
+    :class:`_Pending` placeholder. Once its ``unpackb`` returned, ``hook2`` resolves those
+    placeholders one after the other (:meth:`_substitute`), each with one more ``unpackb``
+    whose hook is ``hook3`` again: plain Python recursion, using no C stack, that refuses more
+    than :data:`MAX_DEPTH` levels. ``created`` counts the placeholders not resolved yet: its
+    growth across one ``unpackb`` is how many that payload holds.
+
+    ``track_hook`` replaces ``hook1`` while a large list or dict is decoded: it also adds up,
+    in ``inner``/``widest``, the header bytes inside each first-level extension value and the
+    largest depth bound among them (the decoder's side of the encoder's bound for saved logs).
     """
 
-    __slots__ = ("active", "created", "track", "inner", "widest", "hook")
+    __slots__ = ("created", "inner", "widest", "hook1", "hook2", "hook3", "track_hook")
 
     def __init__(self) -> None:
-        self.active = 0
         self.created = 0
-        self.track = False
         self.inner = 0
         self.widest = 0
-        self.hook = self._hook
+        self.hook3 = self._hook3
+        self.hook2 = self._hook2
+        self.hook1 = self._hook1
+        self.track_hook = self._track_hook
 
-    def _hook(self, code: int, data: bytes) -> Any:
-        if code not in _NESTED:
-            return _leaf(code, data)
-        active = self.active
-        if active >= _MAX_ACTIVE:
+    def _hook3(self, code: int, data: bytes) -> Any:
+        if code in _NESTED:
             self.created += 1
             return _Pending(code, data)
-        if self.track and active == 1:
-            b = _bound(data)
-            self.inner += _ext_header_bound(len(data)) + b
-            if b > self.widest:
-                self.widest = b
-        self.active = active + 1
-        if active + 1 < _MAX_ACTIVE:  # placeholders are only made one level further down
-            items = _unpackb(data, ext_hook=self.hook, raw=False, strict_map_key=False)
-            pending = 0
-        else:
-            before = self.created
-            items = _unpackb(data, ext_hook=self.hook, raw=False, strict_map_key=False)
-            pending = self.created - before
-        self.active = active
+        return _leaf(code, data)
+
+    def _hook2(self, code: int, data: bytes) -> Any:
+        if code not in _NESTED:
+            return _leaf(code, data)
+        before = self.created
+        items = _unpackb(data, ext_hook=self.hook3, raw=False, strict_map_key=False)
+        pending = self.created - before
         if not pending and type(items) is list:  # the common cases, inline
             if code == _EXT_TUPLE:
                 return tuple(items)
@@ -634,19 +628,43 @@ class _Decoder:
                     for field, value in zip(rec.fields, values):
                         setter(obj, field, value)
                     return obj
-        return self._finish(code, items, pending, active)
+        return self._finish(code, items, pending, 2)
+
+    def _hook1(self, code: int, data: bytes) -> Any:
+        if code not in _NESTED:
+            return _leaf(code, data)
+        items = _unpackb(data, ext_hook=self.hook2, raw=False, strict_map_key=False)
+        if type(items) is list:  # hook2 resolved every placeholder below: nothing is pending
+            if code == _EXT_RECORD and len(items) == 3:
+                name, version, values = items
+                rec = _BY_NAME.get(name) if type(name) is str else None
+                if (rec is not None and type(version) is int and version == rec.version
+                        and type(values) is list and len(values) == len(rec.fields)):
+                    obj = object.__new__(rec.cls)
+                    setter = rec.setter
+                    for field, value in zip(rec.fields, values):
+                        setter(obj, field, value)
+                    return obj
+            elif code == _EXT_TUPLE:
+                return tuple(items)
+        return self._finish(code, items, 0, 1)
+
+    def _track_hook(self, code: int, data: bytes) -> Any:
+        if code in _NESTED:
+            b = _bound(data)
+            self.inner += _ext_header_bound(len(data)) + b
+            if b > self.widest:
+                self.widest = b
+        return self._hook1(code, data)
 
     def _resolve(self, p: _Pending, level: int) -> Any:
         """Decode a placeholder for an extension value at extension level ``level``; runs
-        between ``unpackb`` calls, with ``active == _MAX_ACTIVE - 1``."""
+        between ``unpackb`` calls (at most two are active), with ``hook3``."""
         if level > MAX_DEPTH and p.code in _LEVEL:
             raise DecodeError(_too_deep_message("the encoded value"))
-        self.active += 1
         before = self.created
-        items = _unpackb(p.data, ext_hook=self.hook, raw=False, strict_map_key=False)
-        pending = self.created - before
-        self.active -= 1
-        return self._finish(p.code, items, pending, level)
+        items = _unpackb(p.data, ext_hook=self.hook3, raw=False, strict_map_key=False)
+        return self._finish(p.code, items, self.created - before, level)
 
     def _finish(self, code: int, items: Any, pending: int, level: int) -> Any:
         """Build extension value ``code`` (at extension level ``level``) from its decoded
@@ -748,12 +766,7 @@ class _Decoder:
                 )
             if rec.upcast is None:
                 raise DecodeError(f"record {name!r} version {version} has no upcaster to {rec.version}")
-            dec = _decoders.decoder
-            saved = dec.active, dec.created, dec.track
-            try:
-                values = rec.upcast(version, values)  # application code: may call loads
-            finally:
-                dec.active, dec.created, dec.track = saved
+            values = rec.upcast(version, values)  # application code (it may call loads)
         if len(values) != len(rec.fields):
             raise DecodeError(
                 f"record {name!r} has {len(values)} fields, expected {len(rec.fields)}"
@@ -789,15 +802,20 @@ class _Decoder:
         """Decode an encoding of more than ``MAX_DEPTH`` bytes and check its depth: by the
         header-byte bound when it suffices, else by walking the result."""
         top = data[0]
-        track = self.track = 0x80 <= top <= 0x9F or 0xDC <= top <= 0xDF  # a list or dict
+        track = 0x80 <= top <= 0x9F or 0xDC <= top <= 0xDF  # a list or dict
         if track:
+            outer = self.inner, self.widest  # (a loads from an upcast function runs inside)
             self.inner = self.widest = 0
-        self.active = 1
-        value = _unpackb(data, ext_hook=self.hook, raw=False, strict_map_key=False)
-        self.active = 0
-        self.track = False
+            try:
+                value = _unpackb(data, ext_hook=self.track_hook, raw=False, strict_map_key=False)
+                inner, widest = self.inner, self.widest
+            finally:
+                self.inner, self.widest = outer
+        else:
+            value = _unpackb(data, ext_hook=self.hook1, raw=False, strict_map_key=False)
+            inner = widest = 0
         b = _bound(data)
-        if b > MAX_DEPTH and (not track or b - self.inner + self.widest > MAX_DEPTH):
+        if b > MAX_DEPTH and (not track or b - inner + widest > MAX_DEPTH):
             if _depth(value, MAX_DEPTH + 1) > MAX_DEPTH:
                 raise DecodeError(_too_deep_message("the encoded value"))
         return value
@@ -822,31 +840,21 @@ def loads(data: bytes | bytearray | memoryview, *, trusted: bool = False) -> Any
     three ``unpackb`` calls nest, and more than :data:`MAX_DEPTH` levels of tuples, sets,
     records and facts are refused.
     """
-    dec = _decoders.decoder
     try:
         if type(data) is not bytes:
             data = bytes(data)
         if len(data) > MAX_DEPTH and not trusted:
-            if dec.active:  # called from inside a decoding (an upcast function)
-                return _Decoder().decode_large(data)
-            return dec.decode_large(data)
+            return _decoders.decoder.decode_large(data)
         # too short to be too deep, or trusted: decode right away (the hot path)
-        dec.active += 1
-        value = _unpackb(data, ext_hook=dec.hook, raw=False, strict_map_key=False)
-        dec.active -= 1
-        return value
-    except BaseException as exc:
-        # an aborted unpackb left these raised (a loads called from an upcast function runs
-        # inside another: Decoder._record restores the outer state around that call)
-        dec.active, dec.track = 0, False
-        if isinstance(exc, DecodeError) or not isinstance(exc, Exception):
-            raise
-        if isinstance(exc, msgpack.exceptions.StackError):
-            raise DecodeError(_too_deep_message("the encoded value")) from exc
-        if isinstance(exc, RecursionError):  # the caller was close to Python's recursion limit
-            raise DecodeError(
-                f"the encoded value is too deep to decode this close to Python's recursion "
-                f"limit ({exc})"
-            ) from exc
-        # msgpack raises many types for garbage input
+        return _unpackb(data, ext_hook=_decoders.decoder.hook1, raw=False, strict_map_key=False)
+    except DecodeError:
+        raise
+    except msgpack.exceptions.StackError as exc:
+        raise DecodeError(_too_deep_message("the encoded value")) from exc
+    except RecursionError as exc:  # the caller was close to Python's recursion limit
+        raise DecodeError(
+            f"the encoded value is too deep to decode this close to Python's recursion limit "
+            f"({exc})"
+        ) from exc
+    except Exception as exc:  # msgpack raises many types for garbage input
         raise DecodeError(f"not a valid runic encoding ({type(exc).__name__}: {exc})") from exc

@@ -55,8 +55,8 @@ class _Tables:
         self.lock = threading.RLock()
         #: workflow key -> (blob, crc, updated_at)
         self.logs: dict[Any, tuple[bytes, int, int]] = {}
-        #: workflow key -> list of (blob, crc) (seq n at index n-1)
-        self.events: dict[Any, list[tuple[bytes, int]]] = {}
+        #: workflow key -> list of (seq, blob, crc) (seq n at index n-1)
+        self.events: dict[Any, list[tuple[int, bytes, int]]] = {}
         #: workflow key -> (count, crc)
         self.counters: dict[Any, tuple[int, int]] = {}
         #: fact hash -> [blob, crc, owner key or None (shared), pinned, gc generation]
@@ -194,7 +194,8 @@ class MemoryStore(BaseStore):
             stream = t.events.get(key)
             if stream is None:
                 stream = t.events[key] = []
-            stream.extend(rows)
+            before = len(stream)
+            stream.extend([(seq, blob, crc) for seq, (blob, crc) in enumerate(rows, before + 1)])
             count = len(stream)
             t.counters[key] = (count, count_crc(count, seed))
             table = t.facts
@@ -225,7 +226,7 @@ class MemoryStore(BaseStore):
             stream = t.events.get(key)
             if stream is None:
                 return []
-            return [(seq, blob, crc) for seq, (blob, crc) in enumerate(stream[first - 1:last], first)]
+            return stream[first - 1:last]
 
     def _put_snapshot(self, key: Any, cursor: int, blob: bytes, crc: int) -> None:
         t = self._tables()

@@ -141,6 +141,11 @@ def default_dir() -> str:
     return os.path.abspath(os.path.join("runic-data", local_node()))
 
 
+def _sql_text(value: str) -> str:
+    """``value`` as a SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def _signed(h: int) -> int:
     return h - _U64 if h >= _I63 else h
 
@@ -233,7 +238,7 @@ class _Database:
         #: whether the names still lead to them
         self.ident_fds: list[int] = []
         self.wal_fd_open = False
-        self.guard_identity = guard_identity and path is not None
+        self.guard_identity = False  # turned on once the descriptors below are open
         #: set once the file was found removed or replaced: every later call raises it again
         self.replaced: str | None = None
         self.checkpointer: _Checkpointer | None = None
@@ -244,8 +249,9 @@ class _Database:
             self._open_lock_file(path + ".lock")
         try:
             self.conn = self._connect()
-            if self.guard_identity:
+            if guard_identity and path is not None:
                 self._open_ident_fds()
+                self.guard_identity = True
         except BaseException:
             self._close_fds()
             raise
@@ -502,11 +508,12 @@ class _Database:
 
     def check_identity(self, what: str, committed: bool) -> None:
         """Raise :class:`StoreReplacedError` if the database file (or its WAL) was removed or
-        replaced; ``committed``: called right after a commit, whose write is then lost."""
+        replaced; ``committed``: called right after a commit, whose write is then lost.
+
+        :meth:`write` inlines the cheap part (one ``fstat`` of the database file before the
+        transaction, one of each file after the commit) and calls this when one fails."""
         if self.replaced is not None:
             raise StoreReplacedError(self.replaced, self.path)
-        if not self.wal_fd_open:
-            self._open_wal_fd()
         for fd in self.ident_fds:
             if os.fstat(fd).st_nlink == 0:
                 break
@@ -562,6 +569,7 @@ class _Database:
         ``busy_timeout``. For a disc file, the file's identity is checked once the locks are
         held and again after the commit (see :meth:`check_identity`).
         """
+        fstat = os.fstat
         with self.lock:
             conn = self.conn
             fd = self.lock_fd
@@ -572,7 +580,7 @@ class _Database:
                 if fd is not None:
                     fcntl.flock(fd, fcntl.LOCK_EX)
                 try:
-                    if guard:
+                    if guard and (self.replaced is not None or fstat(self.ident_fds[0]).st_nlink == 0):
                         self.check_identity(what, committed=False)
                     conn.execute("BEGIN IMMEDIATE")
                     try:
@@ -584,7 +592,11 @@ class _Database:
                                 conn.execute("ROLLBACK")
                         raise
                     if guard:
-                        self.check_identity(what, committed=True)
+                        for ident in self.ident_fds:
+                            if fstat(ident).st_nlink == 0:
+                                self.check_identity(what, committed=True)
+                        if not self.wal_fd_open:
+                            self._open_wal_fd()
                     return result
                 except sqlite3.OperationalError as exc:
                     if not _is_busy(exc):
@@ -875,6 +887,8 @@ class MnesiaStore(BaseStore):
         t = {role: _quote(name) for role, name in self.table_names.items()}
         self._t = t
         self._gc_key = f"gc_gen/{self.runner_name}"
+        # the current gc generation, read inside the statement (no extra round trip per write)
+        gen = f"coalesce((SELECT value FROM runic_meta WHERE key={_sql_text(self._gc_key)}), 0)"
         self._sql = {
             "put_log": f"INSERT INTO {t['logs']} (workflow_id, log, crc, updated_at) VALUES (?, ?, ?, ?) "
                        "ON CONFLICT (workflow_id) DO UPDATE SET log=excluded.log, crc=excluded.crc, "
@@ -897,11 +911,11 @@ class MnesiaStore(BaseStore):
             "get_snapshot": f"SELECT cursor, snapshot, crc FROM {t['snapshots']} WHERE workflow_id=?",
             # a value written by its first workflow is owned by it; by a second one, shared
             "own_fact": f"INSERT INTO {t['facts']} (fact_hash, value, crc, owner, pinned, gen) "
-                        "VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (fact_hash) DO UPDATE SET "
+                        f"VALUES (?, ?, ?, ?, 0, {gen}) ON CONFLICT (fact_hash) DO UPDATE SET "
                         "value=excluded.value, crc=excluded.crc, gen=excluded.gen, "
                         "owner=CASE WHEN owner IS excluded.owner THEN owner ELSE NULL END",
             "pin_fact": f"INSERT INTO {t['facts']} (fact_hash, value, crc, owner, pinned, gen) "
-                        "VALUES (?, ?, ?, NULL, 1, ?) ON CONFLICT (fact_hash) DO UPDATE SET "
+                        f"VALUES (?, ?, ?, NULL, 1, {gen}) ON CONFLICT (fact_hash) DO UPDATE SET "
                         "value=excluded.value, crc=excluded.crc, gen=excluded.gen, pinned=1",
             "get_fact": f"SELECT value, crc FROM {t['facts']} WHERE fact_hash=?",
             "del_fact": f"DELETE FROM {t['facts']} WHERE fact_hash=?",
@@ -945,10 +959,6 @@ class MnesiaStore(BaseStore):
         if epoch != current:
             raise _Stale(current, row[0] if row is not None else None)
 
-    def _gc_generation(self, conn: sqlite3.Connection) -> int:
-        row = conn.execute(self._sql["meta"], (self._gc_key,)).fetchone()
-        return row[0] if row is not None else 0
-
     # ------------------------------------------------------------------ primitives
 
     def _put_log(self, key: Any, blob: bytes, crc: int, updated_at: int) -> None:
@@ -975,7 +985,6 @@ class MnesiaStore(BaseStore):
         count, set_count, ins, own_fact = sql["count"], sql["set_count"], sql["ins_event"], sql["own_fact"]
         set_status = sql["set_status"]
         check = self._check_owner
-        gc_generation = self._gc_generation
 
         def txn(conn: sqlite3.Connection) -> int:
             # (a RETURNING upsert would save a statement, but measured ~50% slower here)
@@ -990,8 +999,7 @@ class MnesiaStore(BaseStore):
                 conn.executemany(ins, [(key, before + i, b, c) for i, (b, c) in enumerate(rows, 1)])
             conn.execute(set_count, (key, cursor, count_crc(cursor, seed)))
             if facts:
-                gen = gc_generation(conn)
-                conn.executemany(own_fact, [(_signed(h), b, c, key, gen) for h, b, c in facts])
+                conn.executemany(own_fact, [(_signed(h), b, c, key) for h, b, c in facts])
             if status is not None:
                 conn.execute(set_status, (key, status[0], status[1]))
             return cursor
@@ -1019,13 +1027,11 @@ class MnesiaStore(BaseStore):
 
     def _put_facts(self, items: list[tuple[int, bytes, int]]) -> None:
         sql = self._sql["pin_fact"]
-        gc_generation = self._gc_generation
-
-        def txn(conn: sqlite3.Connection) -> None:
-            gen = gc_generation(conn)
-            conn.executemany(sql, [(_signed(h), b, c, gen) for h, b, c in items])
-
-        self._db().write(txn, "save_fact")
+        rows = [(_signed(h), b, c) for h, b, c in items]
+        if len(rows) == 1:
+            self._db().write(lambda c: c.execute(sql, rows[0]) and None, "save_fact")
+        else:
+            self._db().write(lambda c: c.executemany(sql, rows) and None, "save_fact")
 
     def _get_facts(self, fact_hashes: list[int]) -> list[tuple[int, bytes, int]]:
         table = self.table_names["facts"]

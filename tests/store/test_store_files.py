@@ -83,8 +83,8 @@ def test_writers_in_another_process_stop_acknowledging_once_the_file_is_removed(
     MnesiaStore("app", dir=d).close()
     writer = spawn("append_until_refused", d, "app", "wf")
     acks_until(writer, 200)
-    removed_at = time.monotonic()
     (d / DB_FILE).unlink()
+    removed_at = time.monotonic()  # once the unlink returned: later acks would be lost ones
     if which == "db+wal+shm":
         for suffix in ("-wal", "-shm"):
             (d / (DB_FILE + suffix)).unlink(missing_ok=True)
