@@ -54,6 +54,7 @@ sys.path.insert(0, str(ROOT))
 from runic import codec  # noqa: E402
 from runic.events import FactProduced  # noqa: E402
 from runic.store import BaseStore, MemoryStore, MnesiaStore  # noqa: E402
+from runic.store.checksum import blob_crc, key_seed  # noqa: E402
 
 ERL_SOURCE = Path(__file__).with_name("mnesia_bench.erl")
 
@@ -152,17 +153,20 @@ def bench_append(store: BaseStore, k: int, n: int, cap_s: float, wf: str = "wf")
 
 
 def bench_append_raw(store: BaseStore, k: int, n: int, cap_s: float) -> dict[str, float]:
-    """Append through the adapter primitive with pre-encoded events: the store's own cost."""
-    blobs = [[codec.dumps(e) for e in b] for b in batches(k)]
+    """Append through the adapter primitive with pre-encoded (and checksummed) events: the
+    store's own cost."""
     key = store._key("raw")
+    seed = key_seed(key)
+    blobs = [[(b, blob_crc(b, seed)) for b in map(codec.dumps, batch)] for batch in batches(k)]
+    warm = store._key("warm-raw")
     for i in range(500):
-        store._append(store._key("warm-raw"), blobs[i % 64], None, [])
+        store._append(warm, key_seed(warm), blobs[i % 64], None, [], None)
     lat: list[int] = []
     clock = time.perf_counter_ns
     deadline = clock() + int(cap_s * 1e9)
     for i in range(n):
         t = clock()
-        store._append(key, blobs[i % 64], None, [])
+        store._append(key, seed, blobs[i % 64], None, [], None)
         end = clock()
         lat.append(end - t)
         if end > deadline:
@@ -241,7 +245,7 @@ def bench_blobfact(store: BaseStore, saves: int, facts: int) -> dict[str, float]
     for i in range(saves):  # the store's own cost: encoded bytes in, bytes out
         key = store._key(f"raw{i % 10}")
         t = clock()
-        store._put_log(key, blobs[i % 16], 0)
+        store._put_log(key, blobs[i % 16], 0, 0)
         raw_s.append(clock() - t)
     for i in range(saves):
         key = store._key(f"raw{i % 10}")

@@ -11,15 +11,64 @@ Nothing is ever pickled. Decoding only rebuilds:
   :class:`~runic.facts.FactRef` and :class:`~runic.errors.ErrorInfo`;
 * *records*: classes registered by name with :func:`register` (runic registers its events and
   function references; applications may register their own dataclasses). A record is rebuilt
-  by creating the instance and setting its fields, without calling ``__init__``.
+  by creating the instance and setting its fields, without calling ``__init__``;
+* *enums*: :class:`enum.Enum` classes registered with :func:`register` come back as the same
+  member (encoded by member name; ``Flag`` members by value).
 
 Exceptions are encoded as :class:`~runic.errors.ErrorInfo` (type name and message): live
-exception objects are never rebuilt. Subclasses of ``str``/``int``/``float``/``dict``/``list``
-that are not registered (``StrEnum`` members, ``OrderedDict``...) are encoded as their base type.
+exception objects are never rebuilt. Subclasses of ``str``/``int``/``float``/``bytes``/``dict``/
+``list`` that are not registered (``OrderedDict``, a ``str`` subclass...) are encoded as their
+base type. **Enum members are the exception**: an unregistered member — ``StrEnum`` and
+``IntEnum`` members included, although they are ``str``/``int`` — raises :class:`EncodeError`
+saying how to register the class. Decision: encoding them as their value would bring them back
+as a plain ``str``/``int`` (equal, but no longer the member), and a silent lossy round trip is
+the one outcome the codec must not have; registering costs one line and round-trips exactly.
 
 Any other type raises :class:`EncodeError` naming the type and how to allow it. Data that is not
 valid msgpack, uses an unknown extension code or names an unregistered record raises
-:class:`DecodeError`; decoding never imports modules or runs code from the data.
+:class:`DecodeError`; decoding never imports modules or runs code from the data (the one
+exception: a record's registered ``upcast`` function, which the application provides).
+
+Nesting limit
+-------------
+A value may nest at most :data:`MAX_DEPTH` (100) levels of containers: every ``list``,
+``dict``, ``tuple``, ``set``, ``frozenset``, record, :class:`~runic.Fact`,
+:class:`~runic.facts.FactRef` and :class:`~runic.errors.ErrorInfo` is one level (scalars,
+dates, ``Decimal``, ``UUID`` and enum members are none); ``[[1]]`` has depth 2. The same rule
+holds on all three sides, so nothing is stored that cannot be read back:
+
+* :func:`dumps` raises :class:`NestingError` (an :class:`EncodeError`);
+* :func:`loads` raises :class:`DecodeError`;
+* :func:`runic.hashing.content_hash` (fact hashes) raises :class:`NestingError`.
+
+Why 100: realistic values are a few levels deep; the limit only has to stop hostile or runaway
+values (a self-referencing list, a 30,000-deep JSON input, a tuple nested 200 deep that used to
+crash every reader of the store with a segmentation fault) well before any stack runs out.
+:func:`depth` tells the depth of a value.
+
+How decoding stays off the C stack. msgpack's C unpacker is iterative for lists and maps (it
+refuses more than 1,024 levels by itself), but every extension value (tuple, set, record...)
+carries its contents as a separately packed payload. The first version decoded that payload
+from inside msgpack's ``ext_hook`` with a nested ``msgpack.unpackb`` call: one C-level recursion
+per level, ~40 KiB of C stack each (the unpacker's context lives on the stack), so ~195 levels
+crashed the process and a 1 MiB thread crashed at ~25. Now at most three ``unpackb`` calls are
+ever active (a record holding a tuple holding a value decodes in one go, as before); deeper
+payloads are handed back as placeholders and decoded one after the other once the enclosing
+``unpackb`` has returned, by plain Python recursion (no C stack) that refuses more than 100
+levels. Everything runs in the caller's thread; per-thread state lives in ``threading.local``.
+
+How depth is checked without slowing small values down. Every container level of an encoding
+contributes at least one "header" byte (an array, map or extension header: ``0x80-0x9f``,
+``0xc7-0xc9``, ``0xd4-0xd8``, ``0xdc-0xdf``), so the number of such bytes — counted in C by
+``bytes.translate`` — bounds the depth. An encoding of at most 100 bytes, or with at most 100
+such bytes, needs nothing more (every event); a list of extension values (a saved log) is
+bounded from its items' own counts; only large values full of header-like bytes are walked
+exactly (:func:`depth`), which costs about as much again as encoding them. ``loads(data,
+trusted=True)`` skips that walk for bytes known to come from :func:`dumps` (the stores check a
+checksum first). ``dumps`` packs first and counts afterwards; from the second level of
+extension values on, contents that hold containers make it check the whole value before
+packing further, so alternating lists and tuples cannot pile up the C packer's recursion
+(msgpack's own limit for lists and dicts is 511 levels, ~200 KiB of C stack).
 
 Each record carries a version number; :func:`register` accepts an ``upcast`` function that turns
 the field list of an older version into the current one, so logs written by earlier versions of
@@ -34,17 +83,21 @@ import decimal
 import enum
 import threading
 import uuid
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import msgpack
 
 from .errors import ArgumentError, ArgumentTypeError, ErrorInfo, RunicError
 from .facts import Fact, FactRef, Sentinel
+from .hashing import MAX_DEPTH
 
 __all__ = [
     "CODEC_VERSION",
+    "MAX_DEPTH",
     "DecodeError",
     "EncodeError",
+    "NestingError",
+    "depth",
     "dumps",
     "loads",
     "register",
@@ -69,14 +122,31 @@ _EXT_SENTINEL = 12
 _EXT_FACT = 13
 _EXT_FACTREF = 14
 _EXT_ERROR = 15
+_EXT_ENUM = 16
 
 
 class EncodeError(RunicError, TypeError):
-    """A value cannot be encoded (its type is not on the codec's allow-list)."""
+    """A value cannot be encoded (its type is not on the codec's allow-list, or it is nested
+    more than :data:`MAX_DEPTH` levels)."""
+
+
+class NestingError(EncodeError, ArgumentError):
+    """A value is nested more than :data:`MAX_DEPTH` levels deep (raised by :func:`dumps` and
+    by the content hasher). Also an :class:`~runic.ArgumentError`: the value is a bad argument."""
 
 
 class DecodeError(RunicError, ValueError):
-    """Data is not a valid runic encoding (malformed, truncated, or names an unknown type)."""
+    """Data is not a valid runic encoding (malformed, truncated, nested more than
+    :data:`MAX_DEPTH` levels, or names an unknown type)."""
+
+
+def _too_deep_message(what: str) -> str:
+    return (
+        f"{what} is nested more than {MAX_DEPTH} levels deep (lists, dicts, tuples, sets, "
+        "records and facts each count as one level). runic refuses such values everywhere "
+        "(encoding, decoding, hashing) so that nothing is stored that cannot be read back; "
+        "flatten the value (for example store a deep tree as a list of (parent, child) rows)"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,8 +159,16 @@ class _Record:
     setter: Callable[[Any, str, Any], None]
 
 
+@dataclasses.dataclass(frozen=True)
+class _EnumRecord:
+    cls: type
+    name: str
+
+
 _BY_CLASS: dict[type, _Record] = {}
 _BY_NAME: dict[str, _Record] = {}
+_ENUM_BY_CLASS: dict[type, _EnumRecord] = {}
+_ENUM_BY_NAME: dict[str, _EnumRecord] = {}
 
 
 def register(
@@ -106,7 +184,25 @@ def register(
     ``fields`` defaults to the dataclass fields (or ``__slots__``) of ``cls``. When data written
     with an older ``version`` is decoded, ``upcast(old_version, values)`` must return the value
     list for the current fields. Returns ``cls`` so it can be used as a class decorator.
+
+    ``cls`` may also be an :class:`enum.Enum` subclass (``IntEnum``, ``StrEnum``, ``Flag``...):
+    its members then round-trip as themselves (by member name; ``Flag`` members by value, so
+    combinations survive). ``fields``, ``version`` and ``upcast`` do not apply to enums.
     """
+    if not isinstance(cls, type):
+        raise ArgumentTypeError(f"runic.codec.register expects a class, got {cls!r}")
+    rec_name = name or f"{cls.__module__}.{cls.__qualname__}"
+    if issubclass(cls, enum.Enum):
+        if fields is not None or upcast is not None or version != 1:
+            raise ArgumentError(
+                f"runic.codec.register({cls.__qualname__}): fields, version and upcast do not "
+                "apply to Enum classes (members are stored by name)"
+            )
+        _check_free_name(rec_name, cls)
+        erec = _EnumRecord(cls, rec_name)
+        _ENUM_BY_CLASS[cls] = erec
+        _ENUM_BY_NAME[rec_name] = erec
+        return cls
     if fields is None:
         if dataclasses.is_dataclass(cls):
             fields = [f.name for f in dataclasses.fields(cls)]
@@ -117,127 +213,541 @@ def register(
             if not slots:
                 raise ArgumentTypeError(f"cannot infer the fields of {cls!r}: pass fields=[...]")
             fields = slots
-    rec_name = name or f"{cls.__module__}.{cls.__qualname__}"
     params = getattr(cls, "__dataclass_params__", None)
     frozen = bool(params and params.frozen) or hasattr(cls, "__slots__")
     setter = object.__setattr__ if frozen else setattr
     rec = _Record(cls, rec_name, version, tuple(fields), upcast, setter)
-    existing = _BY_NAME.get(rec_name)
-    if existing is not None and existing.cls is not cls:
-        raise ArgumentError(f"codec record name {rec_name!r} is already registered for {existing.cls!r}")
+    _check_free_name(rec_name, cls)
     _BY_CLASS[cls] = rec
     _BY_NAME[rec_name] = rec
     return cls
 
 
+def _check_free_name(rec_name: str, cls: type) -> None:
+    existing = _BY_NAME.get(rec_name) or _ENUM_BY_NAME.get(rec_name)
+    if existing is not None and existing.cls is not cls:
+        raise ArgumentError(f"codec record name {rec_name!r} is already registered for {existing.cls!r}")
+
+
 def registered() -> dict[str, type]:
-    """The record names currently allowed, mapped to their classes."""
-    return {name: rec.cls for name, rec in _BY_NAME.items()}
+    """The record and enum names currently allowed, mapped to their classes."""
+    out: dict[str, type] = {name: rec.cls for name, rec in _BY_NAME.items()}
+    out.update((name, rec.cls) for name, rec in _ENUM_BY_NAME.items())
+    return out
+
+
+# --------------------------------------------------------------------------- depth
+
+#: every byte that can start an array, map or extension header (see the module docs); their
+#: count in an encoding bounds its depth. ``_NOT_HEADER`` is the complement, deleted by
+#: ``bytes.translate`` so that the length of what is left is the count.
+_NOT_HEADER = bytes(
+    b for b in range(256)
+    if not (0x80 <= b <= 0x9F or 0xC7 <= b <= 0xC9 or 0xD4 <= b <= 0xD8 or 0xDC <= b <= 0xDF)
+)
+_SCALARS = frozenset({int, str, float, bool, type(None), bytes})
+
+
+def _bound(data: bytes) -> int:
+    """An upper bound of the nesting depth of the value ``data`` encodes (see module docs)."""
+    return len(data.translate(None, _NOT_HEADER))
+
+
+def _ext_header_bound(n: int) -> int:
+    """Header bytes counted by :func:`_bound` in the header of an extension of ``n`` bytes."""
+    if n in (1, 2, 4, 8, 16):
+        return 1  # fixext: marker byte and type code
+    return 1 + _bound(n.to_bytes(1 if n < 256 else 2 if n < 65536 else 4, "big"))
+
+
+def depth(value: Any, limit: int = MAX_DEPTH) -> int:
+    """The nesting depth of ``value`` as the codec counts it (``[1]`` is 1, ``1`` is 0), exact
+    up to ``limit + 1``: the walk stops as soon as it knows the value is deeper than ``limit``
+    and then answers ``limit + 1``."""
+    return min(_depth(value, limit + 1), limit + 1)
+
+
+def _depth(o: Any, cap: int) -> int:
+    """Depth of ``o``; once it is known to reach ``cap``, any number >= ``cap``.
+
+    Containers whose items are all plain scalars are recognised in C (``issuperset`` over
+    ``map(type, ...)``), so a long flat list costs one C-level pass, not a Python loop.
+    """
+    t = type(o)
+    if t in _SCALARS:
+        return 0
+    if cap <= 0:
+        return 1
+    if t is list or t is tuple or t is set or t is frozenset:
+        if _SCALARS.issuperset(map(type, o)):
+            return 1
+        children: Iterable[Any] = o
+    elif t is dict or (isinstance(o, dict) and t not in _BY_CLASS):
+        values_flat = _SCALARS.issuperset(map(type, o.values()))
+        if _SCALARS.issuperset(map(type, o)):
+            if values_flat:
+                return 1
+            children = o.values()
+        else:
+            children = o if values_flat else _dict_children(o)
+    else:
+        rec = _BY_CLASS.get(t)
+        if rec is not None:
+            children = [getattr(o, f) for f in rec.fields]
+        elif t is Fact:
+            children = (o.value, o.ancestry, o.meta)
+        elif t is FactRef:
+            children = (o.ancestry,)
+        elif t is ErrorInfo:
+            children = (o.type, o.message, o.detail)
+        elif isinstance(o, BaseException):
+            return 1
+        elif isinstance(o, (list, tuple)):
+            children = o
+        else:  # enum members, dates, Decimal, UUID, sentinels: scalars
+            return 0
+    best = 0
+    below = cap - 1
+    scalars = _SCALARS
+    for x in children:
+        if type(x) not in scalars:
+            d = _depth(x, below)
+            if d > best:
+                best = d
+                if best >= below:
+                    break
+    return best + 1
+
+
+def _dict_children(d: dict) -> Iterator[Any]:
+    for k, v in d.items():
+        yield k
+        yield v
 
 
 # --------------------------------------------------------------------------- encoding
 
-class _PackerStack(threading.local):
-    """One reusable ``Packer`` per nesting level and thread: records pack their fields from
-    inside ``default``, and ``msgpack.packb`` called there costs ~10x a reused packer."""
+#: from this extension level on, contents that hold containers trigger one exact depth check
+#: of the whole value before they are packed: msgpack's C packer recurses once per list/dict
+#: level (up to 511 levels, ~400 bytes of C stack each), so many extension levels of deep
+#: lists would pile that up. Events are two levels deep (a record holding a tuple of ints), so
+#: they never pay for it.
+_CHECK_FROM_LEVEL = 2
+
+
+def _has_container(items: Iterable[Any]) -> bool:
+    scalars = _SCALARS
+    for x in items:
+        if type(x) not in scalars:
+            return True
+    return False
+
+
+class _Encoder:
+    """Per-thread encoder state; everything :func:`dumps` does runs in the caller's thread.
+
+    Its packers call back the bound method ``default``, so the hot path reads plain slots,
+    never the thread-local.
+
+    * ``packers``: one reusable ``Packer`` per extension level (records and tuples pack their
+      contents from inside ``default``; ``msgpack.packb`` called there costs ~10x a reused one);
+    * ``depth``: the extension level being packed now (0: outside :func:`dumps`);
+    * ``root``: the value given to the outermost :func:`dumps` while its depth is unverified
+      (``None`` once verified);
+    * ``track``/``inner``/``widest``: for a list, tuple or dict at the top, the header bytes
+      inside its first-level extension values and the largest depth bound among them, so that
+      a list of many records (a saved log) is bounded without a walk.
+    """
+
+    __slots__ = ("packers", "depth", "root", "track", "inner", "widest", "default")
 
     def __init__(self) -> None:
         self.packers: list[msgpack.Packer] = []
         self.depth = 0
+        self.root: Any = None
+        self.track = False
+        self.inner = 0
+        self.widest = 0
+        self.default = self._default
 
+    def dumps(self, obj: Any) -> bytes:
+        if self.depth:  # called again from inside an encoding (a record's property, say)
+            return self.guarded(obj)
+        t = type(obj)
+        self.root = obj
+        track = self.track = t is list or t is dict or t is tuple
+        if track:
+            self.inner = self.widest = 0
+        try:
+            out = self.guarded(obj)
+            if len(out) > MAX_DEPTH and self.root is not None:
+                b = _bound(out)
+                if b > MAX_DEPTH and (not track or b - self.inner + self.widest > MAX_DEPTH):
+                    if _depth(obj, MAX_DEPTH + 1) > MAX_DEPTH:
+                        raise NestingError(_too_deep_message("the value"))
+            return out
+        finally:
+            self.root = None
+            self.track = False
 
-_stack = _PackerStack()
+    def guarded(self, obj: Any) -> bytes:
+        try:
+            return self.pack(obj)
+        except EncodeError:
+            raise
+        except RecursionError as exc:
+            raise NestingError(_too_deep_message("the value")) from exc
+        except ValueError as exc:
+            if "recursion limit" in str(exc):  # msgpack's own limit on nested lists/dicts (511)
+                raise NestingError(_too_deep_message("the value")) from exc
+            raise EncodeError(f"cannot encode value: {exc}") from exc
+        except (TypeError, OverflowError) as exc:
+            raise EncodeError(f"cannot encode value: {exc}") from exc
 
+    def pack(self, obj: Any) -> bytes:
+        level = self.depth
+        if level > MAX_DEPTH:  # a safety net: the exact check in payload() catches this first
+            raise NestingError(_too_deep_message("the value"))
+        packers = self.packers
+        if level == len(packers):
+            packers.append(msgpack.Packer(default=self.default, use_bin_type=True, strict_types=True))
+        packer = packers[level]
+        self.depth = level + 1
+        try:
+            return packer.pack(obj)
+        except BaseException:
+            packer.reset()
+            raise
+        finally:
+            self.depth = level
 
-def _pack(obj: Any) -> bytes:
-    st = _stack
-    depth = st.depth
-    packers = st.packers
-    if depth == len(packers):
-        packers.append(msgpack.Packer(default=_default, use_bin_type=True, strict_types=True))
-    packer = packers[depth]
-    st.depth = depth + 1
-    try:
-        return packer.pack(obj)
-    except BaseException:
-        packer.reset()
-        raise
-    finally:
-        st.depth = depth
+    def payload(self, items: Any, scan: Iterable[Any]) -> bytes:
+        """Pack the contents of an extension value (``scan``: its child values).
 
+        From the second extension level on, if the contents hold containers, the whole value's
+        depth is checked once first (see ``_CHECK_FROM_LEVEL``). At the first level under a
+        list/dict/tuple top, the payload's depth bound is recorded (see the class docs).
+        """
+        level = self.depth
+        if level >= _CHECK_FROM_LEVEL:
+            root = self.root
+            if root is not None and _has_container(scan):
+                self.root = None
+                if _depth(root, MAX_DEPTH + 1) > MAX_DEPTH:
+                    raise NestingError(_too_deep_message("the value"))
+            return self.pack(items)
+        data = self.pack(items)
+        if self.track and level == 1:
+            b = _bound(data)
+            self.inner += _ext_header_bound(len(data)) + b
+            if b > self.widest:
+                self.widest = b
+        return data
 
-def _default(obj: Any) -> Any:
-    t = type(obj)
-    rec = _BY_CLASS.get(t)
-    if rec is not None:
-        return msgpack.ExtType(
-            _EXT_RECORD, _pack([rec.name, rec.version, [getattr(obj, f) for f in rec.fields]])
+    def _default(self, obj: Any) -> Any:
+        t = type(obj)
+        rec = _BY_CLASS.get(t)
+        if rec is not None:
+            values = [getattr(obj, f) for f in rec.fields]
+            return msgpack.ExtType(_EXT_RECORD, self.payload([rec.name, rec.version, values], values))
+        if t is tuple:
+            return msgpack.ExtType(_EXT_TUPLE, self.payload(list(obj), obj))
+        if t is Fact:
+            items = [obj.value, obj.ancestry, obj.hash, obj.meta]
+            return msgpack.ExtType(_EXT_FACT, self.payload(items, items))
+        if t is FactRef:
+            items = [obj.hash, obj.ancestry]
+            return msgpack.ExtType(_EXT_FACTREF, self.payload(items, items))
+        if t is set or t is frozenset:
+            code = _EXT_SET if t is set else _EXT_FROZENSET
+            return msgpack.ExtType(code, self.payload(list(obj), obj))
+        if t is int:  # only reached when it does not fit in 64 bits
+            return msgpack.ExtType(_EXT_BIGINT, str(obj).encode())
+        if t is Sentinel:
+            return msgpack.ExtType(_EXT_SENTINEL, obj.name.encode())
+        if t is ErrorInfo:
+            items = [obj.type, obj.message, obj.detail]
+            return msgpack.ExtType(_EXT_ERROR, self.payload(items, items))
+        if t is _dt.datetime:
+            return msgpack.ExtType(_EXT_DATETIME, obj.isoformat().encode())
+        if t is _dt.date:
+            return msgpack.ExtType(_EXT_DATE, obj.isoformat().encode())
+        if t is _dt.time:
+            return msgpack.ExtType(_EXT_TIME, obj.isoformat().encode())
+        if t is _dt.timedelta:
+            return msgpack.ExtType(_EXT_TIMEDELTA, self.pack([obj.days, obj.seconds, obj.microseconds]))
+        if t is decimal.Decimal:
+            return msgpack.ExtType(_EXT_DECIMAL, str(obj).encode())
+        if t is uuid.UUID:
+            return msgpack.ExtType(_EXT_UUID, obj.bytes)
+        if isinstance(obj, enum.Enum):
+            return self.enum(obj, t)
+        if isinstance(obj, BaseException):
+            return self._default(ErrorInfo.from_exception(obj))
+        for base in (bool, int, float, str, bytes, dict, list, tuple):
+            if isinstance(obj, base):
+                return base(obj)
+        raise EncodeError(
+            f"cannot encode a value of type {t.__module__}.{t.__qualname__}: runic stores only "
+            "msgpack types, tuples, sets, dates, Decimal, UUID, facts, registered records and "
+            "registered enums. Convert the value to one of those, or allow the type with "
+            f"runic.codec.register({t.__qualname__})"
         )
-    if t is tuple:
-        return msgpack.ExtType(_EXT_TUPLE, _pack(list(obj)))
-    if t is Fact:
-        return msgpack.ExtType(_EXT_FACT, _pack([obj.value, obj.ancestry, obj.hash, obj.meta]))
-    if t is FactRef:
-        return msgpack.ExtType(_EXT_FACTREF, _pack([obj.hash, obj.ancestry]))
-    if t is set:
-        return msgpack.ExtType(_EXT_SET, _pack(list(obj)))
-    if t is frozenset:
-        return msgpack.ExtType(_EXT_FROZENSET, _pack(list(obj)))
-    if t is int:  # only reached when it does not fit in 64 bits
-        return msgpack.ExtType(_EXT_BIGINT, str(obj).encode())
-    if t is Sentinel:
-        return msgpack.ExtType(_EXT_SENTINEL, obj.name.encode())
-    if t is ErrorInfo:
-        return msgpack.ExtType(_EXT_ERROR, _pack([obj.type, obj.message, obj.detail]))
-    if t is _dt.datetime:
-        return msgpack.ExtType(_EXT_DATETIME, obj.isoformat().encode())
-    if t is _dt.date:
-        return msgpack.ExtType(_EXT_DATE, obj.isoformat().encode())
-    if t is _dt.time:
-        return msgpack.ExtType(_EXT_TIME, obj.isoformat().encode())
-    if t is _dt.timedelta:
-        return msgpack.ExtType(_EXT_TIMEDELTA, _pack([obj.days, obj.seconds, obj.microseconds]))
-    if t is decimal.Decimal:
-        return msgpack.ExtType(_EXT_DECIMAL, str(obj).encode())
-    if t is uuid.UUID:
-        return msgpack.ExtType(_EXT_UUID, obj.bytes)
-    if isinstance(obj, BaseException):
-        return _default(ErrorInfo.from_exception(obj))
-    if isinstance(obj, enum.Enum):
-        return obj.value
-    for base in (bool, int, float, str, bytes, dict, list, tuple):
-        if isinstance(obj, base):
-            return base(obj)
-    raise EncodeError(
-        f"cannot encode a value of type {t.__module__}.{t.__qualname__}: runic stores only "
-        "msgpack types, tuples, sets, dates, Decimal, UUID, facts and registered records. "
-        "Convert the value to one of those, or allow the type with "
-        f"runic.codec.register({t.__qualname__})"
-    )
+
+    def enum(self, member: enum.Enum, t: type) -> msgpack.ExtType:
+        erec = _ENUM_BY_CLASS.get(t)
+        if erec is None:
+            kind = next((b.__name__ for b in (enum.IntFlag, enum.Flag, enum.IntEnum, enum.StrEnum)
+                         if isinstance(member, b)), "Enum")
+            raise EncodeError(
+                f"cannot encode {member!r}: its enum class {t.__module__}.{t.__qualname__} is "
+                f"not registered with runic.codec, and an unregistered {kind} member would come "
+                "back as a plain value, no longer the member. Register the class once, at "
+                "import time, in every process that writes or reads it: "
+                f"runic.codec.register({t.__qualname__})"
+            )
+        key: Any = member.value if isinstance(member, enum.Flag) else member.name
+        return msgpack.ExtType(_EXT_ENUM, self.pack([erec.name, key]))
+
+
+class _Encoders(threading.local):
+    def __init__(self) -> None:
+        self.encoder = _Encoder()
+
+
+_encoders = _Encoders()
 
 
 def dumps(obj: Any) -> bytes:
-    """Encode ``obj`` as msgpack bytes; raise :class:`EncodeError` for types not allowed."""
-    try:
-        return _pack(obj)
-    except EncodeError:
-        raise
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise EncodeError(f"cannot encode value: {exc}") from exc
+    """Encode ``obj`` as msgpack bytes.
+
+    Raises :class:`EncodeError` for types not allowed, and :class:`NestingError` (an
+    ``EncodeError``) for values nested more than :data:`MAX_DEPTH` levels.
+    """
+    return _encoders.encoder.dumps(obj)
 
 
 # --------------------------------------------------------------------------- decoding
 
-def _unpack(data: bytes) -> Any:
-    return msgpack.unpackb(
-        data, ext_hook=_ext_hook, raw=False, strict_map_key=False, use_list=True
-    )
+_unpackb = msgpack.unpackb
 
 
-def _ext_hook(code: int, data: bytes) -> Any:
-    if code == _EXT_RECORD:
-        payload = _unpack(data)
-        if not (isinstance(payload, list) and len(payload) == 3 and isinstance(payload[0], str)):
+class _Pending:
+    """Stands for an extension value whose payload is not decoded yet (see the module docs)."""
+
+    __slots__ = ("code", "data")
+
+    def __init__(self, code: int, data: bytes) -> None:
+        self.code = code
+        self.data = data
+
+
+#: extension codes whose payload is itself msgpack
+_NESTED = frozenset({_EXT_TUPLE, _EXT_SET, _EXT_FROZENSET, _EXT_RECORD, _EXT_TIMEDELTA,
+                     _EXT_FACT, _EXT_FACTREF, _EXT_ERROR, _EXT_ENUM})
+#: extension codes that are a nesting level (timedelta and enum payloads are scalars)
+_LEVEL = _NESTED - {_EXT_TIMEDELTA, _EXT_ENUM}
+
+#: at most this many ``msgpack.unpackb`` calls are active at once (~40 KiB of C stack each):
+#: a record holding a tuple holding a value decodes in one go; deeper ones are decoded in turns
+_MAX_ACTIVE = 3
+
+
+def _leaf(code: int, data: bytes) -> Any:
+    """Decode an extension value whose payload is raw bytes (never msgpack)."""
+    if code == _EXT_BIGINT:
+        return int(data.decode())
+    if code == _EXT_SENTINEL:
+        name = data.decode()
+        if name not in Sentinel._registry:
+            raise DecodeError(f"unknown sentinel {name!r}")
+        return Sentinel._registry[name]
+    if code == _EXT_DATETIME:
+        return _dt.datetime.fromisoformat(data.decode())
+    if code == _EXT_DATE:
+        return _dt.date.fromisoformat(data.decode())
+    if code == _EXT_TIME:
+        return _dt.time.fromisoformat(data.decode())
+    if code == _EXT_DECIMAL:
+        return decimal.Decimal(data.decode())
+    if code == _EXT_UUID:
+        return uuid.UUID(bytes=data)
+    raise DecodeError(f"unknown msgpack extension code {code}")
+
+
+class _Decoder:
+    """Decodes with at most ``_MAX_ACTIVE`` (3) nested ``msgpack.unpackb`` calls; one per thread.
+
+    The nesting is bounded by construction, with one extension hook per level: ``hook1``
+    (extension values of the top level) decodes their payloads right away with ``hook2`` as
+    their hook; ``hook2`` decodes with ``hook3``; ``hook3`` never decodes, it returns a
+    :class:`_Pending` placeholder. Once its ``unpackb`` returned, ``hook2`` resolves those
+    placeholders one after the other (:meth:`_substitute`), each with one more ``unpackb``
+    whose hook is ``hook3`` again: plain Python recursion, using no C stack, that refuses more
+    than :data:`MAX_DEPTH` levels. ``created`` counts the placeholders not resolved yet: its
+    growth across one ``unpackb`` is how many that payload holds.
+
+    ``track_hook`` replaces ``hook1`` while a large list or dict is decoded: it also adds up,
+    in ``inner``/``widest``, the header bytes inside each first-level extension value and the
+    largest depth bound among them (the decoder's side of the encoder's bound for saved logs).
+    """
+
+    __slots__ = ("created", "inner", "widest", "hook1", "hook2", "hook3", "track_hook")
+
+    def __init__(self) -> None:
+        self.created = 0
+        self.inner = 0
+        self.widest = 0
+        self.hook3 = self._hook3
+        self.hook2 = self._hook2
+        self.hook1 = self._hook1
+        self.track_hook = self._track_hook
+
+    def _hook3(self, code: int, data: bytes) -> Any:
+        if code in _NESTED:
+            self.created += 1
+            return _Pending(code, data)
+        return _leaf(code, data)
+
+    def _hook2(self, code: int, data: bytes) -> Any:
+        if code not in _NESTED:
+            return _leaf(code, data)
+        before = self.created
+        items = _unpackb(data, ext_hook=self.hook3, raw=False, strict_map_key=False)
+        pending = self.created - before
+        if not pending and type(items) is list:  # the common cases, inline
+            if code == _EXT_TUPLE:
+                return tuple(items)
+            if code == _EXT_RECORD and len(items) == 3:
+                name, version, values = items
+                rec = _BY_NAME.get(name) if type(name) is str else None
+                if (rec is not None and type(version) is int and version == rec.version
+                        and type(values) is list and len(values) == len(rec.fields)):
+                    obj = object.__new__(rec.cls)
+                    setter = rec.setter
+                    for field, value in zip(rec.fields, values):
+                        setter(obj, field, value)
+                    return obj
+        return self._finish(code, items, pending, 2)
+
+    def _hook1(self, code: int, data: bytes) -> Any:
+        if code not in _NESTED:
+            return _leaf(code, data)
+        items = _unpackb(data, ext_hook=self.hook2, raw=False, strict_map_key=False)
+        if type(items) is list:  # hook2 resolved every placeholder below: nothing is pending
+            if code == _EXT_RECORD and len(items) == 3:
+                name, version, values = items
+                rec = _BY_NAME.get(name) if type(name) is str else None
+                if (rec is not None and type(version) is int and version == rec.version
+                        and type(values) is list and len(values) == len(rec.fields)):
+                    obj = object.__new__(rec.cls)
+                    setter = rec.setter
+                    for field, value in zip(rec.fields, values):
+                        setter(obj, field, value)
+                    return obj
+            elif code == _EXT_TUPLE:
+                return tuple(items)
+        return self._finish(code, items, 0, 1)
+
+    def _track_hook(self, code: int, data: bytes) -> Any:
+        if code in _NESTED:
+            b = _bound(data)
+            self.inner += _ext_header_bound(len(data)) + b
+            if b > self.widest:
+                self.widest = b
+        return self._hook1(code, data)
+
+    def _resolve(self, p: _Pending, level: int) -> Any:
+        """Decode a placeholder for an extension value at extension level ``level``; runs
+        between ``unpackb`` calls (at most two are active), with ``hook3``."""
+        if level > MAX_DEPTH and p.code in _LEVEL:
+            raise DecodeError(_too_deep_message("the encoded value"))
+        before = self.created
+        items = _unpackb(p.data, ext_hook=self.hook3, raw=False, strict_map_key=False)
+        return self._finish(p.code, items, self.created - before, level)
+
+    def _finish(self, code: int, items: Any, pending: int, level: int) -> Any:
+        """Build extension value ``code`` (at extension level ``level``) from its decoded
+        payload ``items``, resolving its ``pending`` placeholders first."""
+        if type(items) is not list:
+            raise DecodeError(f"malformed extension value (code {code}): not a list")
+        if pending:
+            if code == _EXT_TIMEDELTA or code == _EXT_ENUM:
+                raise DecodeError(f"malformed extension value (code {code})")
+            if code == _EXT_RECORD:
+                if len(items) != 3 or type(items[2]) is not list:
+                    raise DecodeError("malformed record")
+                self._substitute(items[2], pending, level + 1)
+                if type(items[0]) is _Pending or type(items[1]) is _Pending:
+                    raise DecodeError("malformed record")
+            else:
+                self._substitute(items, pending, level + 1)
+        if code == _EXT_RECORD:
+            return self._record(items)
+        if code == _EXT_TUPLE:
+            return tuple(items)
+        if code == _EXT_FACT:
+            value, ancestry, h, meta = items
+            return Fact(value, ancestry, h, meta)
+        if code == _EXT_FACTREF:
+            h, ancestry = items
+            return FactRef(h, ancestry)
+        if code == _EXT_SET:
+            return set(items)
+        if code == _EXT_FROZENSET:
+            return frozenset(items)
+        if code == _EXT_ERROR:
+            t, m, d = items
+            return ErrorInfo(t, m, d)
+        if code == _EXT_TIMEDELTA:
+            days, seconds, micros = items
+            return _dt.timedelta(days=days, seconds=seconds, microseconds=micros)
+        return self._enum(items)
+
+    def _substitute(self, items: list, pending: int, level: int) -> None:
+        """Resolve, in place, the ``pending`` placeholders among ``items`` and inside their
+        lists and dicts; the extension values they stand for are at extension level ``level``.
+        Direct items come first (usually every placeholder is there)."""
+        left = pending
+        for i, x in enumerate(items):
+            if type(x) is _Pending:
+                self.created -= 1
+                left -= 1
+                items[i] = self._resolve(x, level)
+        if left:
+            stack: list[Any] = [items]
+            while stack and left:
+                node = stack.pop()
+                if type(node) is list:
+                    for i, x in enumerate(node):
+                        tx = type(x)
+                        if tx is _Pending:
+                            self.created -= 1
+                            left -= 1
+                            node[i] = self._resolve(x, level)
+                        elif tx is list or tx is dict:
+                            stack.append(x)
+                else:
+                    pending_keys = [k for k in node if type(k) is _Pending]
+                    for k, x in node.items():
+                        tx = type(x)
+                        if tx is _Pending:
+                            self.created -= 1
+                            left -= 1
+                            node[k] = self._resolve(x, level)
+                        elif tx is list or tx is dict:
+                            stack.append(x)
+                    for k in pending_keys:
+                        value = node.pop(k)
+                        self.created -= 1
+                        left -= 1
+                        node[self._resolve(k, level)] = value
+        if left:
+            raise DecodeError("malformed extension value: a nested value could not be placed")
+
+    @staticmethod
+    def _record(payload: list) -> Any:
+        if len(payload) != 3 or type(payload[0]) is not str:
             raise DecodeError("malformed record")
         name, version, values = payload
         rec = _BY_NAME.get(name)
@@ -246,7 +756,7 @@ def _ext_hook(code: int, data: bytes) -> Any:
                 f"unknown record type {name!r}: it is not registered with runic.codec "
                 "(import the module that registers it, or register the class)"
             )
-        if not isinstance(values, list) or not isinstance(version, int):
+        if type(values) is not list or type(version) is not int:
             raise DecodeError(f"malformed record {name!r}")
         if version != rec.version:
             if version > rec.version:
@@ -256,7 +766,7 @@ def _ext_hook(code: int, data: bytes) -> Any:
                 )
             if rec.upcast is None:
                 raise DecodeError(f"record {name!r} version {version} has no upcaster to {rec.version}")
-            values = rec.upcast(version, values)
+            values = rec.upcast(version, values)  # application code (it may call loads)
         if len(values) != len(rec.fields):
             raise DecodeError(
                 f"record {name!r} has {len(values)} fields, expected {len(rec.fields)}"
@@ -266,49 +776,85 @@ def _ext_hook(code: int, data: bytes) -> Any:
         for field, value in zip(rec.fields, values):
             setter(obj, field, value)
         return obj
-    if code == _EXT_TUPLE:
-        return tuple(_unpack(data))
-    if code == _EXT_FACT:
-        value, ancestry, h, meta = _unpack(data)
-        return Fact(value, ancestry, h, meta)
-    if code == _EXT_FACTREF:
-        h, ancestry = _unpack(data)
-        return FactRef(h, ancestry)
-    if code == _EXT_SET:
-        return set(_unpack(data))
-    if code == _EXT_FROZENSET:
-        return frozenset(_unpack(data))
-    if code == _EXT_BIGINT:
-        return int(data.decode())
-    if code == _EXT_SENTINEL:
-        name = data.decode()
-        if name not in Sentinel._registry:
-            raise DecodeError(f"unknown sentinel {name!r}")
-        return Sentinel._registry[name]
-    if code == _EXT_ERROR:
-        t, m, d = _unpack(data)
-        return ErrorInfo(t, m, d)
-    if code == _EXT_DATETIME:
-        return _dt.datetime.fromisoformat(data.decode())
-    if code == _EXT_DATE:
-        return _dt.date.fromisoformat(data.decode())
-    if code == _EXT_TIME:
-        return _dt.time.fromisoformat(data.decode())
-    if code == _EXT_TIMEDELTA:
-        days, seconds, micros = _unpack(data)
-        return _dt.timedelta(days=days, seconds=seconds, microseconds=micros)
-    if code == _EXT_DECIMAL:
-        return decimal.Decimal(data.decode())
-    if code == _EXT_UUID:
-        return uuid.UUID(bytes=data)
-    raise DecodeError(f"unknown msgpack extension code {code}")
+
+    @staticmethod
+    def _enum(items: list) -> Any:
+        if len(items) != 2 or type(items[0]) is not str:
+            raise DecodeError("malformed enum member")
+        name, key = items
+        erec = _ENUM_BY_NAME.get(name)
+        if erec is None:
+            raise DecodeError(
+                f"unknown enum type {name!r}: it is not registered with runic.codec "
+                "(import the module that registers it, or register the class)"
+            )
+        try:
+            if issubclass(erec.cls, enum.Flag):
+                return erec.cls(key)
+            return erec.cls[key]  # type: ignore[index]
+        except (KeyError, ValueError, TypeError):
+            raise DecodeError(
+                f"enum {name!r} has no member {key!r} (it was renamed or removed since the "
+                "data was written)"
+            ) from None
+
+    def decode_large(self, data: bytes) -> Any:
+        """Decode an encoding of more than ``MAX_DEPTH`` bytes and check its depth: by the
+        header-byte bound when it suffices, else by walking the result."""
+        top = data[0]
+        track = 0x80 <= top <= 0x9F or 0xDC <= top <= 0xDF  # a list or dict
+        if track:
+            outer = self.inner, self.widest  # (a loads from an upcast function runs inside)
+            self.inner = self.widest = 0
+            try:
+                value = _unpackb(data, ext_hook=self.track_hook, raw=False, strict_map_key=False)
+                inner, widest = self.inner, self.widest
+            finally:
+                self.inner, self.widest = outer
+        else:
+            value = _unpackb(data, ext_hook=self.hook1, raw=False, strict_map_key=False)
+            inner = widest = 0
+        b = _bound(data)
+        if b > MAX_DEPTH and (not track or b - inner + widest > MAX_DEPTH):
+            if _depth(value, MAX_DEPTH + 1) > MAX_DEPTH:
+                raise DecodeError(_too_deep_message("the encoded value"))
+        return value
 
 
-def loads(data: bytes | bytearray | memoryview) -> Any:
-    """Decode bytes made by :func:`dumps`; raise :class:`DecodeError` for anything else."""
+class _Decoders(threading.local):
+    def __init__(self) -> None:
+        self.decoder = _Decoder()
+
+
+_decoders = _Decoders()
+
+
+def loads(data: bytes | bytearray | memoryview, *, trusted: bool = False) -> Any:
+    """Decode bytes made by :func:`dumps`; raise :class:`DecodeError` for anything else,
+    including values nested more than :data:`MAX_DEPTH` levels.
+
+    ``trusted=True`` says the bytes are known to be what :func:`dumps` wrote (a store checks
+    each row against its checksum first): the full depth check of large encodings — a walk of
+    the result when the header-byte bound is not enough — is skipped, since :func:`dumps`
+    never writes a value deeper than the limit. Everything else holds for any input: at most
+    three ``unpackb`` calls nest, and more than :data:`MAX_DEPTH` levels of tuples, sets,
+    records and facts are refused.
+    """
     try:
-        return _unpack(data)
+        if type(data) is not bytes:
+            data = bytes(data)
+        if len(data) > MAX_DEPTH and not trusted:
+            return _decoders.decoder.decode_large(data)
+        # too short to be too deep, or trusted: decode right away (the hot path)
+        return _unpackb(data, ext_hook=_decoders.decoder.hook1, raw=False, strict_map_key=False)
     except DecodeError:
         raise
+    except msgpack.exceptions.StackError as exc:
+        raise DecodeError(_too_deep_message("the encoded value")) from exc
+    except RecursionError as exc:  # the caller was close to Python's recursion limit
+        raise DecodeError(
+            f"the encoded value is too deep to decode this close to Python's recursion limit "
+            f"({exc})"
+        ) from exc
     except Exception as exc:  # msgpack raises many types for garbage input
         raise DecodeError(f"not a valid runic encoding ({type(exc).__name__}: {exc})") from exc

@@ -17,6 +17,12 @@ The canonical encoding is msgpack with type tags:
 
 The same value therefore hashes the same on every run, in every process and on every machine
 with the same Python major version.
+
+A value nested more than :data:`MAX_DEPTH` levels (every list, dict, tuple, set, frozenset and
+object counts as one level; ``[[1]]`` is two) raises :class:`runic.codec.NestingError` (an
+``EncodeError`` and an ``ArgumentError``): the same limit :mod:`runic.codec` applies to what it
+encodes and decodes, so a value that hashes can always be stored and read back, and the other
+way round. The walk is plain Python recursion (no C stack per level), bounded by that limit.
 """
 
 from __future__ import annotations
@@ -31,11 +37,12 @@ from typing import Any
 
 import msgpack
 
-from .errors import ArgumentError
-
-__all__ = ["canonical_bytes", "content_hash", "hash_bytes", "HASH_BITS"]
+__all__ = ["canonical_bytes", "content_hash", "hash_bytes", "HASH_BITS", "MAX_DEPTH"]
 
 HASH_BITS = 64
+
+MAX_DEPTH = 100
+"""The deepest nesting of containers runic hashes, encodes and decodes (see the module docs)."""
 
 _TAG_TUPLE = 1
 _TAG_DICT = 2
@@ -58,13 +65,26 @@ def hash_bytes(data: bytes) -> int:
 
 
 def canonical_bytes(obj: Any) -> bytes:
-    """Encode ``obj`` canonically (equal content gives equal bytes, in every process)."""
+    """Encode ``obj`` canonically (equal content gives equal bytes, in every process).
+
+    Raises :class:`runic.codec.NestingError` if ``obj`` is nested more than :data:`MAX_DEPTH`
+    levels deep.
+    """
     if type(obj) in _SCALARS:
         try:
             return _pack(obj)
         except OverflowError:
             return _pack(_Ext(_TAG_BIGINT, str(obj).encode()))
-    return _pack(_canon(obj, 0))
+    try:
+        return _pack(_canon(obj, 0))
+    except RecursionError as exc:  # the caller was already close to Python's recursion limit
+        raise _too_deep() from exc
+
+
+def _too_deep() -> Exception:
+    from .codec import NestingError, _too_deep_message  # codec imports this module
+
+    return NestingError(_too_deep_message("the value to hash"))
 
 
 def content_hash(obj: Any) -> int:
@@ -78,8 +98,8 @@ def _canon(obj: Any, depth: int) -> Any:
         if t is int and not (-(2**63) <= obj < 2**64):
             return _Ext(_TAG_BIGINT, str(obj).encode())
         return obj
-    if depth > 200:
-        raise ArgumentError("value is nested too deeply to hash (more than 200 levels)")
+    if depth >= MAX_DEPTH:  # obj is the (depth + 1)-th level
+        raise _too_deep()
     d = depth + 1
     if t is list:
         return [_canon(x, d) for x in obj]

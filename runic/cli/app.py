@@ -66,12 +66,13 @@ def cli() -> None:
 
 def _register() -> None:
     from .cmd_demo import demo_command
+    from .cmd_gc import gc_command
     from .cmd_inspect import events_command, graph_command, ls_command, show_command
     from .cmd_manage import delete_command, stop_command
     from .cmd_run import resume_command, run_command
 
     for command in (demo_command, run_command, ls_command, show_command, events_command, graph_command,
-                    resume_command, stop_command, delete_command):
+                    resume_command, stop_command, delete_command, gc_command):
         cli.add_command(command)
 
 

@@ -1,4 +1,4 @@
-"""Stores: where the Runner persists workflows (spec §6, API.md "Stores").
+"""Stores: where the Runner persists workflows.
 
 * :class:`Store` — the protocol (snapshot ``save``/``load``/``checkpoint``, event-sourced
   ``append``/``stream``, snapshots, content-addressed facts, ``delete``/``list``/``exists``);
@@ -8,16 +8,20 @@
 * :func:`supports_stream` — whether a store is event-sourced (has ``append`` and ``stream``).
 
 Every store also offers ownership epochs (``acquire``/``owner`` and ``epoch=`` on writes, whose
-stale use raises :class:`FencedError`) and workflow statuses (``set_status``/``status``/
-``list_status``). ``MnesiaStore.child_spec(opts)`` / ``MemoryStore.child_spec(opts)`` give the
+stale use raises :class:`FencedError`), workflow statuses (``set_status``/``status``/
+``list_status``), node leases (``register_node``/``renew_node``/``release_node``/
+``declare_dead``/``nodes``/``orphans``, whose stale use raises :class:`NodeFencedError`) and
+garbage collection of fact values (``delete``, ``gc``). Every stored row carries a checksum
+verified on read. ``MnesiaStore.child_spec(opts)`` / ``MemoryStore.child_spec(opts)`` give the
 store actor a supervision tree starts before the Runner. See ``docs/stores.md``.
 """
 
-from .base import STATUSES, BaseStore, EventStream, Store, supports_stream
+from .base import STATUSES, BaseStore, EventStream, Ownership, Store, supports_stream
 from .errors import (
     CorruptStoreError,
     FencedError,
     ForeignStoreError,
+    NodeFencedError,
     NotFoundError,
     SchemaVersionError,
     StoreAccessError,
@@ -27,6 +31,7 @@ from .errors import (
     StoreDecodeError,
     StoreEncodeError,
     StoreError,
+    StoreReplacedError,
 )
 from .memory import MemoryStore
 from .mnesia import MnesiaStore
@@ -35,6 +40,7 @@ __all__ = [
     "Store",
     "BaseStore",
     "EventStream",
+    "Ownership",
     "MemoryStore",
     "MnesiaStore",
     "STATUSES",
@@ -51,4 +57,6 @@ __all__ = [
     "StoreBusyError",
     "StoreClosedError",
     "StoreArgumentError",
+    "StoreReplacedError",
+    "NodeFencedError",
 ]

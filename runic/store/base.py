@@ -1,27 +1,46 @@
 """The store protocol, and its behaviour written once over a few adapter primitives.
 
-:class:`Store` is the protocol of API.md ("Stores"). :class:`BaseStore` implements all of it —
-argument checks, encoding through :mod:`runic.codec`, error translation, fencing errors, lazy
-decoding of streams — on top of a small set of private primitives (``_put_log``, ``_append``,
+:class:`Store` is runic's store protocol (the public part every store implements).
+:class:`BaseStore` implements all of it — argument checks, encoding through :mod:`runic.codec`,
+checksums, error translation, fencing errors, lazy decoding of streams, garbage collection,
+node leases — on top of a small set of private primitives (``_put_log``, ``_append``,
 ``_read_events``...) that each adapter fills in with bytes-in/bytes-out storage
 (:class:`~runic.store.memory.MemoryStore`, :class:`~runic.store.mnesia.MnesiaStore`). The split
 follows dramatiq's result backends: the public behaviour lives in one place, so both adapters
-behave identically, and an adapter is only its storage.
+behave identically, and an adapter is only its storage. Every method runs in the caller's
+thread; the adapters serialise their writes.
 
 What is stored, and how:
 
-* workflow ids are keys: a ``str`` id is stored as itself, any other hashable id as its codec
-  encoding (so ``1``, ``1.0`` and ``True`` are different workflows, as in msgpack);
+* workflow ids follow the rule of :mod:`runic.ids` (``str``, ``int`` but not ``bool``, ``UUID``,
+  ``bytes``, tuples of those). They are keys: a ``str`` id is stored as itself, any other id as
+  its codec encoding (so ``7`` and ``"7"`` are different workflows);
 * a saved log is one codec blob; each appended event is its own blob, so a stream decodes
   events lazily, one at a time;
 * fact values are codec blobs keyed by the fact hash, an unsigned 64-bit integer;
-* snapshots are opaque ``bytes`` stored as given.
+* snapshots are opaque ``bytes`` stored as given;
+* every one of those rows, and every event counter, carries a CRC-32 of its bytes and its key
+  (:mod:`runic.store.checksum`), verified before anything is decoded: damage is a
+  :class:`~runic.store.errors.CorruptStoreError` naming the workflow (or fact) and the table,
+  never different data.
 
-Beyond the API.md protocol, every store offers what the Runner needs for safe ownership and
-restart: :meth:`BaseStore.acquire` / :meth:`BaseStore.owner` (ownership epochs, so that a stale
-owner's writes are refused with :class:`~runic.store.errors.FencedError`), ``epoch=`` and
-``facts=`` on :meth:`BaseStore.append`, and workflow statuses (:meth:`BaseStore.set_status`,
-:meth:`BaseStore.status`, :meth:`BaseStore.list_status`).
+Beyond the protocol, every store offers what the Runner needs for safe ownership and restart:
+:meth:`BaseStore.acquire` / :meth:`BaseStore.owner` (ownership epochs, so that a stale owner's
+writes are refused with :class:`~runic.store.errors.FencedError`), ``epoch=`` and ``facts=``
+on :meth:`BaseStore.append`, workflow statuses (:meth:`BaseStore.set_status`,
+:meth:`BaseStore.status`, :meth:`BaseStore.list_status`), node leases
+(:meth:`BaseStore.register_node` and the rest, :meth:`BaseStore.orphans`) and garbage
+collection of fact values (:meth:`BaseStore.delete`, :meth:`BaseStore.gc`).
+
+Fact values and their lifetime. A fact value written by ``append(..., facts=...)`` belongs to
+the workflow that wrote it; when a second workflow writes the same hash (the same input fed to
+two workflows, say) it becomes *shared*. :meth:`BaseStore.delete` removes the values the
+deleted workflow owns; :meth:`BaseStore.gc` also removes shared values that no stored workflow
+references any more (mark and sweep). Values saved with :meth:`BaseStore.save_fact` /
+:meth:`BaseStore.save_facts` are *pinned*: neither ``delete`` nor ``gc`` removes them, only
+:meth:`BaseStore.delete_facts`. Decision: ``save_fact`` is the public key-value API (the Runner
+itself writes facts through ``append``), and a value a caller saved by hand must not vanish
+because no workflow happens to mention it.
 """
 
 from __future__ import annotations
@@ -29,6 +48,7 @@ from __future__ import annotations
 import abc
 import builtins
 import logging
+import math
 import time
 from typing import (
     Any,
@@ -42,8 +62,14 @@ from typing import (
 )
 
 from .. import codec
+from ..errors import ArgumentError, ErrorInfo
+from ..facts import Fact, FactRef
+from ..ids import check_workflow_id
+from .checksum import blob_crc, count_crc, fact_crc, key_seed, snapshot_crc
 from .errors import (
+    CorruptStoreError,
     FencedError,
+    NodeFencedError,
     NotFoundError,
     StoreArgumentError,
     StoreClosedError,
@@ -56,6 +82,7 @@ __all__ = [
     "Store",
     "BaseStore",
     "EventStream",
+    "Ownership",
     "supports_stream",
 ]
 
@@ -66,9 +93,6 @@ STATUSES: tuple[str, ...] = ("running", "idle", "stopped", "failed", "cancelled"
 
 _U64 = 1 << 64
 _List = builtins.list
-
-#: Logical table names used by the primitives, mapped by each adapter to its real table names.
-TABLE_ROLES: tuple[str, ...] = ("logs", "events", "counters", "facts", "snapshots", "status")
 
 
 @runtime_checkable
@@ -134,14 +158,58 @@ class _Stale(Exception):
         self.owner = owner
 
 
+class _NodeStale(Exception):
+    """Raised by a node primitive, inside its transaction, when a generation is not current
+    (``current`` is ``None`` if the node is unknown) or the node was declared dead."""
+
+    def __init__(self, current: int | None, alive: bool) -> None:
+        super().__init__(current, alive)
+        self.current = current
+        self.alive = alive
+
+
+class Ownership(tuple):
+    """``(owner, epoch)`` of a workflow, as :meth:`BaseStore.owner` returns it.
+
+    A 2-tuple (``owner, epoch = store.owner(wid)`` keeps working) that also carries the
+    ``node`` and ``generation`` recorded by :meth:`BaseStore.acquire` (``None`` if none were).
+    """
+
+    node: str | None
+    generation: int | None
+
+    def __new__(cls, owner: str, epoch: int, node: str | None = None,
+                generation: int | None = None) -> "Ownership":
+        self = super().__new__(cls, (owner, epoch))
+        self.node = node
+        self.generation = generation
+        return self
+
+    @property
+    def owner(self) -> str:
+        return self[0]  # type: ignore[no-any-return]
+
+    @property
+    def epoch(self) -> int:
+        return self[1]  # type: ignore[no-any-return]
+
+    def __reduce__(self) -> tuple:
+        return (Ownership, (self[0], self[1], self.node, self.generation))
+
+    def __repr__(self) -> str:
+        return (f"Ownership(owner={self[0]!r}, epoch={self[1]}, node={self.node!r}, "
+                f"generation={self.generation!r})")
+
+
 class EventStream(Iterator[Any]):
     """A lazy iterator over a workflow's events, returned by :meth:`BaseStore.stream`.
 
     The end of the stream is fixed when ``stream()`` is called: ``cursor`` is the number of
     events stored at that moment, and events appended later are not included (Mnesia's
-    behaviour; spec quirk 31). Events are read in pages and decoded one at a time as they are
-    consumed. If the workflow is deleted while the stream is being consumed, the stream stops
-    at the first missing sequence number.
+    behaviour). Events are read in pages, checked against their checksums and decoded one at a
+    time as they are consumed. If the workflow is deleted while the stream is being consumed,
+    the stream stops at the first missing sequence number; a sequence number missing while the
+    workflow still exists is damage (:class:`~runic.store.CorruptStoreError`).
     """
 
     __slots__ = ("cursor", "start", "_it")
@@ -164,12 +232,39 @@ class EventStream(Iterator[Any]):
         return f"<EventStream seq {self.start}..{self.cursor}>"
 
 
+def _ints_in(value: Any, out: set[int]) -> None:
+    """Add to ``out`` every int in ``[0, 2**64)`` found anywhere inside a decoded ``value``
+    (the references :meth:`BaseStore.gc` marks: a fact hash may sit in any field of an event)."""
+    stack = [value]
+    registered = codec._BY_CLASS
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is int:
+            if 0 <= v < _U64:
+                out.add(v)
+        elif t is list or t is tuple or t is set or t is frozenset:
+            stack.extend(v)
+        elif t is dict:
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif t is Fact:
+            stack.extend((v.hash, v.value, v.ancestry, v.meta))
+        elif t is FactRef:
+            stack.extend((v.hash, v.ancestry))
+        elif t is not ErrorInfo:
+            rec = registered.get(t)
+            if rec is not None:
+                stack.extend(getattr(v, f) for f in rec.fields)
+
+
 class BaseStore(abc.ABC):
     """The store behaviour, written once over adapter primitives.
 
     Subclasses set :attr:`kind` and :attr:`table_names` and implement the ``_``-prefixed
     abstract primitives, which take *keys* (a ``str`` id as itself, any other id as its codec
-    bytes) and encoded ``bytes``. Primitives that write are atomic: each is one transaction.
+    bytes), encoded ``bytes`` and their checksums. Primitives that write are atomic: each is one
+    transaction.
 
     A store is a context manager; leaving the ``with`` block closes it.
     """
@@ -226,17 +321,13 @@ class BaseStore(abc.ABC):
         if type(workflow_id) is str:
             return workflow_id
         try:
-            hash(workflow_id)
-        except TypeError:
-            raise StoreArgumentError(
-                f"workflow id {workflow_id!r} is not hashable; use a str (or another hashable value)"
-            ) from None
+            check_workflow_id(workflow_id)
+        except ArgumentError as exc:
+            raise StoreArgumentError(str(exc)) from None
         try:
             return codec.dumps(workflow_id)
-        except codec.EncodeError as exc:
-            raise StoreEncodeError(
-                f"workflow id {workflow_id!r} cannot be stored: {exc}. Use a str id"
-            ) from exc
+        except codec.EncodeError as exc:  # pragma: no cover - the id rule admits only encodable ids
+            raise StoreEncodeError(f"workflow id {workflow_id!r} cannot be stored: {exc}") from exc
 
     def _unkey(self, key: Any) -> Hashable:
         if type(key) is str:
@@ -256,15 +347,29 @@ class BaseStore(abc.ABC):
         )
 
     def _decode(self, data: bytes, what: str, table: str, key: Any) -> Any:
+        """Decode checksum-verified bytes (hence ``trusted``: see :func:`runic.codec.loads`)."""
         try:
-            return codec.loads(data)
+            return codec.loads(data, trusted=True)
         except codec.DecodeError as exc:
             raise StoreDecodeError(
                 f"cannot decode {what} for {key!r} in table {table!r}: {exc}. If it names an "
                 "unregistered record type, import the module that registers it before reading; "
-                "otherwise the stored bytes are damaged (restore the store from a backup, or "
-                "delete the workflow)"
+                "otherwise it was written by a runic that allowed it (restore the store from a "
+                "backup, or delete the workflow)"
             ) from exc
+
+    def _where(self) -> str:
+        """`` of the store file PATH`` (adapters with a file), for error messages."""
+        return ""
+
+    def _damaged(self, what: str, role: str) -> CorruptStoreError:
+        table = self.table_names.get(role, role)
+        return CorruptStoreError(
+            f"{what} in table {table!r}{self._where()} is damaged: its checksum does not match "
+            "its bytes, so it was not decoded. Restore the store from a backup (or delete the "
+            "workflow, or the fact); other rows are unaffected",
+            getattr(self, "path", None),
+        )
 
     @staticmethod
     def _fact_key(fact_hash: Any) -> int:
@@ -274,15 +379,31 @@ class BaseStore(abc.ABC):
             )
         return fact_hash
 
-    def _fact_items(self, facts: Mapping[int, Any] | None) -> _List[tuple[int, bytes]]:
+    def _fact_items(self, facts: Mapping[int, Any] | None) -> _List[tuple[int, bytes, int]]:
         if not facts:
             return []
         if not isinstance(facts, Mapping):
             raise StoreArgumentError(f"facts must be a mapping of fact hash to value, got {type(facts).__name__}")
-        return [
-            (self._fact_key(h), self._encode(v, f"the value of fact {h}", "facts"))
-            for h, v in facts.items()
-        ]
+        items = []
+        for h, v in facts.items():
+            h = self._fact_key(h)
+            blob = self._encode(v, f"the value of fact {h}", "facts")
+            items.append((h, blob, fact_crc(h, blob)))
+        return items
+
+    def _fact_value(self, h: int, blob: bytes, crc: int) -> Any:
+        if fact_crc(h, blob) != crc:
+            raise self._damaged(f"the value of fact {h}", "facts")
+        return self._decode(blob, "the fact value", self.table_names["facts"], h)
+
+    def _verified_count(self, key: Any, workflow_id: Hashable) -> int | None:
+        row = self._count(key)
+        if row is None:
+            return None
+        count, crc = row
+        if type(count) is not int or count_crc(count, key_seed(key)) != crc:
+            raise self._damaged(f"the event counter of workflow {workflow_id!r}", "counters")
+        return count
 
     def _fenced(self, workflow_id: Hashable, epoch: int, stale: _Stale, operation: str) -> FencedError:
         return FencedError(workflow_id, epoch, stale.current, stale.owner, operation,
@@ -293,8 +414,9 @@ class BaseStore(abc.ABC):
         if epoch is not None and (type(epoch) is not int or epoch < 0):
             raise StoreArgumentError(f"epoch must be None or a non-negative int, got {epoch!r}")
 
-    @staticmethod
-    def _now_ms() -> int:
+    def _now_ms(self) -> int:
+        """The store's clock, in ms since the epoch (an adapter primitive: the local stores
+        use this process's clock; a database adapter may use the database server's)."""
         return time.time_ns() // 1_000_000
 
     # ------------------------------------------------------------------ snapshot logs
@@ -310,7 +432,7 @@ class BaseStore(abc.ABC):
         if not isinstance(log, (list, tuple)):
             log = _List(log)
         blob = self._encode(_List(log), f"the log of workflow {workflow_id!r}", "logs")
-        self._put_log(key, blob, self._now_ms())
+        self._put_log(key, blob, blob_crc(blob, key_seed(key)), self._now_ms())
 
     def checkpoint(self, workflow_id: Hashable, log: _List) -> None:
         """Same effect as :meth:`save` (every write is already a durable transaction)."""
@@ -323,9 +445,12 @@ class BaseStore(abc.ABC):
         """
         self._check_open()
         key = self._key(workflow_id)
-        blob = self._get_log(key)
-        if blob is None:
+        row = self._get_log(key)
+        if row is None:
             raise NotFoundError("saved log", workflow_id, self.table_names.get("logs"))
+        blob, crc = row
+        if blob_crc(blob, key_seed(key)) != crc:
+            raise self._damaged(f"the saved log of workflow {workflow_id!r}", "logs")
         return self._decode(blob, "the saved log", self.table_names["logs"], workflow_id)
 
     # ------------------------------------------------------------------ event streams
@@ -336,8 +461,9 @@ class BaseStore(abc.ABC):
 
         Sequence numbers start at 1 and stay contiguous, also with several processes appending
         to one workflow. The whole call is one transaction: the counter read, the events, the
-        counter update and the ``facts`` (an optional ``{fact_hash: value}`` mapping saved like
-        :meth:`save_fact`) are written together or not at all.
+        counter update and the ``facts`` (an optional ``{fact_hash: value}`` mapping; the
+        values belong to this workflow, see the module documentation) are written together or
+        not at all.
 
         With ``epoch`` (from :meth:`acquire`), the append is fenced: if ``epoch`` is not the
         workflow's current epoch, :class:`~runic.store.FencedError` is raised and nothing is
@@ -353,15 +479,16 @@ class BaseStore(abc.ABC):
             raise StoreArgumentError(f"unknown status {status!r}; use one of {STATUSES}")
         key = self._key(workflow_id)
         dumps = codec.dumps
+        seed = key_seed(key)
         try:
-            blobs = [dumps(e) for e in events]
+            rows = [(b, blob_crc(b, seed)) for b in map(dumps, events)]
         except codec.EncodeError as exc:
             raise self._encode_error(exc, f"an event of workflow {workflow_id!r}", "events") from exc
         fact_items = self._fact_items(facts) if facts else []
         try:
             if status is None:
-                return self._append(key, blobs, epoch, fact_items)
-            return self._append(key, blobs, epoch, fact_items, (status, self._now_ms()))
+                return self._append(key, seed, rows, epoch, fact_items, None)
+            return self._append(key, seed, rows, epoch, fact_items, (status, self._now_ms()))
         except _Stale as stale:
             raise self._fenced(workflow_id, epoch, stale, "append") from None  # type: ignore[arg-type]
 
@@ -377,7 +504,7 @@ class BaseStore(abc.ABC):
         if type(start) is not int or start < 1:
             raise StoreArgumentError(f"start must be an int >= 1, got {start!r}")
         key = self._key(workflow_id)
-        count = self._count(key)
+        count = self._verified_count(key, workflow_id)
         if count is None:
             raise NotFoundError("event stream", workflow_id, self.table_names.get("counters"))
         return EventStream(self, key, workflow_id, start, count)
@@ -387,27 +514,40 @@ class BaseStore(abc.ABC):
         decode_error = codec.DecodeError
         table = self.table_names["events"]
         page = self.stream_page
+        seed = key_seed(key)
+        crc32 = blob_crc
         seq = start
         while seq <= last:
             self._check_open()
             upto = min(last, seq + page - 1)
-            blobs = self._read_events(key, seq, upto)
-            for blob in blobs:
+            for row_seq, blob, crc in self._read_events(key, seq, upto):
+                if row_seq != seq:
+                    break
+                if crc32(blob, seed) != crc:
+                    raise self._damaged(f"event {seq} of workflow {workflow_id!r}", "events")
                 try:
-                    event = loads(blob)
+                    event = loads(blob, trusted=True)
                 except decode_error:
                     self._decode(blob, f"event {seq}", table, workflow_id)
                     raise  # pragma: no cover - _decode always raises here
                 seq += 1
                 yield event
-            if seq <= upto:  # a missing sequence number: the workflow was deleted meanwhile
-                log.debug("stream of %r stopped at missing seq %d", workflow_id, seq)
-                return
+            if seq <= upto:  # a missing (or repeated) sequence number
+                count = self._verified_count(key, workflow_id)
+                if count is None or count < seq:  # the workflow was deleted meanwhile
+                    log.debug("stream of %r stopped at missing seq %d", workflow_id, seq)
+                    return
+                raise CorruptStoreError(
+                    f"event {seq} of workflow {workflow_id!r} is missing from table "
+                    f"{table!r}{self._where()} although its counter says {count} events are "
+                    "stored: the store is damaged. Restore it from a backup, or delete the "
+                    "workflow", getattr(self, "path", None),
+                )
 
     def cursor(self, workflow_id: Hashable) -> int:
         """The number of events stored for ``workflow_id`` (0 if it has no stream)."""
         self._check_open()
-        count = self._count(self._key(workflow_id))
+        count = self._verified_count(self._key(workflow_id), workflow_id)
         return 0 if count is None else count
 
     # ------------------------------------------------------------------ snapshots
@@ -422,26 +562,37 @@ class BaseStore(abc.ABC):
                 f"a snapshot must be bytes, got {type(snapshot).__name__}; encode it first "
                 "(for example with runic.codec.dumps)"
             )
-        self._put_snapshot(self._key(workflow_id), cursor, bytes(snapshot))
+        key = self._key(workflow_id)
+        blob = bytes(snapshot)
+        self._put_snapshot(key, cursor, blob, snapshot_crc(cursor, blob, key_seed(key)))
 
     def load_snapshot(self, workflow_id: Hashable) -> tuple[int, bytes]:
         """Return ``(cursor, snapshot)``; raise :class:`~runic.store.NotFoundError` if none."""
         self._check_open()
-        found = self._get_snapshot(self._key(workflow_id))
+        key = self._key(workflow_id)
+        found = self._get_snapshot(key)
         if found is None:
             raise NotFoundError("snapshot", workflow_id, self.table_names.get("snapshots"))
-        return found
+        cursor, blob, crc = found
+        if type(cursor) is not int or snapshot_crc(cursor, blob, key_seed(key)) != crc:
+            raise self._damaged(f"the snapshot of workflow {workflow_id!r}", "snapshots")
+        return cursor, blob
 
     # ------------------------------------------------------------------ facts
 
     def save_fact(self, fact_hash: int, value: Any) -> None:
-        """Upsert the raw value of a fact under its hash (an int in ``[0, 2**64)``)."""
+        """Upsert the raw value of a fact under its hash (an int in ``[0, 2**64)``).
+
+        The value is *pinned*: :meth:`delete` and :meth:`gc` keep it; :meth:`delete_facts`
+        removes it.
+        """
         self._check_open()
         h = self._fact_key(fact_hash)
-        self._put_facts([(h, self._encode(value, f"the value of fact {h}", "facts"))])
+        blob = self._encode(value, f"the value of fact {h}", "facts")
+        self._put_facts([(h, blob, fact_crc(h, blob))])
 
     def save_facts(self, facts: Mapping[int, Any]) -> None:
-        """Upsert several fact values (``{fact_hash: value}``) in one transaction."""
+        """Upsert several pinned fact values (``{fact_hash: value}``) in one transaction."""
         self._check_open()
         items = self._fact_items(facts)
         if items:
@@ -452,43 +603,57 @@ class BaseStore(abc.ABC):
         are left out). One read for many values: what resuming a workflow needs."""
         self._check_open()
         keys = [self._fact_key(h) for h in fact_hashes]
-        table = self.table_names["facts"]
-        return {h: self._decode(blob, "the fact value", table, h) for h, blob in self._get_facts(keys)}
+        return {h: self._fact_value(h, blob, crc) for h, blob, crc in self._get_facts(keys)}
 
-    def _get_facts(self, fact_hashes: _List[int]) -> Iterable[tuple[int, bytes]]:
+    def _get_facts(self, fact_hashes: _List[int]) -> Iterable[tuple[int, bytes, int]]:
         """Adapter primitive (default: one lookup per hash)."""
         for h in fact_hashes:
-            blob = self._get_fact(h)
-            if blob is not None:
-                yield h, blob
+            row = self._get_fact(h)
+            if row is not None:
+                yield h, row[0], row[1]
 
     def load_fact(self, fact_hash: int) -> Any:
         """Return the value stored for ``fact_hash``; raise ``NotFoundError`` if none."""
         self._check_open()
         h = self._fact_key(fact_hash)
-        blob = self._get_fact(h)
-        if blob is None:
+        row = self._get_fact(h)
+        if row is None:
             raise NotFoundError("fact value", fact_hash, self.table_names.get("facts"))
-        return self._decode(blob, "the fact value", self.table_names["facts"], fact_hash)
+        return self._fact_value(h, row[0], row[1])
+
+    def delete_facts(self, fact_hashes: Iterable[int]) -> int:
+        """Remove the given fact values (pinned ones too); return how many were stored."""
+        self._check_open()
+        keys = [self._fact_key(h) for h in fact_hashes]
+        return self._delete_facts(keys) if keys else 0
 
     # ------------------------------------------------------------------ ownership and status
 
-    def acquire(self, workflow_id: Hashable, owner: str) -> int:
+    def acquire(self, workflow_id: Hashable, owner: str, *, node: str | None = None,
+                generation: int | None = None) -> int:
         """Take ownership of ``workflow_id`` for ``owner`` and return a new epoch.
 
         The epoch is strictly larger than any epoch handed out before by this runner's tables
         (also across :meth:`delete`), so every earlier owner's fenced writes are refused from
-        now on. One transaction.
+        now on. ``node``/``generation`` (from :meth:`register_node`) record which node owns the
+        workflow, for :meth:`orphans`. One transaction.
         """
         self._check_open()
         if not isinstance(owner, str):
             raise StoreArgumentError(f"owner must be a str, got {owner!r}")
-        return self._acquire(self._key(workflow_id), owner, self._now_ms())
+        if (node is None) != (generation is None):
+            raise StoreArgumentError("acquire(): give node and generation together, or neither")
+        if node is not None:
+            self._check_node(node)
+            self._check_generation(generation)
+        return self._acquire(self._key(workflow_id), owner, self._now_ms(), node, generation)
 
-    def owner(self, workflow_id: Hashable) -> tuple[str, int] | None:
-        """``(owner, epoch)`` of the last :meth:`acquire` of ``workflow_id``, or ``None``."""
+    def owner(self, workflow_id: Hashable) -> Ownership | None:
+        """The :class:`Ownership` — ``(owner, epoch)``, with ``.node`` and ``.generation`` —
+        recorded by the last :meth:`acquire` of ``workflow_id``, or ``None``."""
         self._check_open()
-        return self._get_owner(self._key(workflow_id))
+        row = self._get_owner(self._key(workflow_id))
+        return None if row is None else Ownership(*row)
 
     def set_status(self, workflow_id: Hashable, status: str, *, epoch: int | None = None) -> None:
         """Record the status of ``workflow_id`` (one of :data:`STATUSES`).
@@ -505,10 +670,15 @@ class BaseStore(abc.ABC):
         except _Stale as stale:
             raise self._fenced(workflow_id, epoch, stale, "set_status") from None  # type: ignore[arg-type]
 
+    def _valid_status(self, status: Any, workflow_id: Any) -> str | None:
+        if status is None or status in STATUSES:
+            return status  # type: ignore[no-any-return]
+        raise self._damaged(f"the status of workflow {workflow_id!r} ({status!r})", "status")
+
     def status(self, workflow_id: Hashable) -> str | None:
         """The last status recorded for ``workflow_id``, or ``None``."""
         self._check_open()
-        return self._get_status(self._key(workflow_id))
+        return self._valid_status(self._get_status(self._key(workflow_id)), workflow_id)
 
     def list_status(self, statuses: Iterable[str] | None = None) -> dict[Hashable, str]:
         """``{workflow_id: status}`` of every workflow with a recorded status.
@@ -520,20 +690,166 @@ class BaseStore(abc.ABC):
         wanted = None if statuses is None else set(statuses)
         if wanted is not None and not wanted <= set(STATUSES):
             raise StoreArgumentError(f"unknown statuses {sorted(wanted - set(STATUSES))}")
-        return {
-            self._unkey(k): s for k, s in self._all_status() if wanted is None or s in wanted
-        }
+        out: dict[Hashable, str] = {}
+        for k, s in self._all_status():
+            wid = self._unkey(k)
+            if wanted is None or s in wanted:
+                out[wid] = self._valid_status(s, wid)  # type: ignore[assignment]
+            elif s not in STATUSES:
+                self._valid_status(s, wid)
+        return out
+
+    # ------------------------------------------------------------------ node leases
+
+    @staticmethod
+    def _check_node(node: Any) -> str:
+        if not isinstance(node, str) or not node:
+            raise StoreArgumentError(f"a node name must be a non-empty str, got {node!r}")
+        return node
+
+    @staticmethod
+    def _check_generation(generation: Any) -> int:
+        if type(generation) is not int or generation < 1:
+            raise StoreArgumentError(f"a node generation must be an int >= 1, got {generation!r}")
+        return generation
+
+    @staticmethod
+    def _lease_ms(lease_s: Any) -> int:
+        if type(lease_s) not in (int, float) or not math.isfinite(lease_s) or lease_s <= 0:
+            raise StoreArgumentError(f"a lease must be a positive number of seconds, got {lease_s!r}")
+        return max(1, int(lease_s * 1000))
+
+    def register_node(self, node: str, lease_s: float, info: dict | None = None) -> int:
+        """Start a new generation of ``node`` and return it: alive, its lease ending
+        ``lease_s`` seconds from now. A node restarted under the same name is a new node: its
+        generation is strictly larger than any before. ``info`` (codec-encodable) is kept for
+        :meth:`nodes`. One transaction."""
+        self._check_open()
+        self._check_node(node)
+        lease = self._lease_ms(lease_s)
+        if info is not None and not isinstance(info, dict):
+            raise StoreArgumentError(f"info must be a dict or None, got {type(info).__name__}")
+        blob = None if info is None else self._encode(info, f"the info of node {node!r}", "nodes")
+        return self._register_node(node, lease, blob, self._now_ms())
+
+    def renew_node(self, node: str, generation: int, lease_s: float) -> int:
+        """Extend the lease of ``node`` ``generation`` to ``lease_s`` seconds from now; return
+        the new expiry (ms since the epoch). Raises :class:`~runic.store.NodeFencedError` if
+        that generation is no longer the node's current one or was declared dead."""
+        self._check_open()
+        self._check_node(node)
+        self._check_generation(generation)
+        try:
+            return self._renew_node(node, generation, self._lease_ms(lease_s), self._now_ms())
+        except _NodeStale as stale:
+            raise NodeFencedError(node, generation, stale.current, stale.alive,
+                                  self.table_names.get("nodes")) from None
+
+    def release_node(self, node: str, generation: int) -> bool:
+        """A clean shutdown: mark ``node`` ``generation`` dead now. Returns False (and changes
+        nothing) if that generation is not the current one or is already dead."""
+        self._check_open()
+        self._check_node(node)
+        self._check_generation(generation)
+        return self._end_node(node, generation, self._now_ms())
+
+    def declare_dead(self, node: str, generation: int) -> bool:
+        """For a reaper: mark ``node`` ``generation`` dead (its lease expired). Fenced by
+        generation: returns False, changing nothing, if the node registered again since (or is
+        already dead); its renewals then raise :class:`~runic.store.NodeFencedError`."""
+        self._check_open()
+        self._check_node(node)
+        self._check_generation(generation)
+        return self._end_node(node, generation, self._now_ms())
+
+    def nodes(self) -> _List[dict[str, Any]]:
+        """Every node ever registered, dead ones too: ``{"node", "generation", "alive",
+        "lease_expires_at", "info", "workflows"}``. ``alive`` is false once the node was
+        released or declared dead, or its lease expired; ``workflows`` lists the ids whose
+        status is ``"running"`` and that this generation of the node owns."""
+        self._check_open()
+        now = self._now_ms()
+        owned: dict[tuple[str, int], _List[Hashable]] = {}
+        for key, node, generation in self._running_owners():
+            owned.setdefault((node, generation), []).append(self._unkey(key))
+        out = []
+        for node, generation, alive, expires, info in self._all_nodes():
+            out.append({
+                "node": node,
+                "generation": generation,
+                "alive": bool(alive) and expires > now,
+                "lease_expires_at": expires,
+                "info": None if info is None else self._decode(info, "node info", self.table_names.get("nodes", "?"), node),
+                "workflows": owned.get((node, generation), []),
+            })
+        return out
+
+    def orphans(self, statuses: Iterable[str] = ("running",)) -> _List[Hashable]:
+        """Ids whose status is in ``statuses`` and whose owner node is dead, expired, of an
+        older generation, or unknown (no node recorded): the workflows another node may take
+        over (with :meth:`acquire`, which fences the previous owner)."""
+        self._check_open()
+        wanted = set(statuses) if not isinstance(statuses, str) else {statuses}
+        if not wanted <= set(STATUSES):
+            raise StoreArgumentError(f"unknown statuses {sorted(wanted - set(STATUSES))}")
+        return [self._unkey(k) for k in self._orphans(sorted(wanted), self._now_ms())]
 
     # ------------------------------------------------------------------ administration
 
     def delete(self, workflow_id: Hashable) -> None:
-        """Remove the log, events, counter, snapshot, status and ownership of ``workflow_id``.
-
-        Fact values are kept (they are shared by every workflow of the runner). Deleting an
-        unknown id does nothing.
-        """
+        """Remove the log, events, counter, snapshot, status and ownership of ``workflow_id``,
+        and the fact values it owns (those only its appends wrote; shared and pinned values
+        stay, see the module documentation). Deleting an unknown id does nothing."""
         self._check_open()
         self._delete(self._key(workflow_id))
+
+    def gc(self) -> dict[str, int]:
+        """Remove fact values no stored workflow references any more; compact the storage.
+
+        Mark and sweep, while other writers go on:
+
+        1. start a new *gc generation* G (one transaction): every fact value written from now on
+           is stamped with G, so nothing written during this gc can be swept by it;
+        2. mark (reads only): every int that appears in a stored event, saved log or
+           codec-encoded snapshot counts as a reference to the fact of that hash
+           (conservative: a stray equal int keeps a value, never the other way round);
+        3. sweep (one transaction): remove the values written before G that are not pinned,
+           not owned by a workflow that still exists, and not referenced.
+
+        A workflow started (or re-created) during the mark writes its values with its appends,
+        so they carry G. Returns ``{"removed": n, "kept": m, "workflows": w}``: values removed,
+        unowned values kept because referenced, workflows scanned.
+        """
+        self._check_open()
+        generation = self._gc_begin()
+        referenced: set[int] = set()
+        keys = self._workflow_keys()
+        for key in keys:
+            self._mark(key, referenced)
+        removed, kept = self._gc_sweep(generation, referenced)
+        self._compact()
+        log.info("gc of runner %r: %d fact values removed, %d unowned ones kept (referenced)",
+                 self.runner_name, removed, kept)
+        return {"removed": removed, "kept": kept, "workflows": len(keys)}
+
+    def _mark(self, key: Any, referenced: set[int]) -> None:
+        """Add every int the stored rows of workflow ``key`` hold to ``referenced``."""
+        wid = self._unkey(key)
+        try:
+            count = self._verified_count(key, wid)
+            if count:
+                for event in self._iter_events(key, wid, 1, count):
+                    _ints_in(event, referenced)
+            if self._get_log(key) is not None:
+                _ints_in(self.load(wid), referenced)
+            if self._get_snapshot(key) is not None:
+                _, blob = self.load_snapshot(wid)
+                try:
+                    _ints_in(codec.loads(blob), referenced)
+                except codec.DecodeError:
+                    log.debug("gc: the snapshot of %r is not a codec encoding; not marked", wid)
+        except NotFoundError:  # deleted meanwhile: its values go with it
+            pass
 
     def exists(self, workflow_id: Hashable) -> bool:
         """True if a log was saved or a stream was appended to for ``workflow_id``."""
@@ -592,10 +908,11 @@ class BaseStore(abc.ABC):
     # ------------------------------------------------------------------ primitives
 
     @abc.abstractmethod
-    def _put_log(self, key: Any, blob: bytes, updated_at: int) -> None: ...
+    def _put_log(self, key: Any, blob: bytes, crc: int, updated_at: int) -> None: ...
 
     @abc.abstractmethod
-    def _get_log(self, key: Any) -> bytes | None: ...
+    def _get_log(self, key: Any) -> tuple[bytes, int] | None:
+        """``(blob, crc)`` of the saved log, or ``None``."""
 
     @abc.abstractmethod
     def _log_keys(self) -> _List[Any]: ...
@@ -604,38 +921,70 @@ class BaseStore(abc.ABC):
     def _exists(self, key: Any) -> bool: ...
 
     @abc.abstractmethod
-    def _append(self, key: Any, blobs: _List[bytes], epoch: int | None,  # + status: (str, now_ms) | None
-                facts: _List[tuple[int, bytes]]) -> int:
-        """One transaction: check ``epoch`` (raise :class:`_Stale`), write events at
-        count+1.., the new count and the facts; return the new count."""
+    def _append(self, key: Any, seed: int, rows: _List[tuple[bytes, int]], epoch: int | None,
+                facts: _List[tuple[int, bytes, int]], status: tuple[str, int] | None) -> int:
+        """One transaction: check ``epoch`` (raise :class:`_Stale`), write the ``(blob, crc)``
+        rows as events count+1.., the new count with its checksum (``count_crc(count,
+        seed)``), the ``(hash, blob, crc)`` facts owned by ``key`` (shared if another key
+        wrote them already) and, if given, ``status`` as ``(status, now_ms)``; return the new
+        count."""
 
     @abc.abstractmethod
-    def _count(self, key: Any) -> int | None: ...
+    def _count(self, key: Any) -> tuple[int, int] | None:
+        """``(count, crc)`` of the event counter, or ``None``."""
 
     @abc.abstractmethod
-    def _read_events(self, key: Any, first: int, last: int) -> _List[bytes]:
-        """Events ``first..last`` in order, stopping before the first missing one."""
+    def _read_events(self, key: Any, first: int, last: int) -> _List[tuple[int, bytes, int]]:
+        """``(seq, blob, crc)`` of events ``first..last`` in sequence order, as stored."""
 
     @abc.abstractmethod
-    def _put_snapshot(self, key: Any, cursor: int, blob: bytes) -> None: ...
+    def _put_snapshot(self, key: Any, cursor: int, blob: bytes, crc: int) -> None: ...
 
     @abc.abstractmethod
-    def _get_snapshot(self, key: Any) -> tuple[int, bytes] | None: ...
+    def _get_snapshot(self, key: Any) -> tuple[int, bytes, int] | None:
+        """``(cursor, blob, crc)``, or ``None``."""
 
     @abc.abstractmethod
-    def _put_facts(self, items: _List[tuple[int, bytes]]) -> None: ...
+    def _put_facts(self, items: _List[tuple[int, bytes, int]]) -> None:
+        """Upsert ``(hash, blob, crc)`` values, pinned (one transaction)."""
 
     @abc.abstractmethod
-    def _get_fact(self, fact_hash: int) -> bytes | None: ...
+    def _get_fact(self, fact_hash: int) -> tuple[bytes, int] | None:
+        """``(blob, crc)`` of a fact value, or ``None``."""
 
     @abc.abstractmethod
-    def _delete(self, key: Any) -> None: ...
+    def _delete_facts(self, fact_hashes: _List[int]) -> int:
+        """Remove these fact values (pinned ones too); return how many existed."""
 
     @abc.abstractmethod
-    def _acquire(self, key: Any, owner: str, now_ms: int) -> int: ...
+    def _workflow_keys(self) -> set[Any]:
+        """Keys of every stored workflow (a log, a stream, a snapshot or a status)."""
 
     @abc.abstractmethod
-    def _get_owner(self, key: Any) -> tuple[str, int] | None: ...
+    def _gc_begin(self) -> int:
+        """One transaction: start and return a new gc generation G; fact values written from
+        now on carry G (those written before carry less)."""
+
+    @abc.abstractmethod
+    def _gc_sweep(self, generation: int, referenced: set[int]) -> tuple[int, int]:
+        """One transaction: remove the fact values that carry less than ``generation``, are not
+        pinned, are not owned by a stored workflow, and whose hash is not in ``referenced``;
+        return ``(removed, kept)`` where ``kept`` counts the unowned ones kept as referenced."""
+
+    def _compact(self) -> None:
+        """After :meth:`gc`: give the space back where the adapter can (default: nothing)."""
+
+    @abc.abstractmethod
+    def _delete(self, key: Any) -> None:
+        """One transaction: every row of ``key`` and the fact values it owns (not pinned)."""
+
+    @abc.abstractmethod
+    def _acquire(self, key: Any, owner: str, now_ms: int, node: str | None,
+                 generation: int | None) -> int: ...
+
+    @abc.abstractmethod
+    def _get_owner(self, key: Any) -> tuple[str, int, str | None, int | None] | None:
+        """``(owner, epoch, node, generation)``, or ``None`` if nobody acquired ``key``."""
 
     @abc.abstractmethod
     def _set_status(self, key: Any, status: str, epoch: int | None, now_ms: int) -> None:
@@ -646,6 +995,35 @@ class BaseStore(abc.ABC):
 
     @abc.abstractmethod
     def _all_status(self) -> _List[tuple[Any, str]]: ...
+
+    @abc.abstractmethod
+    def _register_node(self, node: str, lease_ms: int, info: bytes | None, now_ms: int) -> int:
+        """One transaction: generation = previous + 1 (1 for a new name), alive, expiry
+        ``now_ms + lease_ms``; return the generation."""
+
+    @abc.abstractmethod
+    def _renew_node(self, node: str, generation: int, lease_ms: int, now_ms: int) -> int:
+        """One transaction: raise :class:`_NodeStale` unless ``generation`` is current and
+        alive; set the expiry to ``now_ms + lease_ms`` and return it."""
+
+    @abc.abstractmethod
+    def _end_node(self, node: str, generation: int, now_ms: int) -> bool:
+        """One transaction: if ``generation`` is current and alive, mark it dead with expiry
+        ``now_ms`` and return True; else return False."""
+
+    @abc.abstractmethod
+    def _all_nodes(self) -> _List[tuple[str, int, bool, int, bytes | None]]:
+        """``(node, generation, alive, lease_expires_at, info)`` of every node."""
+
+    @abc.abstractmethod
+    def _running_owners(self) -> _List[tuple[Any, str, int]]:
+        """``(key, node, generation)`` of every workflow whose status is ``running`` and whose
+        owner recorded a node."""
+
+    @abc.abstractmethod
+    def _orphans(self, statuses: _List[str], now_ms: int) -> _List[Any]:
+        """Keys whose status is in ``statuses`` and whose owner node is dead, expired
+        (``lease_expires_at <= now_ms``), of another generation, or unknown."""
 
     @abc.abstractmethod
     def _table_specs(self) -> dict[str, tuple[str, tuple[str, ...]]]:

@@ -19,12 +19,18 @@ exception                      raised when                                      
 :class:`SchemaVersionError`    a store file was written by a newer (or unmigratable)
                                schema version
 :class:`StoreAccessError`      the store directory or file cannot be created or       :class:`PermissionError`
-                               written (read-only directory, permissions)
+                               written (read-only directory or file system,
+                               permissions)
+:class:`StoreReplacedError`    the store file was removed or replaced while open
+                               (nothing more is written to the removed file)
+:class:`NodeFencedError`       a node renews a lease of a generation that is no
+                               longer current, or that was declared dead
 :class:`StoreBusyError`        the store stayed locked by other writers past the      :class:`TimeoutError`
                                busy timeout
 :class:`StoreClosedError`      a closed store handle is used
-:class:`StoreArgumentError`    an argument or option is invalid (unknown status,      :class:`ValueError`
-                               fact hash out of range, remote ``nodes``...)
+:class:`StoreArgumentError`    an argument or option is invalid (unknown status,      :class:`runic.ArgumentError`
+                               fact hash out of range, a workflow id that breaks the  (a :class:`ValueError`)
+                               id rule of :mod:`runic.ids`, remote ``nodes``...)
 =============================  =====================================================  ==========================
 """
 
@@ -32,7 +38,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import RunicError
+from ..errors import ArgumentError, RunicError
 
 __all__ = [
     "StoreError",
@@ -44,6 +50,8 @@ __all__ = [
     "ForeignStoreError",
     "SchemaVersionError",
     "StoreAccessError",
+    "StoreReplacedError",
+    "NodeFencedError",
     "StoreBusyError",
     "StoreClosedError",
     "StoreArgumentError",
@@ -139,6 +147,47 @@ class StoreAccessError(StoreError, PermissionError):
         return str(self.args[0]) if self.args else ""
 
 
+class StoreReplacedError(StoreError):
+    """The store file was removed or replaced while this handle had it open.
+
+    SQLite keeps writing into the open file even after it was unlinked: every write would be
+    acknowledged and then lost for good. The handle checks the file's identity around each
+    write transaction and raises this instead; nothing more is written to the removed file.
+    """
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        self.path = path
+        super().__init__(message)
+
+
+class NodeFencedError(StoreError):
+    """A node's lease cannot be renewed: its generation is no longer the node's current one (the
+    node name was registered again, by a restarted process) or it was declared dead.
+
+    The node must stop dispatching and persisting work at once: others take its workflows over.
+    """
+
+    def __init__(self, node: str, generation: int, current: int | None, alive: bool,
+                 table: str | None = None) -> None:
+        self.node = node
+        self.generation = generation
+        self.current_generation = current
+        self.alive = alive
+        self.table = table
+        if current is None:
+            why = "the node is not registered"
+        elif current != generation:
+            why = f"the node was registered again since (generation {current})"
+        else:
+            why = "it was declared dead"
+        where = f" in table {table!r}" if table else ""
+        super().__init__(
+            f"node {node!r} generation {generation} cannot renew its lease{where}: {why}. This "
+            "node lost its workflows to others; stop dispatching and persisting now, and "
+            "register again (a new generation) to take work again"
+        )
+
+
 class StoreBusyError(StoreError, TimeoutError):
     """Other writers kept the store locked for longer than the busy timeout."""
 
@@ -154,5 +203,6 @@ class StoreClosedError(StoreError):
     """The store handle was closed; open a new one."""
 
 
-class StoreArgumentError(StoreError, ValueError):
-    """An argument or option given to a store is invalid."""
+class StoreArgumentError(StoreError, ArgumentError):
+    """An argument or option given to a store is invalid (also a :class:`runic.ArgumentError`,
+    hence a :class:`ValueError`)."""

@@ -23,42 +23,58 @@ import os
 import threading
 from typing import Any, ClassVar
 
-from .base import BaseStore, _Stale
+from .base import BaseStore, _NodeStale, _Stale
+from .checksum import count_crc
 from .errors import StoreClosedError
 
 __all__ = ["MemoryStore"]
 
 log = logging.getLogger("runic.store")
 
-#: ETS table kinds and fields of each table (spec §6.2), by logical role
+#: ETS table kinds and fields of each table, by logical role
 _SPECS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "logs": ("StoreTable", "set", ("workflow_id", "log", "updated_at")),
     "events": ("StoreEvents", "ordered_set", ("key", "event")),
     "counters": ("StoreCounters", "set", ("workflow_id", "count")),
     "facts": ("FactTable", "set", ("fact_hash", "value")),
     "snapshots": ("StoreSnapshots", "set", ("workflow_id", "cursor", "snapshot")),
-    "status": ("StoreStatus", "set", ("workflow_id", "owner", "epoch", "status", "updated_at")),
+    "status": ("StoreStatus", "set", ("workflow_id", "owner", "epoch", "status", "updated_at", "node",
+                                      "generation")),
+    "nodes": ("StoreNodes", "set", ("node", "generation", "alive", "lease_expires_at", "info")),
 }
 
 
 class _Tables:
-    """The tables of one runner in this process. All access holds ``lock``."""
+    """The tables of one runner in this process. All access holds ``lock`` (reentrant)."""
 
-    __slots__ = ("runner_name", "lock", "logs", "events", "facts", "snapshots", "status",
-                 "epoch_seq", "dropped")
+    __slots__ = ("runner_name", "lock", "logs", "events", "counters", "facts", "snapshots", "status",
+                 "nodes", "epoch_seq", "gc_gen", "dropped")
 
     def __init__(self, runner_name: str) -> None:
         self.runner_name = runner_name
-        self.lock = threading.Lock()
-        self.logs: dict[Any, tuple[bytes, int]] = {}
-        #: workflow key -> list of event blobs (seq n at index n-1); the counter is its length
-        self.events: dict[Any, list[bytes]] = {}
-        self.facts: dict[int, bytes] = {}
-        self.snapshots: dict[Any, tuple[int, bytes]] = {}
-        #: workflow key -> [owner, epoch, status, updated_at]
+        self.lock = threading.RLock()
+        #: workflow key -> (blob, crc, updated_at)
+        self.logs: dict[Any, tuple[bytes, int, int]] = {}
+        #: workflow key -> list of (seq, blob, crc) (seq n at index n-1)
+        self.events: dict[Any, list[tuple[int, bytes, int]]] = {}
+        #: workflow key -> (count, crc)
+        self.counters: dict[Any, tuple[int, int]] = {}
+        #: fact hash -> [blob, crc, owner key or None (shared), pinned, gc generation]
+        self.facts: dict[int, list[Any]] = {}
+        #: workflow key -> (cursor, blob, crc, updated_at)
+        self.snapshots: dict[Any, tuple[int, bytes, int, int]] = {}
+        #: workflow key -> [owner, epoch, status, updated_at, node, generation]
         self.status: dict[Any, list[Any]] = {}
+        #: node name -> [generation, alive, lease_expires_at, info]
+        self.nodes: dict[str, list[Any]] = {}
         self.epoch_seq = 0
+        self.gc_gen = 0
         self.dropped = False
+
+    def clear(self) -> None:
+        for table in (self.logs, self.events, self.counters, self.facts, self.snapshots,
+                      self.status, self.nodes):
+            table.clear()
 
 
 _registry_lock = threading.Lock()
@@ -109,11 +125,7 @@ class MemoryStore(BaseStore):
             return False
         with tables.lock:
             tables.dropped = True
-            tables.logs.clear()
-            tables.events.clear()
-            tables.facts.clear()
-            tables.snapshots.clear()
-            tables.status.clear()
+            tables.clear()
         log.debug("memory tables of runner %r dropped", runner_name)
         return True
 
@@ -145,16 +157,16 @@ class MemoryStore(BaseStore):
 
     # ------------------------------------------------------------------ primitives
 
-    def _put_log(self, key: Any, blob: bytes, updated_at: int) -> None:
+    def _put_log(self, key: Any, blob: bytes, crc: int, updated_at: int) -> None:
         t = self._tables()
         with t.lock:
-            t.logs[key] = (blob, updated_at)
+            t.logs[key] = (blob, crc, updated_at)
 
-    def _get_log(self, key: Any) -> bytes | None:
+    def _get_log(self, key: Any) -> tuple[bytes, int] | None:
         t = self._tables()
         with t.lock:
             row = t.logs.get(key)
-        return None if row is None else row[0]
+        return None if row is None else (row[0], row[1])
 
     def _log_keys(self) -> list[Any]:
         t = self._tables()
@@ -164,7 +176,7 @@ class MemoryStore(BaseStore):
     def _exists(self, key: Any) -> bool:
         t = self._tables()
         with t.lock:
-            return key in t.logs or key in t.events
+            return key in t.logs or key in t.counters
 
     def _check(self, t: _Tables, key: Any, epoch: int | None) -> None:
         if epoch is None:
@@ -174,32 +186,41 @@ class MemoryStore(BaseStore):
         if epoch != current:
             raise _Stale(current, row[0] if row is not None else None)
 
-    def _append(self, key: Any, blobs: list[bytes], epoch: int | None,
-                facts: list[tuple[int, bytes]], status: tuple[str, int] | None = None) -> int:
+    def _append(self, key: Any, seed: int, rows: list[tuple[bytes, int]], epoch: int | None,
+                facts: list[tuple[int, bytes, int]], status: tuple[str, int] | None) -> int:
         t = self._tables()
         with t.lock:
             self._check(t, key, epoch)
             stream = t.events.get(key)
             if stream is None:
                 stream = t.events[key] = []
-            stream.extend(blobs)
-            for h, blob in facts:
-                t.facts[h] = blob
-            if status is not None:
-                row = t.status.get(key)
+            before = len(stream)
+            stream.extend([(seq, blob, crc) for seq, (blob, crc) in enumerate(rows, before + 1)])
+            count = len(stream)
+            t.counters[key] = (count, count_crc(count, seed))
+            table = t.facts
+            for h, blob, crc in facts:
+                row = table.get(h)
                 if row is None:
-                    t.status[key] = [None, 0, status[0], status[1]]
+                    table[h] = [blob, crc, key, False, t.gc_gen]
                 else:
-                    row[2], row[3] = status
-            return len(stream)
+                    if row[2] != key or type(row[2]) is not type(key):
+                        row[2] = None  # written by another workflow too: shared
+                    row[0], row[1], row[4] = blob, crc, t.gc_gen
+            if status is not None:
+                srow = t.status.get(key)
+                if srow is None:
+                    t.status[key] = [None, 0, status[0], status[1], None, None]
+                else:
+                    srow[2], srow[3] = status
+            return count
 
-    def _count(self, key: Any) -> int | None:
+    def _count(self, key: Any) -> tuple[int, int] | None:
         t = self._tables()
         with t.lock:
-            stream = t.events.get(key)
-            return None if stream is None else len(stream)
+            return t.counters.get(key)
 
-    def _read_events(self, key: Any, first: int, last: int) -> list[bytes]:
+    def _read_events(self, key: Any, first: int, last: int) -> list[tuple[int, bytes, int]]:
         t = self._tables()
         with t.lock:
             stream = t.events.get(key)
@@ -207,53 +228,98 @@ class MemoryStore(BaseStore):
                 return []
             return stream[first - 1:last]
 
-    def _put_snapshot(self, key: Any, cursor: int, blob: bytes) -> None:
+    def _put_snapshot(self, key: Any, cursor: int, blob: bytes, crc: int) -> None:
         t = self._tables()
         with t.lock:
-            t.snapshots[key] = (cursor, blob)
+            t.snapshots[key] = (cursor, blob, crc, self._now_ms())
 
-    def _get_snapshot(self, key: Any) -> tuple[int, bytes] | None:
+    def _get_snapshot(self, key: Any) -> tuple[int, bytes, int] | None:
         t = self._tables()
         with t.lock:
-            return t.snapshots.get(key)
+            row = t.snapshots.get(key)
+        return None if row is None else (row[0], row[1], row[2])
 
-    def _put_facts(self, items: list[tuple[int, bytes]]) -> None:
+    def _put_facts(self, items: list[tuple[int, bytes, int]]) -> None:
         t = self._tables()
         with t.lock:
-            t.facts.update(items)
+            for h, blob, crc in items:
+                row = t.facts.get(h)
+                if row is None:
+                    t.facts[h] = [blob, crc, None, True, t.gc_gen]
+                else:
+                    row[0], row[1], row[3], row[4] = blob, crc, True, t.gc_gen
 
-    def _get_fact(self, fact_hash: int) -> bytes | None:
+    def _get_fact(self, fact_hash: int) -> tuple[bytes, int] | None:
         t = self._tables()
         with t.lock:
-            return t.facts.get(fact_hash)
+            row = t.facts.get(fact_hash)
+        return None if row is None else (row[0], row[1])
+
+    def _delete_facts(self, fact_hashes: list[int]) -> int:
+        t = self._tables()
+        with t.lock:
+            return sum(t.facts.pop(h, None) is not None for h in fact_hashes)
+
+    def _workflow_keys(self) -> set[Any]:
+        t = self._tables()
+        with t.lock:
+            return set(t.logs) | set(t.counters) | set(t.snapshots) | set(t.status)
+
+    def _gc_begin(self) -> int:
+        t = self._tables()
+        with t.lock:
+            t.gc_gen += 1
+            return t.gc_gen
+
+    def _gc_sweep(self, generation: int, referenced: set[int]) -> tuple[int, int]:
+        t = self._tables()
+        with t.lock:
+            keys = self._workflow_keys()
+            doomed, kept = [], 0
+            for h, (_blob, _crc, owner, pinned, gen) in t.facts.items():
+                if pinned or gen >= generation or (owner is not None and owner in keys):
+                    continue
+                if h in referenced:
+                    kept += 1
+                else:
+                    doomed.append(h)
+            for h in doomed:
+                del t.facts[h]
+            return len(doomed), kept
 
     def _delete(self, key: Any) -> None:
         t = self._tables()
         with t.lock:
             t.logs.pop(key, None)
             t.events.pop(key, None)
+            t.counters.pop(key, None)
             t.snapshots.pop(key, None)
             t.status.pop(key, None)
+            owned = [h for h, row in t.facts.items()
+                     if not row[3] and row[2] == key and type(row[2]) is type(key)]
+            for h in owned:
+                del t.facts[h]
 
-    def _acquire(self, key: Any, owner: str, now_ms: int) -> int:
+    def _acquire(self, key: Any, owner: str, now_ms: int, node: str | None,
+                 generation: int | None) -> int:
         t = self._tables()
         with t.lock:
-            t.epoch_seq += 1
-            epoch = t.epoch_seq
             row = t.status.get(key)
+            t.epoch_seq = max(t.epoch_seq, row[1] if row is not None else 0) + 1
+            epoch = t.epoch_seq
             if row is None:
-                t.status[key] = [owner, epoch, None, now_ms]
+                t.status[key] = [owner, epoch, None, now_ms, node, generation]
             else:
-                row[0], row[1], row[3] = owner, epoch, now_ms
+                row[0], row[1], row[3], row[4], row[5] = owner, epoch, now_ms, node, generation
             return epoch
 
-    def _get_owner(self, key: Any) -> tuple[str, int] | None:
+    def _get_owner(self, key: Any) -> tuple[str, int, str | None, int | None] | None:
         t = self._tables()
         with t.lock:
             row = t.status.get(key)
             if row is None or row[0] is None:
                 return None
-            return (row[0], row[1])
+            return (row[0], row[1], row[4], row[5])
 
     def _set_status(self, key: Any, status: str, epoch: int | None, now_ms: int) -> None:
         t = self._tables()
@@ -261,7 +327,7 @@ class MemoryStore(BaseStore):
             self._check(t, key, epoch)
             row = t.status.get(key)
             if row is None:
-                t.status[key] = [None, 0, status, now_ms]
+                t.status[key] = [None, 0, status, now_ms, None, None]
             else:
                 row[2], row[3] = status, now_ms
 
@@ -276,6 +342,58 @@ class MemoryStore(BaseStore):
         with t.lock:
             return [(k, row[2]) for k, row in t.status.items() if row[2] is not None]
 
+    # -- node leases
+
+    def _register_node(self, node: str, lease_ms: int, info: bytes | None, now_ms: int) -> int:
+        t = self._tables()
+        with t.lock:
+            row = t.nodes.get(node)
+            generation = 1 if row is None else row[0] + 1
+            t.nodes[node] = [generation, True, now_ms + lease_ms, info]
+            return generation
+
+    def _renew_node(self, node: str, generation: int, lease_ms: int, now_ms: int) -> int:
+        t = self._tables()
+        with t.lock:
+            row = t.nodes.get(node)
+            if row is None or row[0] != generation or not row[1]:
+                raise _NodeStale(None if row is None else row[0], bool(row and row[1]))
+            row[2] = now_ms + lease_ms
+            return row[2]  # type: ignore[no-any-return]
+
+    def _end_node(self, node: str, generation: int, now_ms: int) -> bool:
+        t = self._tables()
+        with t.lock:
+            row = t.nodes.get(node)
+            if row is None or row[0] != generation or not row[1]:
+                return False
+            row[1], row[2] = False, now_ms
+            return True
+
+    def _all_nodes(self) -> list[tuple[str, int, bool, int, bytes | None]]:
+        t = self._tables()
+        with t.lock:
+            return [(name, row[0], row[1], row[2], row[3]) for name, row in sorted(t.nodes.items())]
+
+    def _running_owners(self) -> list[tuple[Any, str, int]]:
+        t = self._tables()
+        with t.lock:
+            return [(k, row[4], row[5]) for k, row in t.status.items()
+                    if row[2] == "running" and row[4] is not None]
+
+    def _orphans(self, statuses: list[str], now_ms: int) -> list[Any]:
+        t = self._tables()
+        wanted = set(statuses)
+        with t.lock:
+            out = []
+            for k, row in t.status.items():
+                if row[2] not in wanted:
+                    continue
+                node = t.nodes.get(row[4]) if row[4] is not None else None
+                if node is None or node[0] != row[5] or not node[1] or node[2] <= now_ms:
+                    out.append(k)
+            return out
+
     def _table_specs(self) -> dict[str, tuple[str, tuple[str, ...]]]:
         return {self.table_names[role]: (spec[1], spec[2]) for role, spec in _SPECS.items()}
 
@@ -285,8 +403,8 @@ class MemoryStore(BaseStore):
         with t.lock:
             if role == "events":
                 return sum(len(s) for s in t.events.values())
-            return len({"logs": t.logs, "counters": t.events, "facts": t.facts,
-                        "snapshots": t.snapshots, "status": t.status}[role])
+            return len({"logs": t.logs, "counters": t.counters, "facts": t.facts,
+                        "snapshots": t.snapshots, "status": t.status, "nodes": t.nodes}[role])
 
     def _drop_tables(self) -> None:
         if _tables_for(self.runner_name, create=False) is self._t:

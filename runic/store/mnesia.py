@@ -2,25 +2,31 @@
 
 This is the port of Runic's ``Runic.Runner.Store.Mnesia``. Like a Mnesia node directory, one
 database file per directory (``<dir>/runic.db``) holds the tables of every runner that uses it;
-each runner has its own tables, named after it:
+each runner has its own tables, named after it (the layout, its versions and migrations are in
+:mod:`runic.store.schema`):
 
-=============================  ===========  ==============================================
+=============================  ===========  =========================================================
 table                          type         attributes
-=============================  ===========  ==============================================
-``<runner>.WorkflowStore``     set          ``workflow_id, log, updated_at``
-``<runner>.EventStream``       ordered_set  ``key=(workflow_id, seq), event``
-``<runner>.EventCounters``     set          ``workflow_id, count``
-``<runner>.FactStore``         set          ``fact_hash, value``
-``<runner>.SnapshotStore``     set          ``workflow_id, cursor, snapshot, updated_at``
-``<runner>.WorkflowStatus``    set          ``workflow_id, owner, epoch, status, updated_at``
-=============================  ===========  ==============================================
+=============================  ===========  =========================================================
+``<runner>.WorkflowStore``     set          ``workflow_id, log, crc, updated_at``
+``<runner>.EventStream``       ordered_set  ``key=(workflow_id, seq), event, crc``
+``<runner>.EventCounters``     set          ``workflow_id, count, crc``
+``<runner>.FactStore``         set          ``fact_hash, value, crc, owner, pinned, gen``
+``<runner>.SnapshotStore``     set          ``workflow_id, cursor, snapshot, crc, updated_at``
+``<runner>.WorkflowStatus``    set          ``workflow_id, owner, epoch, status, updated_at, node,
+                                            generation``
+``<runner>.Nodes``             set          ``node, generation, alive, lease_expires_at, info,
+                                            updated_at``
+=============================  ===========  =========================================================
 
 Writes are ACID transactions (``BEGIN IMMEDIATE`` … ``COMMIT``); an append is one transaction
 that reads the counter, writes the events and the new counter (and, optionally, fact values).
 Reads take no transaction. The file uses SQLite's write-ahead log (WAL). SQLite copies the WAL
 back into the file inside the commit that crosses its threshold; a write-heavy process that
 never forks afterwards may move that work to a thread with
-:meth:`MnesiaStore.checkpoint_in_background` (the Runner's worker hosts do).
+:meth:`MnesiaStore.checkpoint_in_background` (the Runner's worker hosts do). Once a checkpoint
+has emptied it, the WAL file is cut back to ``_WAL_SIZE_LIMIT`` bytes, and :meth:`BaseStore.gc`
+truncates it to nothing.
 
 Durability (``disc_copies=True``):
 
@@ -31,6 +37,22 @@ Durability (``disc_copies=True``):
 * ``durability="fsync"`` (``synchronous=FULL``): each commit is also flushed to the disk before
   it returns, so it survives power loss too (if the disk honours flushes). About 5x slower.
 
+What else the file survives, and how (disc):
+
+* **removal or replacement while open**: a handle checks, around each write transaction, that
+  the file it has open is still linked (``fstat`` of its own descriptors on ``runic.db`` and
+  ``runic.db-wal``: ``st_nlink`` drops to 0 when the name is removed or renamed over) and
+  raises :class:`~runic.store.StoreReplacedError` instead of writing into a file nobody will
+  ever read (SQLite would, and every such write would be acknowledged, then lost);
+* **damage**: a file that is not a database, or truncated (pages missing from the file and
+  from its WAL), is refused at open, before anything is written to it; a flipped bit in a value
+  row or a counter fails its checksum on read; a damaged schema (a table name that is not UTF-8)
+  is a :class:`~runic.store.CorruptStoreError` too;
+* **privacy**: a directory created here is 0700, the database, WAL, shared-memory and lock
+  files 0600, whatever the umask (existing ones keep their mode);
+* **read-only file systems**: named as such (``EROFS``) with what to do, where SQLite says only
+  ``disk I/O error``.
+
 RAM tables (``disc_copies=False``) hold no durability promise: inside an actor system they live
 in a file in the system's scratch directory (on ``/dev/shm``), shared by every process of the
 system and removed when it stops; outside any actor system they live in the memory of the
@@ -39,7 +61,8 @@ creating process, shared by the store handles of that process, until it exits.
 Several processes may use one directory at once. Write transactions are serialised by an
 exclusive ``flock`` on ``<dir>/runic.db.lock`` (which keeps writers fair) and SQLite's own
 locks; ``database is locked`` is retried until ``busy_timeout`` and only then raised, as
-:class:`~runic.store.StoreBusyError`.
+:class:`~runic.store.StoreBusyError`. Which thread runs what: every call runs in the caller's
+thread; a process's handles on one file share one connection behind a lock.
 """
 
 from __future__ import annotations
@@ -56,7 +79,9 @@ import time
 from typing import Any, Callable, ClassVar, Iterable, TypeVar
 
 from .. import codec
-from .base import BaseStore, _Stale
+from . import files, schema
+from .base import BaseStore, _NodeStale, _Stale
+from .checksum import count_crc
 from .errors import (
     CorruptStoreError,
     ForeignStoreError,
@@ -66,7 +91,9 @@ from .errors import (
     StoreBusyError,
     StoreClosedError,
     StoreError,
+    StoreReplacedError,
 )
+from .schema import APPLICATION_ID, SCHEMA_VERSION, TABLES
 
 __all__ = [
     "MnesiaStore",
@@ -80,12 +107,6 @@ __all__ = [
 
 log = logging.getLogger("runic.store")
 
-SCHEMA_VERSION = 1
-"""Version of the table layout written by this runic (recorded in ``runic_meta``)."""
-
-APPLICATION_ID = 0x52554E43
-"""SQLite ``application_id`` of runic store files (``"RUNC"``): tells them from other databases."""
-
 DB_FILE = "runic.db"
 """File name of the disc database inside a store directory."""
 
@@ -94,33 +115,17 @@ RAM_DB_FILE = "runic-ram.db"
 
 DURABILITY_MODES: dict[str, str] = {"normal": "NORMAL", "fsync": "FULL"}
 
-#: migrations from schema version N to N+1, run in one transaction when an older file is opened
-_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+#: the WAL file is cut back to this size once a checkpoint has emptied it (SQLite's
+#: ``journal_size_limit``; without it the file keeps its largest size for ever)
+_WAL_SIZE_LIMIT = 1024 * 1024
 
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 _I63 = 1 << 63
 _U64 = 1 << 64
 
 T = TypeVar("T")
 
-# role -> (table suffix, Mnesia type, attributes, column definitions)
-_TABLES: dict[str, tuple[str, str, tuple[str, ...], str]] = {
-    "logs": ("WorkflowStore", "set", ("workflow_id", "log", "updated_at"),
-             "(workflow_id PRIMARY KEY NOT NULL, log BLOB NOT NULL, updated_at INTEGER NOT NULL)"),
-    "events": ("EventStream", "ordered_set", ("key", "event"),
-               "(workflow_id NOT NULL, seq INTEGER NOT NULL, event BLOB NOT NULL, "
-               "PRIMARY KEY (workflow_id, seq)) WITHOUT ROWID"),
-    "counters": ("EventCounters", "set", ("workflow_id", "count"),
-                 "(workflow_id PRIMARY KEY NOT NULL, count INTEGER NOT NULL) WITHOUT ROWID"),
-    "facts": ("FactStore", "set", ("fact_hash", "value"),
-              "(fact_hash INTEGER PRIMARY KEY, value BLOB NOT NULL)"),
-    "snapshots": ("SnapshotStore", "set", ("workflow_id", "cursor", "snapshot", "updated_at"),
-                  "(workflow_id PRIMARY KEY NOT NULL, cursor INTEGER NOT NULL, "
-                  "snapshot BLOB NOT NULL, updated_at INTEGER NOT NULL)"),
-    "status": ("WorkflowStatus", "set", ("workflow_id", "owner", "epoch", "status", "updated_at"),
-               "(workflow_id PRIMARY KEY NOT NULL, owner TEXT, epoch INTEGER NOT NULL, "
-               "status TEXT, updated_at INTEGER NOT NULL) WITHOUT ROWID"),
-}
+_TABLES = TABLES  # the current layout (runic.store.schema)
+_quote = schema.quote
 
 
 def local_node() -> str:
@@ -136,8 +141,9 @@ def default_dir() -> str:
     return os.path.abspath(os.path.join("runic-data", local_node()))
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def _sql_text(value: str) -> str:
+    """``value`` as a SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _signed(h: int) -> int:
@@ -215,10 +221,12 @@ class _Database:
 
     Shared by every :class:`MnesiaStore` handle of this process on the same file (and the same
     durability); closed when the last handle closes. The in-process RAM database (``path is
-    None``) is never closed: it lives as long as the process.
+    None``) is never closed: it lives as long as the process. ``guard_identity`` (disc files)
+    turns on the removed-or-replaced check around write transactions (see the module docs).
     """
 
-    def __init__(self, path: str | None, synchronous: str, busy_timeout: float) -> None:
+    def __init__(self, path: str | None, synchronous: str, busy_timeout: float,
+                 guard_identity: bool = False) -> None:
         self.path = path
         self.synchronous = synchronous
         self.busy_timeout = busy_timeout
@@ -226,6 +234,13 @@ class _Database:
         self.lock = threading.RLock()
         self.refs = 0
         self.lock_fd: int | None = None
+        #: read-only descriptors on the database file and its WAL, whose link count tells
+        #: whether the names still lead to them
+        self.ident_fds: list[int] = []
+        self.wal_fd_open = False
+        self.guard_identity = False  # turned on once the descriptors below are open
+        #: set once the file was found removed or replaced: every later call raises it again
+        self.replaced: str | None = None
         self.checkpointer: _Checkpointer | None = None
         self.runners: set[str] = set()
         self.where = path if path is not None else "<in-process RAM database>"
@@ -234,8 +249,11 @@ class _Database:
             self._open_lock_file(path + ".lock")
         try:
             self.conn = self._connect()
+            if guard_identity and path is not None:
+                self._open_ident_fds()
+                self.guard_identity = True
         except BaseException:
-            self._close_lock_file()
+            self._close_fds()
             raise
         self.ident = self.file_identity()
 
@@ -253,61 +271,71 @@ class _Database:
 
     def _precheck(self, path: str) -> None:
         directory = os.path.dirname(path)
+        if files.read_only_fs(directory) and not os.path.exists(path):
+            raise self._read_only_error("create the store")
         try:
-            os.makedirs(directory, exist_ok=True)
+            files.private_dir(directory)
         except OSError as exc:
             raise self._access_error(f"cannot create the store directory {directory}: {exc.strerror or exc}") from exc
         try:
-            size = os.path.getsize(path)
+            files.check_database(path)
         except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise self._access_error(f"cannot read the store file {path}: {exc.strerror or exc}") from exc
-        if size == 0:
-            return
-        try:
-            with open(path, "rb") as fh:
-                head = fh.read(100)
-        except OSError as exc:
-            raise self._access_error(f"cannot read the store file {path}: {exc.strerror or exc}") from exc
-        if len(head) < 100 or head[:16] != _SQLITE_MAGIC:
+            pass
+        except files.NotADatabase:
             raise CorruptStoreError(
                 f"the store file {path} is not a SQLite database (it is corrupt, truncated, or "
                 "some other kind of file). Nothing was changed. Move it away (or restore it from "
                 "a backup) and open the store again to start a new one",
                 path,
-            )
-        page_size = int.from_bytes(head[16:18], "big")
-        page_size = 65536 if page_size == 1 else page_size
-        pages = int.from_bytes(head[28:32], "big")
-        header_valid = head[24:28] == head[92:96]
-        try:
-            wal_size = os.path.getsize(path + "-wal")
-        except OSError:
-            wal_size = 0
-        # with frames in the WAL the main file may legitimately lag behind (a checkpoint cut
-        # short by a crash is redone from the WAL on open), so only judge a checkpointed file
-        if wal_size == 0 and page_size >= 512 and (
-            size % page_size != 0 or (header_valid and pages and size < pages * page_size)
-        ):
+            ) from None
+        except files.Truncated as cut:
             raise CorruptStoreError(
-                f"the store file {path} is truncated ({size} bytes, its header says "
-                f"{pages} pages of {page_size} bytes). Nothing was changed. Restore it from a "
-                "backup, or salvage what is left with `sqlite3 {path} .recover` into a new file",
+                f"the store file {path} is truncated: {cut.missing} of its {cut.pages} pages "
+                f"are in neither the file ({cut.size} bytes) nor its write-ahead log. Nothing was "
+                "changed. Restore it from a backup, or salvage what is left with "
+                f"`sqlite3 {path} .recover` into a new file",
                 path,
-            )
+            ) from None
+        except OSError as exc:
+            raise self._access_error(f"cannot read the store file {path}: {exc.strerror or exc}") from exc
+        if files.read_only_fs(path):
+            raise self._read_only_error("open the store")
+        try:
+            files.private_file(path)
+        except OSError as exc:
+            raise self._access_error(f"cannot create the store file {path}: {exc.strerror or exc}") from exc
 
     def _open_lock_file(self, lock_path: str) -> None:
         try:
-            self.lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            created = files.private_file(lock_path)
+            self.lock_fd = os.open(lock_path, os.O_RDWR | os.O_CLOEXEC)
         except OSError as exc:
             raise self._access_error(f"cannot create the lock file {lock_path}: {exc.strerror or exc}") from exc
+        if created:
+            log.debug("created lock file %s (mode 0600)", lock_path)
 
-    def _close_lock_file(self) -> None:
+    def _open_ident_fds(self) -> None:
+        assert self.path is not None
+        self.ident_fds.append(os.open(self.path, os.O_RDONLY | os.O_CLOEXEC))
+        self._open_wal_fd()
+
+    def _open_wal_fd(self) -> None:
+        assert self.path is not None
+        try:
+            self.ident_fds.append(os.open(self.path + "-wal", os.O_RDONLY | os.O_CLOEXEC))
+            self.wal_fd_open = True
+        except FileNotFoundError:
+            pass  # created by SQLite with the first write; opened then
+
+    def _close_fds(self) -> None:
         if self.lock_fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self.lock_fd)
             self.lock_fd = None
+        for fd in self.ident_fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.ident_fds = []
 
     def _access_error(self, what: str) -> StoreAccessError:
         directory = os.path.dirname(self.path) if self.path else "?"
@@ -315,6 +343,16 @@ class _Database:
             f"{what}. Make the store directory {directory} and its files writable by this user "
             "(or its parent, if it does not exist yet), or pass dir= (or set RUNIC_DATA_DIR) to "
             "a writable directory",
+            self.path,
+        )
+
+    def _read_only_error(self, what: str) -> StoreAccessError:
+        directory = os.path.dirname(self.path) if self.path else "?"
+        return StoreAccessError(
+            f"cannot {what}: the file system holding {directory} is mounted read-only (EROFS). "
+            "runic writes to its store even to read it (its write-ahead log). Remount the file "
+            "system read-write, or copy the store directory to a writable place and point "
+            "dir= (or RUNIC_DATA_DIR) at the copy",
             self.path,
         )
 
@@ -335,7 +373,7 @@ class _Database:
             conn.execute(f"PRAGMA busy_timeout={int(min(self.busy_timeout, 5.0) * 1000)}")
             self.conn = conn
             # identify the file before changing anything in it (switching to WAL writes)
-            self.read(self._identify, "open")
+            self.read(self._identify_snapshot, "open")
             if self.path is not None:
                 mode = self._retry(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone()[0], "open")
                 if str(mode).lower() != "wal":
@@ -344,14 +382,36 @@ class _Database:
                         f"stayed {mode!r}); put the store on a local file system",
                         self.path,
                     )
+                conn.execute(f"PRAGMA journal_size_limit={_WAL_SIZE_LIMIT}")
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             self._init_schema()
         except BaseException as exc:
             conn.close()
             if isinstance(exc, sqlite3.Error):
                 raise self.map_error(exc, "open") from exc
+            if isinstance(exc, UnicodeDecodeError):
+                raise self._bad_schema(exc) from exc
             raise
         return conn
+
+    def _bad_schema(self, exc: UnicodeDecodeError) -> CorruptStoreError:
+        return CorruptStoreError(
+            f"the schema of the store file {self.where} is damaged: a name in it is not valid "
+            f"UTF-8 ({exc.reason} at byte {exc.start}). Nothing was changed. Restore the file "
+            f"from a backup, or salvage it with `sqlite3 {self.where} .recover` into a new file",
+            self.path,
+        )
+
+    def _identify_snapshot(self, conn: sqlite3.Connection) -> int | None:
+        """:meth:`_identify` inside one read transaction: its two reads see the same state.
+        (Read separately, a process creating the file between them made a new store look
+        foreign: an empty application id, then runic's tables.)"""
+        conn.execute("BEGIN")
+        try:
+            return self._identify(conn)
+        finally:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
 
     def _identify(self, conn: sqlite3.Connection) -> int | None:
         """Check that the file is a runic store this version can use, changing nothing.
@@ -387,7 +447,7 @@ class _Database:
             )
         if found < SCHEMA_VERSION:
             for version in range(found, SCHEMA_VERSION):
-                if version not in _MIGRATIONS:
+                if version not in schema.MIGRATIONS:
                     raise SchemaVersionError(
                         f"the store file {self.where} uses schema version {found}, and this runic "
                         f"has no migration from version {version} to {version + 1}. Nothing was "
@@ -404,7 +464,7 @@ class _Database:
                 self._create_schema(conn)
                 return
             while found < SCHEMA_VERSION:
-                step = _MIGRATIONS[found]
+                step = schema.MIGRATIONS[found]
                 log.info("migrating store %s from schema %d to %d", self.where, found, found + 1)
                 step(conn)
                 found += 1
@@ -440,20 +500,36 @@ class _Database:
         """Create the tables of ``runner_name`` if missing (idempotent)."""
         if runner_name in self.runners:
             return
-
-        def txn(conn: sqlite3.Connection) -> None:
-            now = time.time_ns() // 1_000_000
-            for role, (suffix, kind, attrs, columns) in _TABLES.items():
-                name = f"{runner_name}.{suffix}"
-                conn.execute(f"CREATE TABLE IF NOT EXISTS {_quote(name)} {columns}")
-                conn.execute(
-                    "INSERT OR IGNORE INTO runic_tables (name, runner, role, type, attributes, "
-                    "storage_type, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (name, runner_name, role, kind, ",".join(attrs), storage_type, now),
-                )
-
-        self.write(txn, "create tables")
+        self.write(lambda conn: schema.create_runner_tables(conn, runner_name, storage_type),
+                   "create tables")
         self.runners.add(runner_name)
+
+    # -- the file's identity
+
+    def check_identity(self, what: str, committed: bool) -> None:
+        """Raise :class:`StoreReplacedError` if the database file (or its WAL) was removed or
+        replaced; ``committed``: called right after a commit, whose write is then lost.
+
+        :meth:`write` inlines the cheap part (one ``fstat`` of the database file before the
+        transaction, one of each file after the commit) and calls this when one fails."""
+        if self.replaced is not None:
+            raise StoreReplacedError(self.replaced, self.path)
+        for fd in self.ident_fds:
+            if os.fstat(fd).st_nlink == 0:
+                break
+        else:
+            return
+        gone = ("the last write went into the removed file and is lost; " if committed
+                else "nothing was written; ")
+        self.replaced = (
+            f"{what} refused: the store file {self.path} (or its write-ahead log) was removed or "
+            f"replaced while open; {gone}nothing more will be written to the old file. If that "
+            "was a mistake, restore the file from a backup before anything else opens the store "
+            "directory; to start afresh on purpose, open a new store handle (it creates a new "
+            "file)"
+        )
+        log.error("%s", self.replaced)
+        raise StoreReplacedError(self.replaced, self.path)
 
     # -- transactions
 
@@ -490,17 +566,22 @@ class _Database:
         Threads of this process take :attr:`lock`; processes take an exclusive ``flock`` on the
         side file (fair between writers, released by the kernel if the holder dies), then
         SQLite's own write lock (``BEGIN IMMEDIATE``). A busy database is retried until
-        ``busy_timeout``.
+        ``busy_timeout``. For a disc file, the file's identity is checked once the locks are
+        held and again after the commit (see :meth:`check_identity`).
         """
+        fstat = os.fstat
         with self.lock:
             conn = self.conn
             fd = self.lock_fd
+            guard = self.guard_identity
             deadline: float | None = None
             while True:
                 busy: sqlite3.OperationalError | None = None
                 if fd is not None:
                     fcntl.flock(fd, fcntl.LOCK_EX)
                 try:
+                    if guard and (self.replaced is not None or fstat(self.ident_fds[0]).st_nlink == 0):
+                        self.check_identity(what, committed=False)
                     conn.execute("BEGIN IMMEDIATE")
                     try:
                         result = fn(conn)
@@ -510,6 +591,12 @@ class _Database:
                             with contextlib.suppress(sqlite3.Error):
                                 conn.execute("ROLLBACK")
                         raise
+                    if guard:
+                        for ident in self.ident_fds:
+                            if fstat(ident).st_nlink == 0:
+                                self.check_identity(what, committed=True)
+                        if not self.wal_fd_open:
+                            self._open_wal_fd()
                     return result
                 except sqlite3.OperationalError as exc:
                     if not _is_busy(exc):
@@ -517,6 +604,8 @@ class _Database:
                     busy = exc
                 except sqlite3.Error as exc:
                     raise self.map_error(exc, what) from exc
+                except UnicodeDecodeError as exc:
+                    raise self._bad_schema(exc) from exc
                 finally:
                     if fd is not None:
                         fcntl.flock(fd, fcntl.LOCK_UN)
@@ -525,17 +614,24 @@ class _Database:
     def read(self, fn: Callable[[sqlite3.Connection], T], what: str) -> T:
         """Run ``fn(conn)`` outside any explicit transaction (a "dirty" read)."""
         with self.lock:
+            if self.replaced is not None:
+                raise StoreReplacedError(self.replaced, self.path)
             conn = self.conn
             deadline: float | None = None
             while True:
                 try:
                     return fn(conn)
                 except sqlite3.OperationalError as exc:
+                    if conn.in_transaction:
+                        with contextlib.suppress(sqlite3.Error):
+                            conn.execute("ROLLBACK")
                     if not _is_busy(exc):
                         raise self.map_error(exc, what) from exc
                     deadline = self._busy(exc, what, deadline)
                 except sqlite3.Error as exc:
                     raise self.map_error(exc, what) from exc
+                except UnicodeDecodeError as exc:
+                    raise self._bad_schema(exc) from exc
 
     def map_error(self, exc: sqlite3.Error, what: str) -> StoreError:
         """Translate a SQLite error into a store exception that names the file."""
@@ -548,6 +644,9 @@ class _Database:
                 "file; run MnesiaStore.check_integrity() for details",
                 self.path,
             )
+        if self.path is not None and ("disk i/o" in low or "readonly" in low or "read-only" in low) \
+                and files.read_only_fs(self.path):
+            return self._read_only_error(what)
         if "readonly" in low or "read-only" in low or "unable to open" in low or "permission" in low:
             return self._access_error(f"{what} failed on the store file {self.where}: {msg}")
         if "no such table" in low:
@@ -578,13 +677,19 @@ class _Database:
                 self.checkpointer.start()
         return True
 
+    def truncate_wal(self) -> None:
+        """Copy the whole WAL into the file and cut it to zero bytes (waits for readers)."""
+        if self.path is None:
+            return
+        self.read(lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall(), "checkpoint")
+
     def close(self) -> None:
         if self.checkpointer is not None and self.pid == os.getpid():
             self.checkpointer.stop()
         with self.lock:
             with contextlib.suppress(sqlite3.Error):
                 self.conn.close()
-            self._close_lock_file()
+            self._close_fds()
 
 
 _registry_lock = threading.Lock()
@@ -594,7 +699,8 @@ _registry: dict[tuple[int, str, str], _Database] = {}
 _inherited: list[_Database] = []
 
 
-def _acquire_db(path: str | None, synchronous: str, busy_timeout: float) -> _Database:
+def _acquire_db(path: str | None, synchronous: str, busy_timeout: float,
+                guard_identity: bool = False) -> _Database:
     key = (os.getpid(), path or ":memory:", synchronous)
     with _registry_lock:
         for k in [k for k in _registry if k[0] != key[0]]:
@@ -608,7 +714,7 @@ def _acquire_db(path: str | None, synchronous: str, busy_timeout: float) -> _Dat
             del _registry[key]
             db = None
         if db is None:
-            db = _Database(path, synchronous, busy_timeout)
+            db = _Database(path, synchronous, busy_timeout, guard_identity)
             _registry[key] = db
         db.refs += 1
         return db
@@ -644,8 +750,9 @@ class MnesiaStore(BaseStore):
     * ``busy_timeout``: seconds a write keeps retrying while other processes hold the lock.
 
     Opening a file that is not a runic store, is damaged or truncated, or was written by a newer
-    schema raises a :class:`~runic.store.StoreError` subclass naming the file; an unwritable
-    directory raises :class:`~runic.store.StoreAccessError`.
+    schema raises a :class:`~runic.store.StoreError` subclass naming the file, and writes
+    nothing to it; a file written by an older schema is upgraded in place; an unwritable
+    directory (or a read-only file system) raises :class:`~runic.store.StoreAccessError`.
     """
 
     kind: ClassVar[str] = "mnesia"
@@ -696,7 +803,7 @@ class MnesiaStore(BaseStore):
         self.path = path
         self._synchronous = synchronous
         self.table_names = {role: f"{runner_name}.{spec[0]}" for role, spec in _TABLES.items()}
-        self._dbh = _acquire_db(path, synchronous, self.busy_timeout)
+        self._dbh = _acquire_db(path, synchronous, self.busy_timeout, self.disc_copies)
         try:
             self._dbh.ensure_runner(runner_name, self.storage_type)
         except BaseException:
@@ -760,6 +867,9 @@ class MnesiaStore(BaseStore):
         state = " closed" if self._closed else ""
         return f"<MnesiaStore {self.runner_name!r} {self.storage_type} {self.path or ':memory:'}{state}>"
 
+    def _where(self) -> str:
+        return f" of the store file {self._dbh.where}"
+
     def _db(self) -> _Database:
         db = self._dbh
         if db.pid != os.getpid():
@@ -769,45 +879,72 @@ class MnesiaStore(BaseStore):
                     "created them; this handle crossed a fork. Open the store inside an actor "
                     "system to share RAM tables between processes"
                 )
-            db = self._dbh = _acquire_db(self.path, self._synchronous, self.busy_timeout)
+            db = self._dbh = _acquire_db(self.path, self._synchronous, self.busy_timeout, self.disc_copies)
             db.ensure_runner(self.runner_name, self.storage_type)
         return db
 
     def _prepare_sql(self) -> None:
         t = {role: _quote(name) for role, name in self.table_names.items()}
         self._t = t
+        self._gc_key = f"gc_gen/{self.runner_name}"
+        # the current gc generation, read inside the statement (no extra round trip per write)
+        gen = f"coalesce((SELECT value FROM runic_meta WHERE key={_sql_text(self._gc_key)}), 0)"
         self._sql = {
-            "put_log": f"INSERT INTO {t['logs']} (workflow_id, log, updated_at) VALUES (?, ?, ?) "
-                       "ON CONFLICT (workflow_id) DO UPDATE SET log=excluded.log, updated_at=excluded.updated_at",
-            "get_log": f"SELECT log FROM {t['logs']} WHERE workflow_id=?",
+            "put_log": f"INSERT INTO {t['logs']} (workflow_id, log, crc, updated_at) VALUES (?, ?, ?, ?) "
+                       "ON CONFLICT (workflow_id) DO UPDATE SET log=excluded.log, crc=excluded.crc, "
+                       "updated_at=excluded.updated_at",
+            "get_log": f"SELECT log, crc FROM {t['logs']} WHERE workflow_id=?",
             "log_keys": f"SELECT workflow_id FROM {t['logs']}",
             "exists": f"SELECT EXISTS (SELECT 1 FROM {t['logs']} WHERE workflow_id=?1) "
                       f"OR EXISTS (SELECT 1 FROM {t['counters']} WHERE workflow_id=?1)",
-            "owner": f"SELECT owner, epoch FROM {t['status']} WHERE workflow_id=?",
-            "set_count": f"INSERT INTO {t['counters']} (workflow_id, count) VALUES (?, ?) "
-                         "ON CONFLICT (workflow_id) DO UPDATE SET count=excluded.count",
-            "ins_event": f"INSERT INTO {t['events']} (workflow_id, seq, event) VALUES (?, ?, ?)",
-            "count": f"SELECT count FROM {t['counters']} WHERE workflow_id=?",
-            "events": f"SELECT seq, event FROM {t['events']} WHERE workflow_id=? AND seq BETWEEN ? AND ? "
+            "owner": f"SELECT owner, epoch, node, generation FROM {t['status']} WHERE workflow_id=?",
+            "set_count": f"INSERT INTO {t['counters']} (workflow_id, count, crc) VALUES (?, ?, ?) "
+                         "ON CONFLICT (workflow_id) DO UPDATE SET count=excluded.count, crc=excluded.crc",
+            "ins_event": f"INSERT INTO {t['events']} (workflow_id, seq, event, crc) VALUES (?, ?, ?, ?)",
+            "count": f"SELECT count, crc FROM {t['counters']} WHERE workflow_id=?",
+            "events": f"SELECT seq, event, crc FROM {t['events']} WHERE workflow_id=? AND seq BETWEEN ? AND ? "
                       "ORDER BY seq",
-            "put_snapshot": f"INSERT INTO {t['snapshots']} (workflow_id, cursor, snapshot, updated_at) "
-                            "VALUES (?, ?, ?, ?) ON CONFLICT (workflow_id) DO UPDATE SET "
-                            "cursor=excluded.cursor, snapshot=excluded.snapshot, updated_at=excluded.updated_at",
-            "get_snapshot": f"SELECT cursor, snapshot FROM {t['snapshots']} WHERE workflow_id=?",
-            "put_fact": f"INSERT INTO {t['facts']} (fact_hash, value) VALUES (?, ?) "
-                        "ON CONFLICT (fact_hash) DO UPDATE SET value=excluded.value",
-            "get_fact": f"SELECT value FROM {t['facts']} WHERE fact_hash=?",
-            "epoch_seq": "SELECT value FROM runic_meta WHERE key=?",
-            "set_epoch_seq": "INSERT INTO runic_meta (key, value) VALUES (?, ?) "
-                             "ON CONFLICT (key) DO UPDATE SET value=excluded.value",
-            "acquire": f"INSERT INTO {t['status']} (workflow_id, owner, epoch, status, updated_at) "
-                       "VALUES (?, ?, ?, NULL, ?) ON CONFLICT (workflow_id) DO UPDATE SET "
-                       "owner=excluded.owner, epoch=excluded.epoch, updated_at=excluded.updated_at",
+            "put_snapshot": f"INSERT INTO {t['snapshots']} (workflow_id, cursor, snapshot, crc, updated_at) "
+                            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (workflow_id) DO UPDATE SET "
+                            "cursor=excluded.cursor, snapshot=excluded.snapshot, crc=excluded.crc, "
+                            "updated_at=excluded.updated_at",
+            "get_snapshot": f"SELECT cursor, snapshot, crc FROM {t['snapshots']} WHERE workflow_id=?",
+            # a value written by its first workflow is owned by it; by a second one, shared
+            "own_fact": f"INSERT INTO {t['facts']} (fact_hash, value, crc, owner, pinned, gen) "
+                        f"VALUES (?, ?, ?, ?, 0, {gen}) ON CONFLICT (fact_hash) DO UPDATE SET "
+                        "value=excluded.value, crc=excluded.crc, gen=excluded.gen, "
+                        "owner=CASE WHEN owner IS excluded.owner THEN owner ELSE NULL END",
+            "pin_fact": f"INSERT INTO {t['facts']} (fact_hash, value, crc, owner, pinned, gen) "
+                        f"VALUES (?, ?, ?, NULL, 1, {gen}) ON CONFLICT (fact_hash) DO UPDATE SET "
+                        "value=excluded.value, crc=excluded.crc, gen=excluded.gen, pinned=1",
+            "get_fact": f"SELECT value, crc FROM {t['facts']} WHERE fact_hash=?",
+            "del_fact": f"DELETE FROM {t['facts']} WHERE fact_hash=?",
+            "del_owned": f"DELETE FROM {t['facts']} WHERE owner=? AND pinned=0",
+            "meta": "SELECT value FROM runic_meta WHERE key=?",
+            "set_meta": "INSERT INTO runic_meta (key, value) VALUES (?, ?) "
+                        "ON CONFLICT (key) DO UPDATE SET value=excluded.value",
+            "acquire": f"INSERT INTO {t['status']} (workflow_id, owner, epoch, status, updated_at, node, "
+                       "generation) VALUES (?, ?, ?, NULL, ?, ?, ?) ON CONFLICT (workflow_id) DO UPDATE SET "
+                       "owner=excluded.owner, epoch=excluded.epoch, updated_at=excluded.updated_at, "
+                       "node=excluded.node, generation=excluded.generation",
             "set_status": f"INSERT INTO {t['status']} (workflow_id, owner, epoch, status, updated_at) "
                           "VALUES (?, NULL, 0, ?, ?) ON CONFLICT (workflow_id) DO UPDATE SET "
                           "status=excluded.status, updated_at=excluded.updated_at",
             "get_status": f"SELECT status FROM {t['status']} WHERE workflow_id=?",
             "all_status": f"SELECT workflow_id, status FROM {t['status']} WHERE status IS NOT NULL",
+            "workflow_keys": f"SELECT workflow_id FROM {t['logs']} UNION SELECT workflow_id FROM {t['counters']} "
+                             f"UNION SELECT workflow_id FROM {t['snapshots']} "
+                             f"UNION SELECT workflow_id FROM {t['status']}",
+            "node": f"SELECT generation, alive FROM {t['nodes']} WHERE node=?",
+            "put_node": f"INSERT INTO {t['nodes']} (node, generation, alive, lease_expires_at, info, updated_at) "
+                        "VALUES (?, ?, 1, ?, ?, ?) ON CONFLICT (node) DO UPDATE SET "
+                        "generation=excluded.generation, alive=1, lease_expires_at=excluded.lease_expires_at, "
+                        "info=excluded.info, updated_at=excluded.updated_at",
+            "renew_node": f"UPDATE {t['nodes']} SET lease_expires_at=?, updated_at=? WHERE node=?",
+            "end_node": f"UPDATE {t['nodes']} SET alive=0, lease_expires_at=?, updated_at=? WHERE node=?",
+            "all_nodes": f"SELECT node, generation, alive, lease_expires_at, info FROM {t['nodes']} ORDER BY node",
+            "running_owners": f"SELECT workflow_id, node, generation FROM {t['status']} "
+                              "WHERE status='running' AND node IS NOT NULL",
         }
         self._delete_sql = [
             f"DELETE FROM {t[role]} WHERE workflow_id=?"
@@ -824,14 +961,14 @@ class MnesiaStore(BaseStore):
 
     # ------------------------------------------------------------------ primitives
 
-    def _put_log(self, key: Any, blob: bytes, updated_at: int) -> None:
+    def _put_log(self, key: Any, blob: bytes, crc: int, updated_at: int) -> None:
         sql = self._sql["put_log"]
-        self._db().write(lambda c: c.execute(sql, (key, blob, updated_at)) and None, "save")
+        self._db().write(lambda c: c.execute(sql, (key, blob, crc, updated_at)) and None, "save")
 
-    def _get_log(self, key: Any) -> bytes | None:
+    def _get_log(self, key: Any) -> tuple[bytes, int] | None:
         sql = self._sql["get_log"]
         row = self._db().read(lambda c: c.execute(sql, (key,)).fetchone(), "load")
-        return None if row is None else row[0]
+        return None if row is None else (row[0], row[1])
 
     def _log_keys(self) -> list[Any]:
         sql = self._sql["log_keys"]
@@ -841,11 +978,11 @@ class MnesiaStore(BaseStore):
         sql = self._sql["exists"]
         return bool(self._db().read(lambda c: c.execute(sql, (key,)).fetchone()[0], "exists"))
 
-    def _append(self, key: Any, blobs: list[bytes], epoch: int | None,
-                facts: list[tuple[int, bytes]], status: tuple[str, int] | None = None) -> int:
-        n = len(blobs)
+    def _append(self, key: Any, seed: int, rows: list[tuple[bytes, int]], epoch: int | None,
+                facts: list[tuple[int, bytes, int]], status: tuple[str, int] | None) -> int:
+        n = len(rows)
         sql = self._sql
-        count, set_count, ins, put_fact = sql["count"], sql["set_count"], sql["ins_event"], sql["put_fact"]
+        count, set_count, ins, own_fact = sql["count"], sql["set_count"], sql["ins_event"], sql["own_fact"]
         set_status = sql["set_status"]
         check = self._check_owner
 
@@ -857,98 +994,148 @@ class MnesiaStore(BaseStore):
             before = row[0] if row is not None else 0
             cursor = before + n
             if n == 1:
-                conn.execute(ins, (key, cursor, blobs[0]))
+                conn.execute(ins, (key, cursor, rows[0][0], rows[0][1]))
             elif n:
-                conn.executemany(ins, [(key, before + i, b) for i, b in enumerate(blobs, 1)])
-            conn.execute(set_count, (key, cursor))
+                conn.executemany(ins, [(key, before + i, b, c) for i, (b, c) in enumerate(rows, 1)])
+            conn.execute(set_count, (key, cursor, count_crc(cursor, seed)))
             if facts:
-                conn.executemany(put_fact, [(_signed(h), b) for h, b in facts])
+                conn.executemany(own_fact, [(_signed(h), b, c, key) for h, b, c in facts])
             if status is not None:
                 conn.execute(set_status, (key, status[0], status[1]))
             return cursor
 
         return self._db().write(txn, "append")
 
-    def _count(self, key: Any) -> int | None:
+    def _count(self, key: Any) -> tuple[int, int] | None:
         sql = self._sql["count"]
         row = self._db().read(lambda c: c.execute(sql, (key,)).fetchone(), "stream")
-        return None if row is None else row[0]
-
-    def _read_events(self, key: Any, first: int, last: int) -> list[bytes]:
-        sql = self._sql["events"]
-        rows = self._db().read(lambda c: c.execute(sql, (key, first, last)).fetchall(), "stream")
-        if len(rows) == last - first + 1:
-            return [r[1] for r in rows]
-        out = []
-        for seq, blob in rows:  # stop at the first missing sequence number
-            if seq != first + len(out):
-                break
-            out.append(blob)
-        return out
-
-    def _put_snapshot(self, key: Any, cursor: int, blob: bytes) -> None:
-        sql = self._sql["put_snapshot"]
-        now = self._now_ms()
-        self._db().write(lambda c: c.execute(sql, (key, cursor, blob, now)) and None, "save_snapshot")
-
-    def _get_snapshot(self, key: Any) -> tuple[int, bytes] | None:
-        sql = self._sql["get_snapshot"]
-        row = self._db().read(lambda c: c.execute(sql, (key,)).fetchone(), "load_snapshot")
         return None if row is None else (row[0], row[1])
 
-    def _put_facts(self, items: list[tuple[int, bytes]]) -> None:
-        sql = self._sql["put_fact"]
-        rows = [(_signed(h), b) for h, b in items]
+    def _read_events(self, key: Any, first: int, last: int) -> list[tuple[int, bytes, int]]:
+        sql = self._sql["events"]
+        return self._db().read(lambda c: c.execute(sql, (key, first, last)).fetchall(), "stream")
+
+    def _put_snapshot(self, key: Any, cursor: int, blob: bytes, crc: int) -> None:
+        sql = self._sql["put_snapshot"]
+        now = self._now_ms()
+        self._db().write(lambda c: c.execute(sql, (key, cursor, blob, crc, now)) and None, "save_snapshot")
+
+    def _get_snapshot(self, key: Any) -> tuple[int, bytes, int] | None:
+        sql = self._sql["get_snapshot"]
+        row = self._db().read(lambda c: c.execute(sql, (key,)).fetchone(), "load_snapshot")
+        return None if row is None else (row[0], row[1], row[2])
+
+    def _put_facts(self, items: list[tuple[int, bytes, int]]) -> None:
+        sql = self._sql["pin_fact"]
+        rows = [(_signed(h), b, c) for h, b, c in items]
         if len(rows) == 1:
             self._db().write(lambda c: c.execute(sql, rows[0]) and None, "save_fact")
         else:
             self._db().write(lambda c: c.executemany(sql, rows) and None, "save_fact")
 
-    def _get_facts(self, fact_hashes: list[int]) -> list[tuple[int, bytes]]:
+    def _get_facts(self, fact_hashes: list[int]) -> list[tuple[int, bytes, int]]:
         table = self.table_names["facts"]
-        out: list[tuple[int, bytes]] = []
+        out: list[tuple[int, bytes, int]] = []
         for i in range(0, len(fact_hashes), 500):  # SQLite's host-parameter limit
             chunk = [_signed(h) for h in fact_hashes[i:i + 500]]
-            sql = f"SELECT fact_hash, value FROM {_quote(table)} WHERE fact_hash IN ({','.join('?' * len(chunk))})"
+            sql = (f"SELECT fact_hash, value, crc FROM {_quote(table)} "
+                   f"WHERE fact_hash IN ({','.join('?' * len(chunk))})")
             rows = self._db().read(lambda c, sql=sql, chunk=chunk: c.execute(sql, chunk).fetchall(), "load_facts")
-            out.extend((h & 0xFFFFFFFFFFFFFFFF, v) for h, v in rows)
+            out.extend((h & 0xFFFFFFFFFFFFFFFF, v, crc) for h, v, crc in rows)
         return out
 
-    def _get_fact(self, fact_hash: int) -> bytes | None:
+    def _get_fact(self, fact_hash: int) -> tuple[bytes, int] | None:
         sql = self._sql["get_fact"]
         row = self._db().read(lambda c: c.execute(sql, (_signed(fact_hash),)).fetchone(), "load_fact")
-        return None if row is None else row[0]
+        return None if row is None else (row[0], row[1])
+
+    def _delete_facts(self, fact_hashes: list[int]) -> int:
+        sql = self._sql["del_fact"]
+
+        def txn(conn: sqlite3.Connection) -> int:
+            before = conn.total_changes
+            conn.executemany(sql, [(_signed(h),) for h in fact_hashes])
+            return conn.total_changes - before
+
+        return self._db().write(txn, "delete_facts")
+
+    def _workflow_keys(self) -> set[Any]:
+        sql = self._sql["workflow_keys"]
+        return {r[0] for r in self._db().read(lambda c: c.execute(sql).fetchall(), "gc")}
+
+    def _gc_begin(self) -> int:
+        sql = self._sql
+        gc_key = self._gc_key
+
+        def txn(conn: sqlite3.Connection) -> int:
+            row = conn.execute(sql["meta"], (gc_key,)).fetchone()
+            generation = (row[0] if row is not None else 0) + 1
+            conn.execute(sql["set_meta"], (gc_key, generation))
+            return generation
+
+        return self._db().write(txn, "gc")
+
+    def _gc_sweep(self, generation: int, referenced: set[int]) -> tuple[int, int]:
+        t = self._t
+        workflow_keys = self._sql["workflow_keys"]
+        delete = self._sql["del_fact"]
+
+        def txn(conn: sqlite3.Connection) -> tuple[int, int]:
+            keys = {r[0] for r in conn.execute(workflow_keys)}
+            doomed, kept = [], 0
+            rows = conn.execute(f"SELECT fact_hash, owner FROM {t['facts']} WHERE pinned=0 AND gen<?",
+                                (generation,))
+            for signed, owner in rows:
+                if owner is not None and owner in keys:
+                    continue
+                if signed & 0xFFFFFFFFFFFFFFFF in referenced:
+                    kept += 1
+                else:
+                    doomed.append((signed,))
+            conn.executemany(delete, doomed)
+            return len(doomed), kept
+
+        return self._db().write(txn, "gc")
+
+    def _compact(self) -> None:
+        try:
+            self._db().truncate_wal()
+        except StoreError as exc:  # readers kept it busy: the next checkpoint will do
+            log.debug("gc: WAL not truncated: %s", exc)
 
     def _delete(self, key: Any) -> None:
         stmts = self._delete_sql
+        del_owned = self._sql["del_owned"]
 
         def txn(conn: sqlite3.Connection) -> None:
             for sql in stmts:
                 conn.execute(sql, (key,))
+            conn.execute(del_owned, (key,))
 
         self._db().write(txn, "delete")
 
-    def _acquire(self, key: Any, owner: str, now_ms: int) -> int:
+    def _acquire(self, key: Any, owner: str, now_ms: int, node: str | None,
+                 generation: int | None) -> int:
         seq_key = f"epoch_seq/{self.runner_name}"
         sql = self._sql
 
         def txn(conn: sqlite3.Connection) -> int:
-            row = conn.execute(sql["epoch_seq"], (seq_key,)).fetchone()
+            row = conn.execute(sql["meta"], (seq_key,)).fetchone()
             last = row[0] if row is not None else 0
             cur = conn.execute(sql["owner"], (key,)).fetchone()
             epoch = max(last, cur[1] if cur is not None else 0) + 1
-            conn.execute(sql["set_epoch_seq"], (seq_key, epoch))
-            conn.execute(sql["acquire"], (key, owner, epoch, now_ms))
+            conn.execute(sql["set_meta"], (seq_key, epoch))
+            conn.execute(sql["acquire"], (key, owner, epoch, now_ms, node, generation))
             return epoch
 
         return self._db().write(txn, "acquire")
 
-    def _get_owner(self, key: Any) -> tuple[str, int] | None:
+    def _get_owner(self, key: Any) -> tuple[str, int, str | None, int | None] | None:
         sql = self._sql["owner"]
         row = self._db().read(lambda c: c.execute(sql, (key,)).fetchone(), "owner")
         if row is None or row[0] is None:
             return None
-        return (row[0], row[1])
+        return (row[0], row[1], row[2], row[3])
 
     def _set_status(self, key: Any, status: str, epoch: int | None, now_ms: int) -> None:
         sql = self._sql["set_status"]
@@ -968,6 +1155,61 @@ class MnesiaStore(BaseStore):
     def _all_status(self) -> list[tuple[Any, str]]:
         sql = self._sql["all_status"]
         return [tuple(r) for r in self._db().read(lambda c: c.execute(sql).fetchall(), "list_status")]  # type: ignore[misc]
+
+    # -- node leases
+
+    def _register_node(self, node: str, lease_ms: int, info: bytes | None, now_ms: int) -> int:
+        sql = self._sql
+
+        def txn(conn: sqlite3.Connection) -> int:
+            row = conn.execute(sql["node"], (node,)).fetchone()
+            generation = 1 if row is None else row[0] + 1
+            conn.execute(sql["put_node"], (node, generation, now_ms + lease_ms, info, now_ms))
+            return generation
+
+        return self._db().write(txn, "register_node")
+
+    def _renew_node(self, node: str, generation: int, lease_ms: int, now_ms: int) -> int:
+        sql = self._sql
+
+        def txn(conn: sqlite3.Connection) -> int:
+            row = conn.execute(sql["node"], (node,)).fetchone()
+            if row is None or row[0] != generation or not row[1]:
+                raise _NodeStale(None if row is None else row[0], bool(row and row[1]))
+            conn.execute(sql["renew_node"], (now_ms + lease_ms, now_ms, node))
+            return now_ms + lease_ms
+
+        return self._db().write(txn, "renew_node")
+
+    def _end_node(self, node: str, generation: int, now_ms: int) -> bool:
+        sql = self._sql
+
+        def txn(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(sql["node"], (node,)).fetchone()
+            if row is None or row[0] != generation or not row[1]:
+                return False
+            conn.execute(sql["end_node"], (now_ms, now_ms, node))
+            return True
+
+        return self._db().write(txn, "end_node")
+
+    def _all_nodes(self) -> list[tuple[str, int, bool, int, bytes | None]]:
+        sql = self._sql["all_nodes"]
+        rows = self._db().read(lambda c: c.execute(sql).fetchall(), "nodes")
+        return [(r[0], r[1], bool(r[2]), r[3], r[4]) for r in rows]
+
+    def _running_owners(self) -> list[tuple[Any, str, int]]:
+        sql = self._sql["running_owners"]
+        return [tuple(r) for r in self._db().read(lambda c: c.execute(sql).fetchall(), "nodes")]  # type: ignore[misc]
+
+    def _orphans(self, statuses: list[str], now_ms: int) -> list[Any]:
+        t = self._t
+        marks = ",".join("?" * len(statuses))
+        sql = (f"SELECT s.workflow_id FROM {t['status']} AS s LEFT JOIN {t['nodes']} AS n "
+               f"ON n.node = s.node WHERE s.status IN ({marks}) AND (s.node IS NULL OR n.node IS NULL "
+               "OR n.generation IS NOT s.generation OR n.alive = 0 OR n.lease_expires_at <= ?)")
+        params = [*statuses, now_ms]
+        return [r[0] for r in self._db().read(lambda c: c.execute(sql, params).fetchall(), "orphans")]
 
     def _table_specs(self) -> dict[str, tuple[str, tuple[str, ...]]]:
         return {self.table_names[role]: (spec[1], spec[2]) for role, spec in _TABLES.items()}

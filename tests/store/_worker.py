@@ -18,6 +18,11 @@ Commands (JSON lines on stdout):
 * ``ram RUNNER WF`` — open the RAM tables of RUNNER outside any actor system and print
   whether WF exists there.
 * ``open DIR RUNNER`` — open a disc store and print the outcome (error class and message).
+* ``append_until_refused DIR RUNNER WF`` — append one event at a time; ack each with the
+  ``time.monotonic()`` at which the call returned; when a call raises, print
+  ``{"refused": class name, "message": ..., "at": monotonic}`` and exit 0.
+* ``open_at GO_FILE DIR RUNNER`` — print ``{"ready": true}``, wait for GO_FILE, open (and write
+  to) the store at once, print the outcome like ``open``.
 """
 
 from __future__ import annotations
@@ -99,6 +104,26 @@ def cmd_open(d: str, runner: str) -> None:
         out({"error": type(exc).__name__, "message": str(exc)})
     else:
         out({"error": None})
+
+
+def cmd_append_until_refused(d: str, runner: str, wf: str) -> None:
+    with MnesiaStore(runner, dir=d) as s:
+        i = 0
+        while True:
+            try:
+                cursor = s.append(wf, [i])
+            except StoreError as exc:
+                out({"refused": type(exc).__name__, "message": str(exc), "at": time.monotonic()})
+                return
+            out({"ack": cursor, "at": time.monotonic()})
+            i += 1
+
+
+def cmd_open_at(go: str, d: str, runner: str) -> None:
+    out({"ready": True})
+    while not os.path.exists(go):
+        time.sleep(0.0005)
+    cmd_open(d, runner)
 
 
 if __name__ == "__main__":

@@ -152,3 +152,17 @@ def spawn(worker_env: dict[str, str]) -> Iterator[Callable[..., Proc]]:
         for stream in (p.popen.stdout, p.popen.stderr):
             if stream:
                 stream.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: long-running (soak) tests; run them with `-m slow`")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` run only when asked for with ``-m`` (e.g. ``-m slow``)."""
+    if config.getoption("-m"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with `-m slow`")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -24,7 +24,8 @@ MNESIA_TABLES = {
     "EventCounters": ("set", ["workflow_id", "count"]),
     "FactStore": ("set", ["fact_hash", "value"]),
     "SnapshotStore": ("set", ["workflow_id", "cursor", "snapshot", "updated_at"]),
-    "WorkflowStatus": ("set", ["workflow_id", "owner", "epoch", "status", "updated_at"]),
+    "WorkflowStatus": ("set", ["workflow_id", "owner", "epoch", "status", "updated_at", "node", "generation"]),
+    "Nodes": ("set", ["node", "generation", "alive", "lease_expires_at", "info"]),
 }
 
 

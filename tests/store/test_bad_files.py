@@ -22,7 +22,7 @@ from runic.store import (
     StoreArgumentError,
     StoreError,
 )
-from runic.store import mnesia
+from runic.store import mnesia, schema
 from runic.store.mnesia import DB_FILE, SCHEMA_VERSION
 
 from .conftest import Proc
@@ -159,6 +159,7 @@ def test_an_older_schema_is_migrated_or_refused(tmp_path: Path,
     d = tmp_path / "data"
     filled_store(d, events=100)
     monkeypatch.setattr(mnesia, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     with pytest.raises(SchemaVersionError) as info:  # no migration registered
         MnesiaStore("app", dir=d)
     assert "no migration" in str(info.value)
@@ -166,7 +167,7 @@ def test_an_older_schema_is_migrated_or_refused(tmp_path: Path,
     def add_column(conn: sqlite3.Connection) -> None:
         conn.execute('ALTER TABLE "app.WorkflowStore" ADD COLUMN note TEXT')
 
-    monkeypatch.setitem(mnesia._MIGRATIONS, SCHEMA_VERSION, add_column)
+    monkeypatch.setitem(schema.MIGRATIONS, SCHEMA_VERSION, add_column)
     with MnesiaStore("app", dir=d) as s:
         assert s.meta()["schema_version"] == SCHEMA_VERSION + 1
         assert s.cursor("wf") == 100 and s.load("wf") == ["log"]

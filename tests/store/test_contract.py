@@ -5,18 +5,22 @@ store part of "event_sourced_test") are marked with the row they cover."""
 from __future__ import annotations
 
 import threading
+import uuid
 from typing import Callable
 
 import pytest
 
 import runic
 from runic import Fact
+from runic.store.checksum import blob_crc, fact_crc, key_seed, snapshot_crc
 from runic.store import (
     STATUSES,
     BaseStore,
+    CorruptStoreError,
     FencedError,
     MemoryStore,
     MnesiaStore,
+    NodeFencedError,
     NotFoundError,
     Store,
     StoreArgumentError,
@@ -168,21 +172,24 @@ def test_stream_only_workflows_exist_but_are_not_listed(store: BaseStore) -> Non
     assert store.list() == []
 
 
-def test_workflow_ids_of_other_hashable_types(store: BaseStore) -> None:
-    ids = ["s", 7, ("order", 42), 1.5]
+def test_workflow_ids_follow_the_id_rule(store: BaseStore) -> None:
+    ids = ["s", "7", 7, -3, 2**70, ("order", 42), ("n", ("e", b"x")), b"\x00raw", uuid.UUID(int=5)]
     for wid in ids:
         store.save(wid, [repr(wid)])
-        store.append(wid, [wid])
+        store.append(wid, [repr(wid)])
     for wid in ids:
         assert store.load(wid) == [repr(wid)]
-        assert list(store.stream(wid)) == [wid]
-    assert sorted(store.list(), key=repr) == sorted(ids, key=repr)
-    store.save(True, ["bool"])  # True is not the workflow 1
-    assert store.load(True) == ["bool"]
-    with pytest.raises(NotFoundError):
-        store.load(1)
-    with pytest.raises(StoreArgumentError):
-        store.save(["unhashable"], [])
+        assert list(store.stream(wid)) == [repr(wid)]
+    assert sorted(store.list(), key=repr) == sorted(ids, key=repr)  # "7" and 7 are two workflows
+    for bad in (True, False, 1.0, float("nan"), None, ["unhashable"], {"a": 1}, frozenset({1}),
+                ("ok", 1.5), object()):
+        for call in (lambda: store.save(bad, []), lambda: store.append(bad, []),
+                     lambda: store.load(bad), lambda: store.acquire(bad, "o")):
+            with pytest.raises(StoreArgumentError) as info:
+                call()
+            assert "invalid workflow id" in str(info.value) and "str(the_id)" in str(info.value)
+            assert isinstance(info.value, runic.ArgumentError)
+    assert sorted(store.list(), key=repr) == sorted(ids, key=repr)  # nothing was written
 
 
 # ----------------------------------------------------------------------------- delete
@@ -449,8 +456,9 @@ def test_unencodable_log_and_fact_raise_and_write_nothing(store: BaseStore) -> N
 
 
 def test_undecodable_stored_bytes_raise_a_store_error(store: BaseStore) -> None:
-    # 0xc1 is never valid msgpack: stands for damaged bytes written behind runic's back
-    store._put_log("wf", b"\xc1", 0)
+    # 0xc1 is never valid msgpack: stands for bytes written (with a valid checksum) by a runic
+    # that allowed them
+    store._put_log("wf", b"\xc1", blob_crc(b"\xc1", key_seed("wf")), 0)
     with pytest.raises(StoreDecodeError) as info:
         store.load("wf")
     assert store.table_names["logs"] in str(info.value)
@@ -536,6 +544,8 @@ def test_status_set_get_and_list(store: BaseStore) -> None:
     assert store.list_status(["running", "idle"]) == {"a": "running", "b": "idle"}
     store.set_status("a", "stopped")
     assert store.list_status(["running"]) == {}
+    store.set_status("c", "cancelled")
+    assert store.list_status(["cancelled"]) == {"c": "cancelled"}
     assert set(STATUSES) == {"running", "idle", "stopped", "failed", "cancelled"}
     with pytest.raises(StoreArgumentError):
         store.set_status("a", "sleeping")
@@ -612,3 +622,211 @@ def test_runner_name_must_be_a_non_empty_string(adapter: str, tmp_path) -> None:
     for bad in ["", None, 5]:
         with pytest.raises(StoreArgumentError):
             open_store(adapter, bad, tmp_path)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- checksums
+
+def test_a_damaged_event_row_is_an_error_naming_the_workflow_and_table(store: BaseStore) -> None:
+    store.append("wf", ["e1", "e2"])
+    key = store._key("wf")
+    blob = runic.codec.dumps("e3")
+    store._append(key, key_seed(key), [(blob, blob_crc(blob, key_seed(key)) ^ 1)], None, [], None)
+    events = store.stream("wf")
+    assert next(events) == "e1" and next(events) == "e2"
+    with pytest.raises(CorruptStoreError) as info:
+        next(events)
+    message = str(info.value)
+    assert "event 3 of workflow 'wf'" in message and store.table_names["events"] in message
+    assert "checksum" in message and "backup" in message
+
+
+def test_a_row_of_another_workflow_does_not_pass_as_this_ones(store: BaseStore) -> None:
+    # the checksum covers the key: bytes checksummed for "a" do not pass in "b"
+    blob = runic.codec.dumps("x")
+    key = store._key("b")
+    store._append(key, key_seed(key), [(blob, blob_crc(blob, key_seed("a")))], None, [], None)
+    with pytest.raises(CorruptStoreError):
+        list(store.stream("b"))
+
+
+def test_damaged_fact_log_and_snapshot_rows_are_errors(store: BaseStore) -> None:
+    blob = runic.codec.dumps({"v": 1})
+    store._put_facts([(5, blob, fact_crc(5, blob) ^ 4)])
+    with pytest.raises(CorruptStoreError) as info:
+        store.load_fact(5)
+    assert "fact 5" in str(info.value) and store.table_names["facts"] in str(info.value)
+    with pytest.raises(CorruptStoreError):
+        store.load_facts([5])
+    store._put_log("wf", blob, blob_crc(blob, key_seed("wf")) ^ 1, 0)
+    with pytest.raises(CorruptStoreError) as info:
+        store.load("wf")
+    assert "log of workflow 'wf'" in str(info.value)
+    store._put_snapshot("wf", 3, b"snap", snapshot_crc(4, b"snap", key_seed("wf")))  # another cursor
+    with pytest.raises(CorruptStoreError):
+        store.load_snapshot("wf")
+
+
+# ----------------------------------------------------------------------------- fact lifetime
+
+def test_delete_removes_the_values_only_its_workflow_wrote(store: BaseStore) -> None:
+    store.append("a", ["ea"], facts={1: "only a", 3: "a and b"})
+    store.append("b", ["eb"], facts={2: "only b", 3: "a and b"})
+    store.save_fact(4, "pinned")
+    store.append("a", ["ea2"], facts={4: "a wrote a pinned hash"})
+    store.delete("a")
+    with pytest.raises(NotFoundError):
+        store.load_fact(1)
+    assert store.load_fact(2) == "only b"
+    assert store.load_fact(3) == "a and b"  # shared: kept by delete
+    assert store.load_fact(4) == "a wrote a pinned hash"  # pinned: kept
+    store.delete("b")
+    with pytest.raises(NotFoundError):
+        store.load_fact(2)
+    assert store.load_fact(3) == "a and b"
+
+
+def test_gc_removes_unreferenced_shared_values_and_keeps_the_rest(store: BaseStore) -> None:
+    store.append("a", [["ref", 3]], facts={3: "shared", 5: "shared, referenced by c"})
+    store.append("b", ["eb"], facts={3: "shared", 5: "shared, referenced by c"})
+    store.append("c", [{"fact": 5}], facts={6: "owned by c", 5: "shared, referenced by c"})
+    store.save_fact(7, "pinned, referenced by nobody")
+    store.delete("a")
+    store.delete("b")
+    assert store.load_fact(3) == "shared"  # delete keeps shared values
+    result = store.gc()
+    assert result["removed"] == 1 and result["workflows"] == 1
+    with pytest.raises(NotFoundError):
+        store.load_fact(3)
+    assert store.load_fact(5) == "shared, referenced by c"  # referenced by an event of c
+    assert store.load_fact(6) == "owned by c"
+    assert store.load_fact(7) == "pinned, referenced by nobody"
+    assert store.gc()["removed"] == 0
+    assert store.delete_facts([7, 8]) == 1
+    with pytest.raises(NotFoundError):
+        store.load_fact(7)
+
+
+def test_gc_marks_logs_and_codec_snapshots(store: BaseStore) -> None:
+    store.append("a", ["e"], facts={10: "in a log", 11: "in a snapshot", 12: "garbage"})
+    store.append("b", ["e"], facts={10: "in a log", 11: "in a snapshot", 12: "garbage"})
+    store.delete("a")
+    store.save("b", [("ref", 10)])
+    store.save_snapshot("b", 1, runic.codec.dumps({"refs": [11]}))
+    store.append("b", [], facts=None)
+    assert store.gc()["removed"] == 1
+    assert store.load_fact(10) == "in a log" and store.load_fact(11) == "in a snapshot"
+    with pytest.raises(NotFoundError):
+        store.load_fact(12)
+
+
+def test_values_written_while_gc_marks_are_never_swept(store: BaseStore) -> None:
+    store.append("a", ["e"], facts={21: "v"})
+    store.append("b", ["e"], facts={21: "v"})
+    store.delete("a")
+    store.delete("b")  # 21: shared, unreferenced
+    generation = store._gc_begin()
+    # a workflow re-writes the value after gc started: the sweep of that gc must keep it
+    store.append("c", ["e"], facts={21: "v"})
+    store.delete("c")  # owned by nobody now (it was shared), unreferenced again
+    assert store._gc_sweep(generation, set()) == (0, 0)
+    assert store.load_fact(21) == "v"
+    assert store.gc()["removed"] == 1
+
+
+# ----------------------------------------------------------------------------- node leases
+
+def test_node_generations_strictly_increase(store: BaseStore) -> None:
+    g1 = store.register_node("n1", 30.0, info={"pid": 1})
+    g2 = store.register_node("n1", 30.0)
+    assert g2 > g1 >= 1
+    assert store.register_node("n2", 30.0) >= 1
+    with pytest.raises(NodeFencedError) as info:
+        store.renew_node("n1", g1, 30.0)  # a restarted node with the same name is a new node
+    assert info.value.current_generation == g2 and "registered again" in str(info.value)
+    expires = store.renew_node("n1", g2, 30.0)
+    assert expires >= store._now_ms() + 29_000
+
+
+def test_release_and_declare_dead_are_fenced_by_generation(store: BaseStore) -> None:
+    g1 = store.register_node("n", 30.0)
+    g2 = store.register_node("n", 30.0)
+    assert store.declare_dead("n", g1) is False  # an old generation: nothing changes
+    assert store.renew_node("n", g2, 30.0)
+    assert store.declare_dead("n", g2) is True
+    with pytest.raises(NodeFencedError) as info:
+        store.renew_node("n", g2, 30.0)
+    assert "declared dead" in str(info.value) and not info.value.alive
+    assert store.release_node("n", g2) is False  # already dead
+    g3 = store.register_node("n", 30.0)
+    assert store.release_node("n", g3) is True
+    (row,) = store.nodes()
+    assert row["generation"] == g3 and row["alive"] is False
+    with pytest.raises(NodeFencedError):
+        store.renew_node("unknown", 1, 30.0)
+
+
+def test_nodes_lists_every_node_with_its_running_workflows(store: BaseStore) -> None:
+    ga = store.register_node("a", 30.0, info={"host": "h1"})
+    gb = store.register_node("b", 30.0)
+    store.acquire("w1", "owner", node="a", generation=ga)
+    store.acquire("w2", "owner", node="a", generation=ga)
+    store.acquire("w3", "owner", node="b", generation=gb)
+    store.set_status("w1", "running")
+    store.set_status("w2", "idle")
+    store.set_status("w3", "running")
+    store.release_node("b", gb)
+    rows = {r["node"]: r for r in store.nodes()}
+    assert set(rows) == {"a", "b"}
+    assert rows["a"]["alive"] is True and rows["a"]["workflows"] == ["w1"] and rows["a"]["info"] == {"host": "h1"}
+    assert rows["b"]["alive"] is False and rows["b"]["workflows"] == ["w3"]
+    assert rows["a"]["lease_expires_at"] > store._now_ms()
+    assert set(rows["a"]) == {"node", "generation", "alive", "lease_expires_at", "info", "workflows"}
+
+
+def test_orphans_are_workflows_whose_owner_node_is_gone(store: BaseStore) -> None:
+    live = store.register_node("live", 60.0)
+    dead = store.register_node("dead", 60.0)
+    old = store.register_node("restarted", 60.0)
+    store.register_node("restarted", 60.0)
+    short = store.register_node("expired", 0.001)
+    for wid, node, gen in (("on-live", "live", live), ("on-dead", "dead", dead),
+                           ("on-old-generation", "restarted", old), ("on-expired", "expired", short),
+                           ("on-unknown", "never-registered", 1)):
+        store.acquire(wid, "o", node=node, generation=gen)
+        store.set_status(wid, "running")
+    store.acquire("no-node", "o")
+    store.set_status("no-node", "running")
+    store.set_status("never-acquired", "running")
+    store.acquire("idle-on-dead", "o", node="dead", generation=dead)
+    store.set_status("idle-on-dead", "idle")
+    store.declare_dead("dead", dead)
+    deadline = store._now_ms() + 5
+    while store._now_ms() <= deadline:  # let the 1 ms lease run out
+        pass
+    expected = {"on-dead", "on-old-generation", "on-expired", "on-unknown", "no-node", "never-acquired"}
+    assert set(store.orphans()) == expected
+    assert set(store.orphans(("running", "idle"))) == expected | {"idle-on-dead"}
+    with pytest.raises(StoreArgumentError):
+        store.orphans(["bogus"])
+
+
+def test_owner_keeps_its_tuple_shape_and_tells_the_node(store: BaseStore) -> None:
+    import pickle
+
+    g = store.register_node("n", 30.0)
+    epoch = store.acquire("wf", "host-a", node="n", generation=g)
+    owned = store.owner("wf")
+    owner, ep = owned  # type: ignore[misc]
+    assert (owner, ep) == ("host-a", epoch) and owned == ("host-a", epoch)
+    assert owned.node == "n" and owned.generation == g and owned.epoch == epoch
+    assert pickle.loads(pickle.dumps(owned)).node == "n"
+    store.acquire("wf", "host-b")
+    assert store.owner("wf").node is None
+    with pytest.raises(StoreArgumentError):
+        store.acquire("wf", "x", node="n")  # a node needs its generation
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), "5", None])
+def test_leases_must_be_positive_seconds(store: BaseStore, bad: object) -> None:
+    with pytest.raises(StoreArgumentError):
+        store.register_node("n", bad)  # type: ignore[arg-type]
