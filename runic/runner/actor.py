@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import MissingNameError
-from ..store import MemoryStore
+from ..store import MemoryStore, NodeFencedError
 from ..supervisor import ChildSpec, SupervisorActor
 from ..supervisor.messages import (
     DeleteChild,
@@ -38,9 +38,10 @@ from ..supervisor.messages import (
     StartChild,
     TerminateChild,
 )
-from .errors import AlreadyStartedError, RunnerBusyError, WorkflowNotFoundError
 from . import stored
+from .errors import AlreadyStartedError, RunnerBusyError, WorkflowNotFoundError
 from .host import WorkerHost, error_entry, open_store, store_answer, store_path
+from .lease import NodeLease, default_node
 from .messages import (
     AwaitIdle,
     AwaitMany,
@@ -48,6 +49,7 @@ from .messages import (
     Checkpoint,
     FailureList,
     GetFailures,
+    GetNodes,
     GetResults,
     GetStatus,
     GetTree,
@@ -59,6 +61,9 @@ from .messages import (
     Lookup,
     ManyIdle,
     ManyStarted,
+    NodeList,
+    Probe,
+    ProbeReply,
     Results,
     ResumeWorkflow,
     Run,
@@ -72,8 +77,6 @@ from .messages import (
     WorkflowList,
     WorkflowStarted,
     WorkflowValue,
-    Probe,
-    ProbeReply,
     pack,
 )
 
@@ -117,6 +120,17 @@ def _ref() -> str:
     return uuid.uuid4().hex
 
 
+_RENEW = "runic.runner:renew-lease"
+_REAP = "runic.runner:reap"
+DEFAULT_LEASE_S = 5.0
+
+
+def _with_owner(spec: ChildSpec, node: str, generation: int) -> ChildSpec:
+    """A host's spec with the node and generation its ownerships are recorded under."""
+    cls, opts = spec.start
+    return dataclasses.replace(spec, start=(cls, {**opts, "node": node, "generation": generation}))
+
+
 def _is_shared(store_cls: type) -> bool:
     """Whether several processes can open the store (MemoryStore lives in one process)."""
     return not (isinstance(store_cls, type) and issubclass(store_cls, MemoryStore))
@@ -141,7 +155,9 @@ def runner_child_spec(opts: dict) -> ChildSpec:
         "children": hosts, "strategy": "one_for_one", "name": f"{name}.Runner",
         "max_restarts": int(opts.get("max_restarts", 10)), "max_seconds": float(opts.get("max_seconds", 10)),
         "runner": {**host_base, "recover": opts.get("recover", "auto"), "functions": opts.get("functions"),
-                   "shared": shared, "pool": [h.id for h in hosts]},
+                   "shared": shared, "pool": [h.id for h in hosts], "node": opts.get("node"),
+                   "lease": float(opts.get("lease") or DEFAULT_LEASE_S), "driver": opts.get("driver"),
+                   "instance": opts.get("instance") or uuid.uuid4().hex},
     }
     return ChildSpec(id=f"{name}.Runner", start=(RunnerActor, sup_opts), restart="permanent",
                      shutdown="infinity", type="supervisor")
@@ -160,23 +176,77 @@ class RunnerActor(SupervisorActor):
         self.load: dict[str, int] = {}  # workflows per host
         self._ready = False
         self._rr = 0
+        self.lease: NodeLease | None = None
 
     # ------------------------------------------------------------------ start/stop
     def _begin_start(self, opts: dict) -> None:
         self.conf = dict(opts.get("runner") or {})
         if self.conf.get("shared") and self.store is None:
             self.store = open_store(self.conf["store"], self.conf["runner"], self.conf.get("store_opts") or {})
+        if self.store is not None and self.lease is None:
+            driver = self.conf.get("driver") or (os.getpid(), None)
+            node = self.conf.get("node") or default_node(driver[0])
+            self.lease = NodeLease(self.store, node, self.conf["lease"], tuple(driver), self.conf["runner"],
+                                   self.conf.get("instance"))
+            generation = self.lease.start()
+            self.conf["node"], self.conf["generation"] = node, generation
+            opts = dict(opts, children=[_with_owner(spec, node, generation) for spec in opts.get("children") or []])
         super()._begin_start(opts)
 
     def on_children_started(self) -> None:
         self._ready = True
-        if self.conf.get("recover", "auto") == "auto" and self.store is not None:
-            running = self.store.list_status(["running"])
-            if running:
-                log.warning("runner %r: resuming %d unfinished workflows: %s", self.conf["runner"],
-                            len(running), sorted(map(str, running))[:20])
-            for wid in running:
-                self._resume_internal(wid, None)
+        if self.lease is None:
+            return
+        self.wakeupAfter(self.lease.lease_s / 3, _RENEW)
+        # this node's own running workflows (a restart of this runner actor) are always resumed
+        mine = self.lease.mine()
+        if mine:
+            log.warning("runner %r: resuming %d workflows of this node", self.conf["runner"], len(mine))
+        for wid in mine:
+            self._resume_internal(wid, None)
+        if self.conf.get("recover", "auto") == "auto":
+            self._reap()
+            self.wakeupAfter(self.lease.lease_s / 4, _REAP)
+
+    def _reap(self) -> None:
+        """``recover="auto"``: take over the running workflows no live node owns."""
+        assert self.lease is not None
+        try:
+            orphans = self.lease.orphans(set(self.workflows))
+        except Exception:  # noqa: BLE001 - the next tick tries again
+            log.exception("runner %r: looking for orphaned workflows failed", self.conf.get("runner"))
+            return
+        if orphans:
+            log.warning("runner %r: taking over %d workflows no live node owns: %s", self.conf["runner"],
+                        len(orphans), sorted(map(str, orphans))[:20])
+        for wid in orphans:
+            self._resume_internal(wid, None)
+
+    def _renew(self) -> None:
+        assert self.lease is not None
+        try:
+            self.lease.renew()
+        except NodeFencedError:
+            # declared dead by another node (its lease had expired): its workflows are taken over.
+            # Let it crash: this actor exits, its hosts (and their Workers) die with it without
+            # writing anything, and the restart registers a new generation of this node.
+            log.error("runner %r: node %s was declared dead by another node; restarting as a new "
+                      "generation (its workflows continue elsewhere)", self.conf.get("runner"), self.lease.node)
+            raise
+        except Exception:  # noqa: BLE001 - a store hiccup: the next tick tries again
+            log.exception("runner %r: renewing the lease of node %s failed", self.conf.get("runner"),
+                          self.lease.node)
+
+    def receiveMsg_WakeupMessage(self, msg: Any, sender: Any) -> Any:  # noqa: N802
+        if msg.payload == _RENEW and self.lease is not None and not self._shutting_down:
+            self.wakeupAfter(self.lease.lease_s / 3, _RENEW)
+            self._renew()
+            return None
+        if msg.payload == _REAP and self.lease is not None and not self._shutting_down:
+            self._reap()
+            self.wakeupAfter(self.lease.lease_s / 4, _REAP)
+            return None
+        return super().receiveMsg_WakeupMessage(msg, sender)
 
     def on_child_started(self, child_id: str) -> None:
         if not self._ready:
@@ -192,6 +262,11 @@ class RunnerActor(SupervisorActor):
             self._resume_internal(wid, self.workflows[wid])
 
     def on_stop(self, reason: str) -> None:
+        if self.lease is not None and reason in ("shutdown", "normal"):
+            try:
+                self.lease.release()
+            except Exception:  # noqa: BLE001
+                log.exception("runner %r: releasing the lease failed", self.conf.get("runner"))
         if self.store is not None:
             try:
                 self.store.close()
@@ -307,7 +382,8 @@ class RunnerActor(SupervisorActor):
         self._put(wid, _Entry(host, "starting", msg.options, msg.callbacks_blob,
                               getattr(msg, "functions_blob", None), True))
         spec = ChildSpec(host, (WorkerHost, {**{k: self.conf.get(k) for k in ("runner", "store", "store_opts",
-                                                                                "threads", "telemetry")},
+                                                                                "threads", "telemetry", "node",
+                                                                                "generation")},
                                              "host_id": host}), restart="transient", shutdown=15.0)
         ref = _ref()
         self.pending[ref] = _Pending("spawn", sender, msg.ref, wid, (kind, msg))
@@ -605,6 +681,21 @@ class RunnerActor(SupervisorActor):
                     error = error or f"reading its status failed: {type(exc).__name__}: {exc}"
             states[wid] = ("gone", None, status, error)
         self.send(sender, ProbeReply(states, msg.ref))
+
+    def receiveMsg_GetNodes(self, msg: GetNodes, sender: Any) -> None:  # noqa: N802
+        if self.store is None:  # an in-process store: this Runner is the only node
+            node = self.conf.get("node") or default_node((self.conf.get("driver") or (os.getpid(),))[0])
+            mine = [w for w, e in self.workflows.items() if e.state == "running"]
+            self.send(sender, NodeList([{"node": node, "generation": None, "alive": True, "lease_expires_at": None,
+                                         "workflows": mine}], msg.ref))
+            return
+        try:
+            nodes = self.store.nodes()
+        except Exception as exc:  # noqa: BLE001
+            self._reply_error(sender, exc, msg.ref)
+            return
+        self.send(sender, NodeList([{k: n[k] for k in ("node", "generation", "alive", "lease_expires_at",
+                                                        "workflows")} for n in nodes], msg.ref))
 
     def receiveMsg_ListWorkflows(self, msg: ListWorkflows, sender: Any) -> None:  # noqa: N802
         self.send(sender, WorkflowList([w for w, e in self.workflows.items() if e.state == "running"], msg.ref))

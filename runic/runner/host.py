@@ -97,9 +97,17 @@ class HostService:
     ``HostLoop.lock`` held). A handler returns its reply, or ``None`` when the reply is sent later
     (an await); an exception it raises is answered as an error reply."""
 
-    def __init__(self, loop: HostLoop, owner: str) -> None:
+    def __init__(self, loop: HostLoop, owner: str, node: str | None = None, generation: int | None = None) -> None:
         self.loop = loop
         self.owner = owner
+        self.node = node
+        self.generation = generation
+
+    def _acquire(self, wid: Any) -> int:
+        """Ownership of ``wid`` for this host, recorded under this Runner's node and generation."""
+        if self.node is None:
+            return self.store.acquire(wid, self.owner)
+        return self.store.acquire(wid, self.owner, node=self.node, generation=self.generation)
 
     @property
     def store(self) -> Any:
@@ -123,7 +131,7 @@ class HostService:
 
     def _new_worker(self, wid: Any, workflow: Any, options: dict, callbacks: Any, input_blob: bytes | None) -> Worker:
         self._refuse_stored(wid)
-        epoch = self.store.acquire(wid, self.owner)
+        epoch = self._acquire(wid)
         first = unpack(input_blob) if input_blob is not None else NOTHING
         worker = Worker(self.loop, wid, workflow, options, callbacks, epoch, first_input=first)
         self.loop.workers[wid] = worker
@@ -156,7 +164,7 @@ class HostService:
                 "or delete it)", wid)
         # take ownership BEFORE reading: a previous owner's later appends are then refused
         # (fenced) instead of landing after what we read and being lost to us
-        epoch = store.acquire(wid, self.owner)
+        epoch = self._acquire(wid)
         try:
             try:
                 events = list(store.stream(wid))
@@ -414,7 +422,8 @@ class WorkerHost(ChildActor):
         loop = HostLoop(host_id, store, threads=int(opts.get("threads") or 32),
                         on_worker_stopped=self._worker_stopped)
         self.loop = loop
-        self.service = HostService(loop, owner=f"{opts['runner']}/{host_id}/{os.getpid()}")
+        self.service = HostService(loop, owner=f"{opts['runner']}/{host_id}/{os.getpid()}",
+                                   node=opts.get("node"), generation=opts.get("generation"))
         loop.start()
         return {"host": host_id}
 

@@ -29,6 +29,8 @@ request                    reply
 ``StopWorkflow``           ``Done``
 ``CancelWorkflow``         ``Done`` (status ``cancelled``; in-flight work killed or abandoned)
 ``ListWorkflows``          ``WorkflowList(ids)``
+``GetNodes``               ``NodeList(nodes)``: ``{"node", "generation", "alive", "lease_expires_at",
+                           "workflows"}`` per node
 ``Lookup``                 ``Location(workflow_id, host, address, pid)`` (``host`` None: not running)
 ``GetTree``                ``Tree(entries)``
 ``WorkerState``            ``WorkerStateReply(state)`` (a snapshot of the Worker, for tests/tools)
@@ -52,7 +54,7 @@ __all__ = [
     "pack", "unpack", "Request",
     "StartWorkflow", "ResumeWorkflow", "Run", "AwaitIdle", "GetResults", "GetWorkflow",
     "Checkpoint", "StopWorkflow", "ListWorkflows", "Lookup", "GetTree", "WorkerState", "StoreQuery",
-    "GetStatus", "GetFailures", "CancelWorkflow", "StatusReply", "FailureList", "Probe", "ProbeReply",
+    "GetStatus", "GetFailures", "CancelWorkflow", "StatusReply", "FailureList", "Probe", "ProbeReply", "GetNodes", "NodeList",
     "WorkflowStarted", "Accepted", "Idle", "Results", "WorkflowValue", "WorkflowList", "Location",
     "Tree", "WorkerStateReply", "StoreAnswer", "Done", "ErrorReply", "HostNotice",
     "StartMany", "ManyStarted", "AwaitMany", "ManyIdle",
@@ -224,6 +226,17 @@ class AwaitMany(Request):
 @dataclass
 class ListWorkflows(Request):
     pass
+
+
+@dataclass
+class GetNodes(Request):
+    """Every node of the cluster on this store (dead ones too): reply ``NodeList(nodes)``."""
+
+
+@dataclass
+class NodeList:
+    nodes: list
+    ref: Any = None
 
 
 @dataclass

@@ -26,17 +26,27 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import time
+import uuid
 import weakref
 from typing import Any, Iterable
 
-from ..actors import ActorSystemHandle, default_system, replies
+from ..actors import ActorSystemHandle, default_system, procs, replies
 from ..errors import ArgumentError, ArgumentTypeError, MissingNameError
 from ..store import MemoryStore, MnesiaStore
 from ..supervisor import ChildSpec, Supervisor
 from ..supervisor.messages import ErrorReply
 from .actor import runner_child_spec
-from .door import check_callbacks, check_id, check_input, check_options, check_policies, check_workflow, pack_for_host
+from .door import (
+    check_callbacks,
+    check_id,
+    check_input,
+    check_options,
+    check_policies,
+    check_workflow,
+    pack_for_host,
+)
 from .errors import (
     RunnerNotRunningError,
     RunnerTimeoutError,
@@ -44,7 +54,7 @@ from .errors import (
     WorkflowLostError,
     error_for,
 )
-from .outcome import halting
+from .lease import default_node
 from .messages import (
     Accepted,
     AwaitIdle,
@@ -52,6 +62,7 @@ from .messages import (
     CancelWorkflow,
     Checkpoint,
     GetFailures,
+    GetNodes,
     GetResults,
     GetStatus,
     GetTree,
@@ -72,6 +83,7 @@ from .messages import (
     pack,
     unpack,
 )
+from .outcome import halting
 
 __all__ = ["Runner", "resolve_store"]
 
@@ -117,6 +129,7 @@ class Runner:
         self.address = address
         self.supervisor = supervisor
         self.timeout = timeout
+        self.node: str | None = None
         self._owns_tree = False
         self._closed = False
 
@@ -139,10 +152,15 @@ class Runner:
     def start_link(cls, *, name: str, store: Any = MnesiaStore, store_opts: dict | None = None,
                    pool_size: int | None = None, recover: str = "auto", functions: Any = None,
                    telemetry: Iterable | None = None, threads: int | None = None,
-                   system: ActorSystemHandle | None = None, timeout: float = 60.0) -> "Runner":
+                   system: ActorSystemHandle | None = None, timeout: float = 60.0,
+                   node: str | None = None, lease: float = 5.0) -> "Runner":
         """Start the store actor and the runner (its worker hosts) under a new supervisor.
 
-        ``recover="auto"`` resumes the store's unfinished workflows (``"manual"``: leave them);
+        ``node`` names this Runner in the store's nodes table (default ``"<host name>-<pid>"``,
+        with ``-2``, ``-3``... for further Runners of the same name in this process); it holds a
+        lease of ``lease`` seconds, renewed every ``lease / 3`` s (see :mod:`runic.runner.lease`).
+        ``recover="auto"`` takes over the store's unfinished workflows that no live node owns —
+        at start and whenever a node dies later (``"manual"``: leave them);
         ``functions`` (a definition workflow, or name -> callable) restores lambdas of
         recovered workflows; ``telemetry``: ``[(event_names, handler), ...]`` attached in every
         worker host. The tree stops when this process exits or :meth:`shutdown` is called.
@@ -151,6 +169,12 @@ class Runner:
             raise MissingNameError("name: Runner.start_link needs name='<runner name>'")
         if recover not in ("auto", "manual"):
             raise ArgumentError('recover must be "auto" or "manual"')
+        if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not 0.1 <= lease <= 3600:
+            raise ArgumentError(f"lease must be a number of seconds between 0.1 and 3600, got {lease!r}")
+        if node is not None and (not isinstance(node, str) or not node):
+            raise ArgumentError(f"node must be a non-empty str (or None for the default), got {node!r}")
+        me = os.getpid()
+        node = node or _default_node_name(name)
         store_cls = resolve_store(store)
         store_opts = dict(store_opts or {})
         system = system if system is not None else default_system()
@@ -158,12 +182,14 @@ class Runner:
             store_cls.child_spec({"runner_name": name, **store_opts}),
             cls.child_spec({"name": name, "store": store_cls, "store_opts": store_opts, "pool_size": pool_size,
                             "recover": recover, "functions": functions, "telemetry": telemetry,
-                            "threads": threads}),
+                            "threads": threads, "node": node, "lease": float(lease),
+                            "driver": (me, procs.start_time(me)), "instance": uuid.uuid4().hex}),
         ]
         sup = Supervisor.start_link(children, strategy="one_for_one", system=system, name=name,
                                     max_restarts=10, max_seconds=10)
         runner = cls._from_supervisor(sup, name, timeout)
         runner._owns_tree = True
+        runner.node = node
         _LIVE.add(runner)
         return runner
 
@@ -480,6 +506,11 @@ class Runner:
                              pack_for_host(run_context, "run context"), pack_for_host(policies, "scheduler policies"))
         return self._call(msg).host
 
+    def nodes(self) -> list[dict]:
+        """Every node of the cluster on this store, dead ones too: ``{"node", "generation",
+        "alive", "lease_expires_at", "workflows"}`` (``workflows``: the running ids it owns)."""
+        return self._call(GetNodes()).nodes
+
     def list_workflows(self) -> list:
         """Ids of the running Workers."""
         return self._call(ListWorkflows()).ids
@@ -535,6 +566,18 @@ class Runner:
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
+
+
+def _default_node_name(runner_name: str) -> str:
+    """``"<host name>-<pid>"``, with a suffix for a further live Runner of the same name here."""
+    base = default_node(os.getpid())
+    taken = {r.node for r in _LIVE if r.name == runner_name and not r._closed}
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
 
 
 def _batch_error(what: str, errors: dict, done: dict) -> Exception:

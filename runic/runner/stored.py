@@ -21,8 +21,8 @@ from typing import Any
 from ..core import Workflow
 from ..errors import RunicError
 from ..failures import Failure
-from ..remote import qualified_name
 from ..rehydration import FactResolver, resolve_all
+from ..remote import qualified_name
 from ..store import NotFoundError, StoreError
 from .errors import WorkflowNotFoundError
 

@@ -11,6 +11,8 @@ import uuid
 
 import pytest
 
+from runic.store.mnesia import SCHEMA_VERSION
+
 from ..waiting import wait_for
 from .helpers import HERE, Cli, marked_pids
 
@@ -114,7 +116,7 @@ def test_store_from_an_incompatible_version(cli, store_dir, workdir):
         conn.execute("PRAGMA user_version = 99")
     for args in (("ls",), ("show", "order-1"), ("resume", "order-1"), ("run", "flows:pipeline", "--input", "{}")):
         r = cli(*args, "--dir", str(newer))
-        assert_one_line_error(r, "incompatible runic store", "uses schema version 99, newer than the version 1",
+        assert_one_line_error(r, "incompatible runic store", f"uses schema version 99, newer than the version {SCHEMA_VERSION}",
                               "Upgrade runic")
 
 

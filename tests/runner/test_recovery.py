@@ -6,6 +6,7 @@ import functools
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -113,11 +114,14 @@ def test_sigkill_of_the_whole_tree_then_a_new_runner_resumes(make_runner, tmp_pa
 
 
 def test_two_runners_on_one_store_never_both_own_a_workflow(make_runner, tmp_path):
-    a = make_runner("mnesia", name="shared")
+    a = make_runner("mnesia", name="shared", lease=1.0)
     path = tmp_path / "steps.jsonl"
-    a.start_workflow("job", journaled_pipeline(path), input=0)
+    a.start_workflow("job", journaled_pipeline(path, delay=0.4), input=0)
     wait_for(lambda: len(read_journal(path)) >= 3)
-    b = make_runner("mnesia", name="shared")  # recover="auto": takes the running workflow over
+    b = make_runner("mnesia", name="shared", lease=1.0)  # recover="auto": a is alive, so b takes nothing
+    time.sleep(1.5)  # several of b's reaper ticks (every lease / 4)
+    assert b.lookup("job") is None and a.lookup("job") is not None
+    b.resume("job")  # an explicit takeover: a's worker is fenced
     wait_for(lambda: b.lookup("job"))
     wait_for(lambda: a.lookup("job") is None)  # a's worker was fenced and stopped itself
     assert b.await_idle("job", timeout=60) == "idle"
