@@ -20,6 +20,7 @@ import pytest
 import runic
 from runic import codec
 from runic.actors import procs
+from runic.store import MnesiaStore
 from runic.errors import ArgumentError, InvalidPolicyError
 from runic.runner import (
     AlreadyStartedError,
@@ -430,3 +431,39 @@ def test_a_runner_whose_workflow_is_taken_over_is_told_who_took_it(make_runner, 
     assert b.await_idle("w", timeout=60) == "idle"
     assert b.get_results("w", ["d"]) == {"d": 4}
     wait_for(lambda: "w" not in a.list_workflows())
+
+
+# ----------------------------------------------------------------------------- poison values
+
+class LateRecord:
+    """Registered with the codec only after the actor system started: its worker hosts and
+    runner actor cannot decode it, as a store written by a newer or different program."""
+
+    __slots__ = ("x",)
+
+    def __init__(self, x):
+        self.x = x
+
+
+def test_a_stored_value_that_cannot_be_read_back_fails_its_workflow_not_the_host(make_runner, tmp_path):
+    from runic.events import FactProduced
+    from runic.facts import Fact
+
+    r = make_runner("mnesia", pool_size=1)  # the actor system is up: its processes are forked
+    codec.register(LateRecord, "tests.LateRecord")
+    wf = runic.workflow("p", steps=[runic.step(fns.add1, name="a")])
+    fact = Fact(LateRecord(1))
+    with MnesiaStore(r.name, dir=tmp_path / "data") as store:
+        store.acquire("poison", "test/writer")
+        store.append("poison", wf.build_log() + [FactProduced(fact.hash, fact.value, None, "input", 0)],
+                     status="running")
+    host = r.tree()[-1]["pid"]
+    with pytest.raises(WorkflowFailedError, match="cannot be read back"):
+        r.resume("poison")
+    assert r.status("poison") == "failed"
+    [failure] = r.failures("poison")
+    assert "tests.LateRecord" in failure.message and failure.component == "<stored events>"
+    # the host and the Runner carry on
+    assert procs.is_alive(host)
+    r.start_workflow("fine", wf, input=1)
+    assert r.await_idle("fine", timeout=30) == "idle"
