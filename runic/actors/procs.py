@@ -29,6 +29,7 @@ __all__ = [
     "session_pids",
     "descendants",
     "pids_listening_on",
+    "pids_holding",
     "kill_pids",
     "wait_gone",
 ]
@@ -175,6 +176,30 @@ def pids_listening_on(port: int) -> list[int]:
                     break
             except OSError:
                 continue
+    return sorted(found)
+
+
+def pids_holding(path: str | os.PathLike) -> list[int]:
+    """Processes that hold ``path`` open (also after it was deleted), found through ``/proc/*/fd``."""
+    target = os.fspath(path)
+    deleted = target + " (deleted)"
+    found: list[int] = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        fd_dir = f"/proc/{name}/fd"
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink(f"{fd_dir}/{fd}")
+            except OSError:
+                continue
+            if link == target or link == deleted:
+                found.append(int(name))
+                break
     return sorted(found)
 
 
