@@ -14,8 +14,8 @@ belong to the driver alone and must not live on in a child:
 ``os.register_at_fork`` hook closes them in every child. While the driver starts a system,
 :func:`admin_fork` names what the admin of *that* system keeps and sets up: its lock file, the
 SIGINT handler the driver had before :mod:`runic.actors.interrupts` held it, only that
-system's secret (``runic.actors.auth``), and ``sys.stdout``/``sys.stderr`` relayed to the
-driver (``runic.actors.relay``). The hook applies that once, in the first child, and forgets
+system's secret (``runic.actors.auth``), and logging and ``sys.stdout``/``sys.stderr``
+relayed to the driver (``runic.actors.relay``). The hook applies that once, in the first child, and forgets
 the registry there, so the admin's own forks (logger, actors) keep what the admin has.
 
 Threads: the registries are written by the driver's threads (the relay thread registers the
@@ -54,6 +54,8 @@ class AdminFork:
     close_fds: list[int] = field(default_factory=list)
     sigint_handler: Any = None
     relay_path: str | None = None
+    log_file: str | None = None
+    log_level: int = 30
 
 
 _admin: AdminFork | None = None
@@ -119,9 +121,10 @@ def _after_fork_in_child() -> None:
     from . import auth
 
     auth.keep_only_current()
-    if spec.relay_path is not None:
-        from . import relay
+    from . import relay
 
+    relay.install_actor_logging(spec.relay_path, spec.log_file, spec.log_level)
+    if spec.relay_path is not None:
         relay.install_stdio(spec.relay_path)
     else:  # no relay: still make print() in actors line-buffered on fds 1/2
         sys.stdout = open(1, "w", buffering=1, closefd=False, errors="backslashreplace")

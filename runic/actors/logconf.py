@@ -69,7 +69,8 @@ def log_defs(log_file: Path, level: int, relay_path: Path | None = None) -> dict
         }
     }
     if relay_path is not None:
-        handlers["relay"] = {"()": "runic.actors.relay.RelayHandler", "path": str(relay_path), "level": level}
+        handlers["relay"] = {"()": "runic.actors.relay.RelayHandler", "path": str(relay_path),
+                             "level": level, "skip_own": True}
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -115,13 +116,19 @@ class _AppendHandler(logging.Handler):
 
     def close(self) -> None:
         with _persistent_lock:
-            if _persistent.get((os.getpid(), str(self.path))) is self:
-                del _persistent[(os.getpid(), str(self.path))]
+            key = (os.getpid(), str(self.path))
+            if _persistent.get(key) is self:
+                del _persistent[key]
         try:
             os.close(self.fd)
         except OSError:
             pass
         super().close()
+
+
+def append_handler(path: str | os.PathLike, level: int = logging.NOTSET) -> logging.Handler:
+    """A handler appending one line per record to ``path`` (not registered anywhere)."""
+    return _AppendHandler(Path(path), level)
 
 
 _persistent: dict[tuple[int, str], _AppendHandler] = {}

@@ -4,14 +4,22 @@ Steps, hooks and runic itself log and print inside actor processes (worker hosts
 the runner). Without the relay those records went to files in the system's scratch directory,
 deleted at shutdown. With it:
 
-* **Logs.** thespian already forwards every record an actor logs (at or above the system's
-  level) to its logger process. The logger process hands each record to a
-  :class:`RelayHandler` (configured through thespian's ``logDefs``, beside the scratch
-  ``runic.log`` file), which sends it to the driver. The driver re-emits it with
-  ``logging.getLogger(record.name).handle(record)``, under the same logger name and level,
-  when that logger is enabled for the level in the driver — so the driver's handlers,
-  ``logging.basicConfig``, pytest's ``caplog`` and ``logger.setLevel`` apply as if the code
-  had run in the driver.
+* **Logs.** In every process of the system the root logger has exactly two handlers: a
+  :class:`RelayHandler`, which sends each record straight to the driver, and an append-only
+  handler on ``<scratch>/runic.log`` (diagnostics, removed with the system). The driver
+  re-emits each record with ``logging.getLogger(record.name).handle(record)``, under the same
+  logger name and level, when that logger is enabled for the level in the driver — so the
+  driver's handlers, ``logging.basicConfig``, pytest's ``caplog`` and ``logger.setLevel``
+  apply as if the code had run in the driver, and a record is handled once, by the driver.
+
+  Two things make that hold in forked processes (:func:`install_actor_logging`, run right
+  after the admin's fork): the loggers inherited from the driver (every module imported
+  before the system started holds one) lose the driver's handlers, which wrote into the
+  driver's streams or pytest's capture from the wrong process; and thespian's own root logger
+  for actor processes (``ThespianLogForwarder``, which sends records through thespian's
+  transport to its logger process, unsafely from threads other than the actor's) is replaced
+  by a plain root logger with the same two handlers (:func:`install`). The root level is the
+  system's level (see ``runic.actors.logconf``); loggers keep the levels the driver gave them.
 * **stdout/stderr.** ``sys.stdout`` and ``sys.stderr`` of every process of the system are
   line-buffered text streams whose lines are sent to the driver and written to *its*
   ``sys.stdout``/``sys.stderr`` (looked up at each write, so ``capsys`` and redirections
@@ -56,6 +64,8 @@ from typing import Any
 import msgpack
 
 __all__ = [
+    "install",
+    "install_actor_logging",
     "RELAY_FILE",
     "MAX_MESSAGE",
     "SEND_TIMEOUT",
@@ -158,18 +168,21 @@ class RelayClient:
 
 
 class RelayHandler(logging.Handler):
-    """A ``logging`` handler that sends records to the driver (used in thespian's logger process).
+    """A ``logging`` handler that sends records to the driver.
 
-    Records created in the process running the handler itself are skipped: in the logger
-    process those are thespian's own ("ActorSystem Logging Shutdown").
+    ``skip_own=True`` (how thespian's logger process is configured) skips the records created
+    in the process running the handler: there they are thespian's own ("ActorSystem Logging
+    Shutdown"); records of other processes only reach it from thespian's forwarding, which
+    runic replaces (see the module docs).
     """
 
-    def __init__(self, path: str, level: int | str = logging.NOTSET) -> None:
+    def __init__(self, path: str, level: int | str = logging.NOTSET, skip_own: bool = False) -> None:
         super().__init__(level)
         self.client = RelayClient(path)
+        self.skip_own = skip_own
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.process == os.getpid():
+        if self.skip_own and record.process == os.getpid():
             return
         try:
             self.client.send({"t": "log", "r": record_to_dict(record, self.formatter)})
@@ -216,6 +229,69 @@ def install_stdio(path: str | os.PathLike) -> None:
         stream = io.TextIOWrapper(io.BufferedWriter(raw), encoding="utf-8",
                                   errors="backslashreplace", line_buffering=True)
         setattr(sys, name, stream)
+
+
+# ------------------------------------------------------------------------ logging in actor processes
+
+_actor_handlers: list[logging.Handler] = []
+_actor_level = logging.WARNING
+_installed = False
+
+
+def install_actor_logging(relay_path: str | None, log_file: str | None, level: int) -> None:
+    """In a process just forked for a system: log only to the relay and the scratch log file."""
+    global _actor_level
+    from .logconf import append_handler
+
+    handlers: list[logging.Handler] = []
+    if relay_path is not None:
+        to_driver = RelayHandler(relay_path)
+        to_driver.addFilter(_not_thespian_banner)
+        handlers.append(to_driver)
+    if log_file is not None:
+        try:
+            handlers.append(append_handler(log_file))
+        except OSError:
+            pass
+    _actor_handlers[:] = handlers
+    _actor_level = level
+    root = logging.getLogger()
+    for logger in list(root.manager.loggerDict.values()):
+        if isinstance(logger, logging.Logger):
+            logger.handlers = []  # the driver's handlers: they write where the driver writes
+    root.handlers = list(handlers)
+    root.setLevel(level)
+
+
+def _not_thespian_banner(record: logging.LogRecord) -> bool:
+    """thespian's admin logs "++++ Actor System ... started" / "---- Actor System shutdown" at
+    INFO on the root logger at every start and stop: kept in runic.log, not sent to the driver."""
+    if record.name == "root" and record.levelno < logging.WARNING and isinstance(record.msg, str):
+        return not record.msg.startswith(("++++ Actor System", "---- Actor System"))
+    return True
+
+
+def _actor_root_logger(original: Any) -> Any:
+    def make(to_addr: Any = None, transport: Any = None, logLevel: int = 0) -> logging.Logger:  # noqa: N803
+        if not _actor_handlers:  # a system runic did not start: thespian's own forwarding
+            return original(to_addr, transport, logLevel)
+        root = logging.RootLogger(_actor_level)
+        for handler in _actor_handlers:
+            root.addHandler(handler)
+        return root
+
+    return make
+
+
+def install() -> None:
+    """Replace thespian's root logger of actor processes with runic's (idempotent; see module docs)."""
+    global _installed
+    if _installed:
+        return
+    from thespian.system import multiprocCommon
+
+    multiprocCommon.ThespianLogForwarder = _actor_root_logger(multiprocCommon.ThespianLogForwarder)  # type: ignore[attr-defined]
+    _installed = True
 
 
 # ------------------------------------------------------------------------------------- server

@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from . import auth, forking, procs, titles, transport_fixes
+from . import auth, forking, procs, relay, titles, transport_fixes
 from .errors import ActorSystemStartError, AttachError
 from .guardian import LOCK_FILE, Guardian
 from .interrupts import deferred_interrupt, held_sigint_handler
@@ -449,6 +449,7 @@ def _create_lock(scratch: Path) -> int:
 def _install_patches(host: str | None) -> None:
     install_bind_patch(host)
     auth.install()
+    relay.install()
     titles.install()
     transport_fixes.install()
 
@@ -538,7 +539,7 @@ def _start_admin(host: str, admin_port: int | None, scratch_root: Any, log_level
             caps = dict(capabilities or {})
             caps["Admin Port"] = port
             spec = forking.AdminFork(keep_fds={lock_fd}, sigint_handler=held_sigint_handler(),
-                                     relay_path=str(relay.path))
+                                     relay_path=str(relay.path), log_file=str(log_file), log_level=level)
             before = _child_pids(os.getpid())
             try:
                 with _RedirectedStdio(scratch / "stdio.log", spec), forking.admin_fork(spec):
