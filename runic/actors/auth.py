@@ -53,6 +53,7 @@ __all__ = [
     "REJECT_LOG_INTERVAL",
     "new_secret",
     "key_id",
+    "trust",
     "use_secret",
     "seal",
     "verify",
@@ -94,12 +95,17 @@ def key_id(secret: bytes) -> bytes:
     return kid
 
 
-def use_secret(secret: bytes) -> None:
-    """Trust ``secret`` for incoming frames and seal the frames of transports created from now on."""
-    global _current
+def trust(secret: bytes) -> None:
+    """Accept frames sealed with ``secret`` (without sealing anything with it)."""
     if len(secret) != SECRET_BYTES:
         raise ValueError(f"an actor system secret is {SECRET_BYTES} bytes, got {len(secret)}")
     _keys[key_id(secret)] = secret
+
+
+def use_secret(secret: bytes) -> None:
+    """Trust ``secret`` for incoming frames and seal the frames of transports created from now on."""
+    global _current
+    trust(secret)
     _current = secret
 
 

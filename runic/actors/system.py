@@ -63,6 +63,7 @@ SCRATCH_ENV = "RUNIC_SCRATCH_DIR"
 SCRATCH_ROOT_ENV = "RUNIC_SCRATCH_ROOT"
 ADMIN_PORT_ENV = "RUNIC_ADMIN_PORT"
 SHUTDOWN_GRACE_SECONDS = 5.0
+WAIT_SLICE_SECONDS = 0.2
 
 _live: "set[ActorSystemHandle]" = set()  # strong refs: dropped handles still shut down at exit
 _default: "ActorSystemHandle | None" = None
@@ -257,17 +258,38 @@ class ActorSystemHandle:
         with self.lock:
             return self.system.createActor(cls, globalName=global_name)
 
+    # Ctrl-C: a KeyboardInterrupt raised inside thespian's transport code (half-way through a
+    # send or a receive) leaves the driver's transport unusable, so every later request, the
+    # orderly shutdown included, waits for its full timeout. So each call into the transport
+    # holds SIGINT back (runic.actors.interrupts), and long waits are cut into slices of
+    # WAIT_SLICE_SECONDS: a Ctrl-C is raised between two slices, the transport consistent.
+
     def tell(self, address: Any, msg: Any) -> None:
-        with self.lock:
+        with self.lock, deferred_interrupt():
             self.system.tell(address, msg)
 
     def ask(self, address: Any, msg: Any, timeout: float) -> Any:
+        deadline = time.monotonic() + timeout
         with self.lock:
-            return self.system.ask(address, msg, timeout)
+            with deferred_interrupt():
+                reply = self.system.ask(address, msg, min(timeout, WAIT_SLICE_SECONDS))
+            if reply is not None:
+                return reply
+            return self._listen_until(deadline)
 
     def listen(self, timeout: float) -> Any:
         with self.lock:
-            return self.system.listen(timeout)
+            return self._listen_until(time.monotonic() + timeout)
+
+    def _listen_until(self, deadline: float) -> Any:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            with deferred_interrupt():
+                reply = self.system.listen(min(left, WAIT_SLICE_SECONDS))
+            if reply is not None:
+                return reply
 
     # -- shutdown -------------------------------------------------------------------------------
 
@@ -316,7 +338,10 @@ class ActorSystemHandle:
         except BaseException as exc:  # noqa: BLE001 - Ctrl-C: finish fast, then re-raise
             interrupted, grace = exc, 0.0
         try:
-            left = procs.wait_gone(self.pids(), grace)
+            pending = self.pids()
+            log.debug("shutdown of port %d: waiting %.1f s for %s", self.admin_port, grace,
+                      {p: procs.read_stat(p) for p in pending})
+            left = procs.wait_gone(pending, grace)
             killed = self._kill_all(left) if left else []
             if killed and interrupted is None:
                 log.warning(
@@ -331,6 +356,14 @@ class ActorSystemHandle:
         if interrupted is not None:
             raise interrupted
         return killed
+
+    def detach(self) -> None:
+        """Stop using the system without stopping it (for a handle from :func:`attach`). Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        _live.discard(self)
+        transport_fixes.close_system_transport(self.system)
 
     def kill(self) -> list[int]:
         """SIGKILL every process of the system now and remove its scratch directory (no orderly stop)."""

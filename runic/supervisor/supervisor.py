@@ -17,7 +17,7 @@ import os
 import signal
 import time
 import uuid
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from ..actors import ActorSystemHandle, default_system, procs
 from .actor import SupervisorActor
@@ -51,6 +51,7 @@ __all__ = ["Supervisor"]
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 30.0
+ALIVE_CHECK_SECONDS = 0.25
 
 
 class Supervisor:
@@ -156,7 +157,7 @@ class Supervisor:
         )
         if self.pid is not None and not self.is_alive():
             raise gone
-        reply = _request(self.system, self.address, msg, t)
+        reply = _request(self.system, self.address, msg, t, alive=self.is_alive if self.pid else None)
         if reply is None:
             if self.pid is not None and not self.is_alive():
                 raise gone
@@ -217,7 +218,8 @@ class Supervisor:
         tree = self.pids()
         if tree:
             try:
-                reply = _request(self.system, self.address, StopSupervisor(ref=_ref()), t)
+                reply = _request(self.system, self.address, StopSupervisor(ref=_ref()), t,
+                                 alive=self.is_alive)
             except Exception:  # noqa: BLE001 - fall through to the pid sweep
                 log.exception("asking supervisor %r to stop failed", self.name)
                 reply = None
@@ -251,25 +253,26 @@ def _exit_request() -> Any:
     return ActorExitRequest()
 
 
-def _request(system: ActorSystemHandle, address: Any, msg: Any, timeout: float) -> Any:
+def _request(system: ActorSystemHandle, address: Any, msg: Any, timeout: float,
+             alive: Callable[[], bool] | None = None) -> Any:
     """Ask ``address`` and return the reply whose ``ref`` matches ``msg.ref`` (None on timeout).
 
     thespian's ``ask`` returns the next message delivered to the caller, which may be a late
-    reply to an earlier request; those are skipped.
+    reply to an earlier request; those are skipped. With ``alive``, the wait is cut into
+    slices of :data:`ALIVE_CHECK_SECONDS` and ends early (``None``) once ``alive()`` is false:
+    a process that is gone will never answer.
     """
     ref = getattr(msg, "ref", None)
     deadline = time.monotonic() + timeout
+    step = timeout if alive is None else min(timeout, ALIVE_CHECK_SECONDS)
     with system.lock:
-        reply = system.ask(address, msg, timeout)
+        reply = system.ask(address, msg, step)
         while True:
-            if reply is None:
-                return None
-            if ref is None or getattr(reply, "ref", ref) == ref:
+            if reply is not None and (ref is None or getattr(reply, "ref", ref) == ref):
                 return reply
-            log.debug("skipping a stale reply %r", reply)
+            if reply is not None:
+                log.debug("skipping a stale reply %r", reply)
             left = deadline - time.monotonic()
-            if left <= 0:
+            if left <= 0 or (reply is None and alive is not None and not alive()):
                 return None
-            reply = system.listen(left)
-
-
+            reply = system.listen(left if alive is None else min(left, ALIVE_CHECK_SECONDS))
