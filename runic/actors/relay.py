@@ -18,7 +18,8 @@ deleted at shutdown. With it:
   driver's streams or pytest's capture from the wrong process; and thespian's own root logger
   for actor processes (``ThespianLogForwarder``, which sends records through thespian's
   transport to its logger process, unsafely from threads other than the actor's) is replaced
-  by a plain root logger with the same two handlers (:func:`install`). The root level is the
+  by that same inherited root logger (:func:`install`), so loggers created before and after the
+fork all end at it. The root level is the
   system's level (see ``runic.actors.logconf``); loggers keep the levels the driver gave them.
 * **stdout/stderr.** ``sys.stdout`` and ``sys.stderr`` of every process of the system are
   line-buffered text streams whose lines are sent to the driver and written to *its*
@@ -233,14 +234,13 @@ def install_stdio(path: str | os.PathLike) -> None:
 
 # ------------------------------------------------------------------------ logging in actor processes
 
-_actor_handlers: list[logging.Handler] = []
-_actor_level = logging.WARNING
+_actor_root: logging.Logger | None = None
 _installed = False
 
 
 def install_actor_logging(relay_path: str | None, log_file: str | None, level: int) -> None:
     """In a process just forked for a system: log only to the relay and the scratch log file."""
-    global _actor_level
+    global _actor_root
     from .logconf import append_handler
 
     handlers: list[logging.Handler] = []
@@ -253,14 +253,13 @@ def install_actor_logging(relay_path: str | None, log_file: str | None, level: i
             handlers.append(append_handler(log_file))
         except OSError:
             pass
-    _actor_handlers[:] = handlers
-    _actor_level = level
     root = logging.getLogger()
     for logger in list(root.manager.loggerDict.values()):
         if isinstance(logger, logging.Logger):
             logger.handlers = []  # the driver's handlers: they write where the driver writes
     root.handlers = list(handlers)
     root.setLevel(level)
+    _actor_root = root
 
 
 def _not_thespian_banner(record: logging.LogRecord) -> bool:
@@ -273,12 +272,9 @@ def _not_thespian_banner(record: logging.LogRecord) -> bool:
 
 def _actor_root_logger(original: Any) -> Any:
     def make(to_addr: Any = None, transport: Any = None, logLevel: int = 0) -> logging.Logger:  # noqa: N803
-        if not _actor_handlers:  # a system runic did not start: thespian's own forwarding
+        if _actor_root is None:  # a system runic did not start: thespian's own forwarding
             return original(to_addr, transport, logLevel)
-        root = logging.RootLogger(_actor_level)
-        for handler in _actor_handlers:
-            root.addHandler(handler)
-        return root
+        return _actor_root  # the inherited root, already set up: every logger ends there
 
     return make
 

@@ -1,8 +1,9 @@
 """Two fixes to thespian's transport in the driver: close what it leaves open, bound its waits.
 
-* **Sockets.** ``TCPTransport.close()`` closes the listening socket, the incoming sockets and
-  fails pending transmits, but not the idle outgoing sockets it keeps for reuse
-  (``_openSockets``) nor the sockets of pending transmits. thespian closes every temporary
+* **Sockets.** ``TCPTransport.close()`` closes the incoming sockets and fails pending
+  transmits, but not the idle outgoing sockets it keeps for reuse (``_openSockets``), nor the
+  sockets of pending transmits, nor — because its helper tests ``isinstance(socket.error,
+  Exception)``, which is always false — its own listening socket. thespian closes every temporary
   transport it creates for a ``createActor`` and its own at ``shutdown()``, so those sockets
   were left to the garbage collector, which reports each as a ``ResourceWarning`` (an error
   under ``pytest -W error::ResourceWarning``). :func:`install` makes ``close()`` close them too.
@@ -50,7 +51,9 @@ def install() -> None:
         intents = list(getattr(self, "_transmitIntents", {}).values())
         intents += list(getattr(self, "_waitingTransmits", []))
         idle = list(getattr(self, "_openSockets", {}).values())
+        listener = getattr(self, "socket", None)
         original_close(self)
+        _close_quietly(listener)  # thespian's own attempt is a no-op (a wrong isinstance test)
         for intent in intents:
             _close_quietly(getattr(intent, "socket", None))
         for each in idle:
