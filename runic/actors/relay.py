@@ -434,14 +434,9 @@ class RelayServer:
 
         for conn in list(self._conns):
             self._drop(conn)
-        for sock_or_fd in (self._listener,):
-            forking.unregister_private_socket(sock_or_fd)
-            try:
-                self._sel.unregister(sock_or_fd)
-            except (KeyError, ValueError):
-                pass
-            sock_or_fd.close()
+        forking.unregister_private_socket(self._listener)
         self._sel.close()
+        self._listener.close()
         for fd in (self._wake_r, self._wake_w):
             forking.unregister_private_fd(fd)
             try:

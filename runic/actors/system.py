@@ -339,8 +339,7 @@ class ActorSystemHandle:
             interrupted, grace = exc, 0.0
         try:
             pending = self.pids()
-            log.debug("shutdown of port %d: waiting %.1f s for %s", self.admin_port, grace,
-                      {p: procs.read_stat(p) for p in pending})
+            log.debug("shutdown of port %d: waiting up to %.1f s for %s", self.admin_port, grace, pending)
             left = procs.wait_gone(pending, grace)
             killed = self._kill_all(left) if left else []
             if killed and interrupted is None:
@@ -556,7 +555,7 @@ def _start_admin(host: str, admin_port: int | None, scratch_root: Any, log_level
         level = _log_level(log_level)
         guardian = Guardian.start(scratch, port) if watchdog else None
         lock_fd: int | None = None
-        relay: RelayServer | None = None
+        relay_server: RelayServer | None = None
         session: int | None = None
         try:
             scratch.mkdir(mode=0o700, parents=True)
@@ -564,7 +563,7 @@ def _start_admin(host: str, admin_port: int | None, scratch_root: Any, log_level
             secret = auth.new_secret()
             auth.write_secret(scratch, secret)
             auth.use_secret(secret)
-            relay = RelayServer(scratch / RELAY_FILE, name=f"runic-relay-{port}")
+            relay_server = RelayServer(scratch / RELAY_FILE, name=f"runic-relay-{port}")
             log_file = scratch / "runic.log"
             configure_thesplog(scratch / "thespian.log", level)
             os.environ[SCRATCH_ENV] = str(scratch)
@@ -572,11 +571,11 @@ def _start_admin(host: str, admin_port: int | None, scratch_root: Any, log_level
             caps = dict(capabilities or {})
             caps["Admin Port"] = port
             spec = forking.AdminFork(keep_fds={lock_fd}, sigint_handler=held_sigint_handler(),
-                                     relay_path=str(relay.path), log_file=str(log_file), log_level=level)
+                                     relay_path=str(relay_server.path), log_file=str(log_file), log_level=level)
             before = _child_pids(os.getpid())
             try:
                 with _RedirectedStdio(scratch / "stdio.log", spec), forking.admin_fork(spec):
-                    asys = ActorSystem(BASE, caps, logDefs=log_defs(log_file, level, relay.path),
+                    asys = ActorSystem(BASE, caps, logDefs=log_defs(log_file, level, relay_server.path),
                                        transientUnique=True)
             except Exception as exc:
                 raise ActorSystemStartError(
@@ -596,22 +595,22 @@ def _start_admin(host: str, admin_port: int | None, scratch_root: Any, log_level
             if guardian is not None:
                 guardian.tell_session(session)
             return ActorSystemHandle(asys, port, host, session, scratch, log_file, owned=True,
-                                     guardian=guardian, relay=relay, lock_fd=lock_fd)
+                                     guardian=guardian, relay=relay_server, lock_fd=lock_fd)
         except BaseException:
-            _abort_start(scratch, session, guardian, relay, lock_fd)
+            _abort_start(scratch, session, guardian, relay_server, lock_fd)
             raise
 
 
 def _abort_start(scratch: Path, session: int | None, guardian: Guardian | None,
-                 relay: RelayServer | None, lock_fd: int | None) -> None:
+                 relay_server: RelayServer | None, lock_fd: int | None) -> None:
     """Undo a start that failed or was interrupted before its handle existed."""
     from .guardian import cleanup
 
     try:
         cleanup(scratch, session, grace=0.0)  # SIGKILLs the lock holders (not us) and the session
     finally:
-        if relay is not None:
-            relay.close(0.2)
+        if relay_server is not None:
+            relay_server.close(0.2)
         if lock_fd is not None:
             forking.unregister_private_fd(lock_fd)
             os.close(lock_fd)

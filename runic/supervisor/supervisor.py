@@ -201,9 +201,10 @@ class Supervisor:
 
     def pids(self) -> list[int]:
         """Every live process of the tree: the supervisor and all its descendants."""
-        if not self.is_alive():
+        pid = self.pid
+        if pid is None or not self.is_alive():
             return []
-        return [self.pid] + procs.descendants(self.pid)  # type: ignore[list-item]
+        return [pid] + procs.descendants(pid)
 
     # -- stop ------------------------------------------------------------------------------------
 
