@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import auth, forking, procs, relay, titles, transport_fixes
+from ..errors import ArgumentError
 from .errors import ActorSystemStartError, AttachError
 from .guardian import LOCK_FILE, Guardian
 from .interrupts import deferred_interrupt, held_sigint_handler
@@ -495,6 +496,7 @@ def start_system(
     log_level: str | int | None = None,
     capabilities: dict | None = None,
     watchdog: bool = True,
+    secret: bytes | None = None,
 ) -> ActorSystemHandle:
     """Start a new ``multiprocTCPBase`` actor system and return its handle.
 
@@ -505,15 +507,22 @@ def start_system(
     ``log_level`` (default ``$RUNIC_LOG_LEVEL``, else the driver's root logging level) is the
     level from which the system's records reach the driver's ``logging``.
     ``watchdog=False`` lets the system outlive this process: no guardian, no watchdog (stop it
-    later with ``attach(port).shutdown()``).
+    later with ``attach(port).shutdown()``). ``secret`` (32 bytes) authenticates every message
+    of the system; default: a new random one. Give the same secret to systems that must talk
+    to each other (thespian conventions across machines); keep it as private as a password.
     """
     host = check_bind_host(host, allow_remote)
+    if secret is not None and (not isinstance(secret, bytes) or len(secret) != auth.SECRET_BYTES):
+        raise ArgumentError(
+            f"secret must be {auth.SECRET_BYTES} bytes (for example os.urandom({auth.SECRET_BYTES})), "
+            f"got {type(secret).__name__} of length {len(secret) if isinstance(secret, (bytes, str)) else '?'}"
+        )
     _install_patches(host)
 
     attempts = 1 if admin_port is not None else 3
     for attempt in range(attempts):
         try:
-            return _start_system_once(host, admin_port, scratch_root, log_level, capabilities, watchdog)
+            return _start_system_once(host, admin_port, scratch_root, log_level, capabilities, watchdog, secret)
         except ActorSystemStartError as exc:
             if attempt + 1 == attempts or "is not a valid or useable" not in str(exc):
                 raise
@@ -522,11 +531,11 @@ def start_system(
 
 
 def _start_system_once(host: str, admin_port: int | None, scratch_root: Any, log_level: Any,
-                       capabilities: dict | None, watchdog: bool) -> ActorSystemHandle:
+                       capabilities: dict | None, watchdog: bool, secret: bytes | None) -> ActorSystemHandle:
     handle: ActorSystemHandle | None = None
     try:
         with deferred_interrupt():
-            handle = _start_admin(host, admin_port, scratch_root, log_level, capabilities, watchdog)
+            handle = _start_admin(host, admin_port, scratch_root, log_level, capabilities, watchdog, secret)
             if watchdog:
                 _start_watchdog(handle)
     except BaseException:
@@ -539,7 +548,7 @@ def _start_system_once(host: str, admin_port: int | None, scratch_root: Any, log
 
 
 def _start_admin(host: str, admin_port: int | None, scratch_root: Any, log_level: Any,
-                 capabilities: dict | None, watchdog: bool) -> ActorSystemHandle:
+                 capabilities: dict | None, watchdog: bool, secret: bytes | None) -> ActorSystemHandle:
     from thespian.actors import ActorSystem
 
     with _start_lock:
@@ -560,7 +569,7 @@ def _start_admin(host: str, admin_port: int | None, scratch_root: Any, log_level
         try:
             scratch.mkdir(mode=0o700, parents=True)
             lock_fd = _create_lock(scratch)
-            secret = auth.new_secret()
+            secret = secret if secret is not None else auth.new_secret()
             auth.write_secret(scratch, secret)
             auth.use_secret(secret)
             relay_server = RelayServer(scratch / RELAY_FILE, name=f"runic-relay-{port}")

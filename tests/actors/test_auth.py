@@ -205,3 +205,16 @@ def test_attach_needs_the_secret(actor_system) -> None:
     finally:
         joined.detach()
     assert procs.is_alive(actor_system.admin_pid())
+
+
+def test_a_given_secret_is_used_and_checked(tmp_path) -> None:
+    from runic.actors import start_system
+    from runic.errors import ArgumentError
+
+    with pytest.raises(ArgumentError, match="32 bytes"):
+        start_system(secret=b"short")
+    secret = os.urandom(auth.SECRET_BYTES)
+    with start_system(secret=secret, scratch_root=tmp_path) as system:
+        assert (system.scratch_dir / auth.SECRET_FILE).read_bytes() == secret
+        sup = Supervisor.start_link([ChildSpec("x", (Echo, {}))], system=system, name="given")
+        assert isinstance(system.ask(sup.which_children()[0].address, Ping("p"), 10), Pong)

@@ -2,7 +2,7 @@
 
 Each trial runs ``tests.actors.sweep_driver`` (start a system, start a Runner, run workflows,
 shut down, in a loop) as a subprocess tagged with a unique environment variable, sends it
-SIGINT or SIGKILL after a random delay, then requires, within :data:`DEADLINE` seconds, that
+SIGINT or SIGKILL (and now and then SIGTERM) after a random delay, then requires, within :data:`DEADLINE` seconds, that
 every process carrying the tag is gone (the driver, its guardian, thespian's admin and logger,
 every actor) and that the trial's scratch root holds no directory. A SIGINTed driver must also
 exit by itself within :data:`SIGINT_EXIT` seconds (Ctrl-C never blocks for long).
@@ -35,6 +35,7 @@ PARALLEL = 4
 DEADLINE = 20.0
 SIGINT_EXIT = 10.0
 TAG_ENV = "RUNIC_SWEEP_TAG"
+SIGNALS = [signal.SIGINT, signal.SIGKILL, signal.SIGINT, signal.SIGKILL, signal.SIGTERM]
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Trial:
     delay: float
     phase: str = "?"
     driver_exit_s: float | None = None
+    clean_s: float | None = None
     leftovers: list[int] = field(default_factory=list)
     dirs_left: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -92,6 +94,7 @@ def run_trial(base: Path, sig: int, delay: float) -> Trial:
             trial.leftovers = tagged(tag)
             trial.dirs_left = sorted(p.name for p in root.iterdir())
             if not trial.leftovers and not trial.dirs_left:
+                trial.clean_s = time.monotonic() - t0
                 break
             time.sleep(0.1)
         if trial.leftovers:
@@ -110,7 +113,7 @@ def run_trial(base: Path, sig: int, delay: float) -> Trial:
 
 def sweep(base: Path, trials: int, seed: int) -> list[Trial]:
     rng = random.Random(seed)
-    plan = [(rng.choice([signal.SIGINT, signal.SIGKILL]), rng.uniform(0.2, 2.5)) for _ in range(trials)]
+    plan = [(rng.choice(SIGNALS), rng.uniform(0.2, 2.5)) for _ in range(trials)]
     with ThreadPoolExecutor(PARALLEL) as pool:
         results = list(pool.map(lambda p: run_trial(base, *p), plan))
     counts = Counter((signal.Signals(t.sig).name, t.phase) for t in results)
@@ -118,7 +121,10 @@ def sweep(base: Path, trials: int, seed: int) -> list[Trial]:
     print(f"\nkill sweep (seed {seed}): {trials} trials; kills by signal and phase: {dict(sorted(counts.items()))}")
     if exits:
         print(f"SIGINT -> driver exit: median {exits[len(exits) // 2]:.2f} s, max {exits[-1]:.2f} s")
-    print(f"trials with leftovers: {sum(1 for t in results if t.problems)}")
+    cleans = sorted(t.clean_s for t in results if t.clean_s is not None)
+    if cleans:
+        print(f"kill -> nothing left: median {cleans[len(cleans) // 2]:.2f} s, max {cleans[-1]:.2f} s")
+    print(f"trials with leftovers or a blocked driver: {sum(1 for t in results if t.problems)}")
     return results
 
 
