@@ -5,7 +5,7 @@
 Starts an actor system and one supervised Echo actor, then times ``ask(Ping)`` round trips
 (driver -> actor -> driver: two authenticated frames and two acknowledgements). Prints the
 median and p90 per round trip over ``--runs`` runs, and the cost of sealing and verifying one
-frame of ``--payload`` bytes (HMAC-SHA256) measured alone. Run the same script against another
+frame of ``--payload`` bytes (keyed BLAKE2b MAC) measured alone. Run the same script against another
 checkout (``PYTHONPATH=/path/to/other/checkout``) to compare.
 """
 

