@@ -7,7 +7,8 @@
 * :func:`default_system` is the process-wide system used when none is given.
 * :func:`current_scratch_dir` tells any process of a system where its scratch directory is.
 * :func:`add_persistent_log` makes a process append its log records to a file that outlives
-  the system.
+  the system; :func:`relay_this_process` sends the logs and output of a process an actor
+  started with ``exec`` (spawn, forkserver, subprocess) to the driver too.
 
 Every message between the system's processes is authenticated (``runic.actors.auth``); the
 system's logs and ``print()`` output reach the process that started it
@@ -19,6 +20,7 @@ cleanup guarantees.
 from .errors import ActorSystemError, ActorSystemStartError, AttachError, UnsafeBindAddressError
 from .logconf import LEVEL_ENV, add_persistent_log
 from .network import DEFAULT_HOST, is_loopback
+from .relay import relay_this_process
 from .system import (
     BASE,
     ActorSystemHandle,
@@ -47,6 +49,7 @@ __all__ = [
     "current_scratch_dir",
     "default_system",
     "is_loopback",
+    "relay_this_process",
     "remove_stale_scratch_dirs",
     "scratch_path",
     "set_default_system",

@@ -67,6 +67,7 @@ import msgpack
 __all__ = [
     "install",
     "install_actor_logging",
+    "relay_this_process",
     "RELAY_FILE",
     "MAX_MESSAGE",
     "SEND_TIMEOUT",
@@ -260,6 +261,32 @@ def install_actor_logging(relay_path: str | None, log_file: str | None, level: i
     root.handlers = list(handlers)
     root.setLevel(level)
     _actor_root = root
+
+
+LEVEL_ENV = "RUNIC_SYSTEM_LOG_LEVEL"  # the system's level, for processes exec'd by its actors
+
+
+def relay_this_process() -> bool:
+    """Send this process's logs and ``print()`` output to the driver of its actor system.
+
+    For processes an actor starts with ``exec`` (a ``multiprocessing`` *spawn* or *forkserver*
+    child, a Python subprocess): they inherit the environment, not the set-up. Call it first
+    thing in such a process (e.g. as a pool initializer). Returns ``False`` (and changes
+    nothing) outside an actor system or when its relay is gone.
+    """
+    scratch = os.environ.get("RUNIC_SCRATCH_DIR")
+    if not scratch:
+        return False
+    path = Path(scratch) / RELAY_FILE
+    if not path.exists():
+        return False
+    try:
+        level = int(os.environ.get(LEVEL_ENV, logging.WARNING))
+    except ValueError:
+        level = logging.WARNING
+    install_actor_logging(str(path), str(Path(scratch) / "runic.log"), level)
+    install_stdio(path)
+    return True
 
 
 def _not_thespian_banner(record: logging.LogRecord) -> bool:

@@ -409,6 +409,7 @@ class ActorSystemHandle:
             if os.environ.get(SCRATCH_ENV) == str(self.scratch_dir):
                 os.environ.pop(SCRATCH_ENV, None)
                 os.environ.pop(ADMIN_PORT_ENV, None)
+                os.environ.pop(relay.LEVEL_ENV, None)
 
     def __enter__(self) -> "ActorSystemHandle":
         return self
@@ -577,6 +578,7 @@ def _start_admin(host: str, admin_port: int | None, scratch_root: Any, log_level
             configure_thesplog(scratch / "thespian.log", level)
             os.environ[SCRATCH_ENV] = str(scratch)
             os.environ[ADMIN_PORT_ENV] = str(port)
+            os.environ[relay.LEVEL_ENV] = str(level)
             caps = dict(capabilities or {})
             caps["Admin Port"] = port
             spec = forking.AdminFork(keep_fds={lock_fd}, sigint_handler=held_sigint_handler(),

@@ -170,3 +170,24 @@ def test_persistent_log_in_an_actor_survives_the_system(tmp_path) -> None:
     text = path.read_text()
     assert "talker keeper started" in text
     assert [ln.split(": ", 1)[1] for ln in text.splitlines() if ": kept #" in ln] == ["kept #0", "kept #1", "kept #2"]
+
+
+def test_an_exec_started_process_can_join_the_relay(caplog, capsys) -> None:
+    import subprocess
+    import sys
+
+    caplog.set_level(logging.WARNING)
+    code = ("import logging; from runic.actors import relay_this_process; "
+            "assert relay_this_process(); logging.getLogger('tests.exec').warning('from exec %d', 1); "
+            "print('exec printed')")
+    with start_system() as system:
+        env = dict(os.environ)  # what an actor's exec'd child inherits
+        assert env["RUNIC_SCRATCH_DIR"] == str(system.scratch_dir)
+        subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert [r.getMessage() for r in caplog.records if r.name == "tests.exec"] == ["from exec 1"]
+    assert "exec printed" in capsys.readouterr().out
+    assert subprocess.run([sys.executable, "-c", "from runic.actors import relay_this_process as r; "
+                           "import sys; sys.exit(0 if r() is False else 1)"],
+                          env={k: v for k, v in os.environ.items() if k != "RUNIC_SCRATCH_DIR"},
+                          timeout=60).returncode == 0
