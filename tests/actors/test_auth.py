@@ -27,6 +27,7 @@ from runic.store import MnesiaStore
 from runic.supervisor import ChildSpec, Supervisor
 
 from ..supervisor.actors import Echo, Ping, Pong
+from ..waiting import wait_for
 from . import actors
 
 NOBODY = 65534
@@ -138,7 +139,7 @@ def test_frames_are_sealed_and_verified() -> None:
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to send as another uid (setuid)")
-def test_crafted_pickles_on_every_port_run_nothing(actor_system, tmp_path: Path) -> None:
+def test_crafted_pickles_on_every_port_run_nothing(actor_system, tmp_path: Path, caplog) -> None:
     runner = Runner.start_link(name="attacked", store=MnesiaStore, store_opts={"dir": str(tmp_path / "data")},
                                system=actor_system, pool_size=1, timeout=60)
     try:
@@ -171,6 +172,9 @@ def test_crafted_pickles_on_every_port_run_nothing(actor_system, tmp_path: Path)
             if port not in driver_ports:
                 assert how in ("closed", "reset"), f"port {port} ({who}) kept the connection: {how}"
         assert auth.rejected_count() >= rejected_before + 2, "the driver's endpoint did not reject"
+        # each process says so (once a minute at most), and the driver hears it through the relay
+        wait_for(lambda: {r.process for r in caplog.records if r.name == "runic.actors.auth"} >= set(ports.values()),
+                 timeout=30)
 
         # the tree keeps working, and every process is still the one it was
         assert set(actor_system.pids()) >= set(system_pids)
