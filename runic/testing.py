@@ -44,7 +44,8 @@ if TYPE_CHECKING:  # imported lazily: loading the plugin must stay cheap for eve
     from .actors import ActorSystemHandle
     from .runner import Runner
 
-__all__ = ["LazyActorSystem", "LazyRunner", "LEFTOVER_GRACE_SECONDS", "DEFAULT_RUNNER_OPTIONS"]
+__all__ = ["LazyActorSystem", "LazyRunner", "LEFTOVER_GRACE_SECONDS", "DEFAULT_RUNNER_OPTIONS",
+           "shutdown_and_check"]
 
 LEFTOVER_GRACE_SECONDS = 3.0
 DEFAULT_RUNNER_OPTIONS: dict[str, Any] = {"name": "test", "pool_size": 1, "timeout": 60.0}
@@ -149,7 +150,6 @@ class LazyRunner:
 @pytest.fixture
 def runic_actor_system(request: pytest.FixtureRequest) -> Iterator[LazyActorSystem]:
     """A fresh actor system for this test, started on first use; no process of it may outlive it."""
-    from .actors import procs
     from .actors import system as _system
 
     lazy = LazyActorSystem()
@@ -162,16 +162,27 @@ def runic_actor_system(request: pytest.FixtureRequest) -> Iterator[LazyActorSyst
         handle = current if current is not None and current is not previous else lazy._handle
         if handle is not None and not handle.closed:
             _print_logs_if_failed(request, handle)
-            killed = handle.shutdown()
-            left = procs.wait_gone(handle.pids(), LEFTOVER_GRACE_SECONDS)
-            if left:
-                procs.kill_pids(left, signal.SIGKILL)
-            if killed or left:
-                pytest.fail(
-                    f"processes of the test's actor system (port {handle.admin_port}) outlived "
-                    f"its shutdown and were killed by pid: {sorted(set(killed) | set(left))}",
-                    pytrace=False,
-                )
+            shutdown_and_check(handle)
+
+
+def shutdown_and_check(handle: "ActorSystemHandle") -> None:
+    """Shut ``handle``'s system down; fail the test if any of its processes outlived that.
+
+    Survivors (killed by the shutdown, or still alive :data:`LEFTOVER_GRACE_SECONDS` after it)
+    are killed by pid and named in the failure.
+    """
+    from .actors import procs
+
+    killed = handle.shutdown()
+    left = procs.wait_gone(handle.pids(), LEFTOVER_GRACE_SECONDS)
+    if left:
+        procs.kill_pids(left, signal.SIGKILL)
+    if killed or left:
+        pytest.fail(
+            f"processes of the test's actor system (port {handle.admin_port}) outlived "
+            f"its shutdown and were killed by pid: {sorted(set(killed) | set(left))}",
+            pytrace=False,
+        )
 
 
 @pytest.fixture

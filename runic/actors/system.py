@@ -315,12 +315,8 @@ class ActorSystemHandle:
         short: the processes are killed at once, everything is still removed, and the
         exception is raised again at the end.
         """
-        if self._closed or os.getpid() != self._creator_pid:
+        if not self._begin_stop():
             return []
-        self._closed = True
-        _live.discard(self)
-        if self.guardian is not None:
-            self.guardian.shutting_down()
         interrupted: BaseException | None = None
         killed: list[int] = []
         try:
@@ -367,16 +363,22 @@ class ActorSystemHandle:
 
     def kill(self) -> list[int]:
         """SIGKILL every process of the system now and remove its scratch directory (no orderly stop)."""
-        if self._closed or os.getpid() != self._creator_pid:
+        if not self._begin_stop():
             return []
-        self._closed = True
-        _live.discard(self)
-        if self.guardian is not None:
-            self.guardian.shutting_down()
         try:
             return self._kill_all(self.pids())
         finally:
             self._release(relay_timeout=0.2)
+
+    def _begin_stop(self) -> bool:
+        """Mark the handle closed (once, in the process that started it); False if nothing to do."""
+        if self._closed or os.getpid() != self._creator_pid:
+            return False
+        self._closed = True
+        _live.discard(self)
+        if self.guardian is not None:
+            self.guardian.shutting_down()
+        return True
 
     def _kill_all(self, pids: list[int]) -> list[int]:
         killed: list[int] = []
