@@ -256,8 +256,10 @@ def install_actor_logging(relay_path: str | None, log_file: str | None, level: i
             pass
     root = logging.getLogger()
     for logger in list(root.manager.loggerDict.values()):
-        if isinstance(logger, logging.Logger):
-            logger.handlers = []  # the driver's handlers: they write where the driver writes
+        if isinstance(logger, logging.Logger) and logger.handlers:
+            # the driver's handlers write where the driver writes: drop them; a logger that does
+            # not propagate gets the relay instead, so its records still reach the driver
+            logger.handlers = [] if logger.propagate else list(handlers)
     root.handlers = list(handlers)
     root.setLevel(level)
     _actor_root = root

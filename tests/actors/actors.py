@@ -13,6 +13,7 @@ from runic.actors import add_persistent_log
 from runic.supervisor import ChildActor
 
 log = logging.getLogger("tests.actors.talker")
+audit_log = logging.getLogger("tests.actors.audit")  # created in the driver, inherited by actors
 
 #: read by ``read_setting`` in a worker host; tests monkeypatch it
 SETTING = "original"
@@ -62,3 +63,11 @@ def noisy_step(x: int) -> int:
 def read_setting(x: Any) -> str:
     """A step returning the module attribute ``SETTING`` as the worker host sees it."""
     return f"{SETTING}:{os.environ.get('RUNIC_TEST_SETTING', '')}"
+
+
+class Auditor(ChildActor):
+    """Logs each Say on the ``tests.actors.audit`` logger (which the test makes non-propagating)."""
+
+    def receiveMsg_Say(self, msg: Say, sender: Any) -> None:  # noqa: N802
+        audit_log.warning(msg.text)
+        self.send(sender, "said")

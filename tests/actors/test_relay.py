@@ -191,3 +191,26 @@ def test_an_exec_started_process_can_join_the_relay(caplog, capsys) -> None:
                            "import sys; sys.exit(0 if r() is False else 1)"],
                           env={k: v for k, v in os.environ.items() if k != "RUNIC_SCRATCH_DIR"},
                           timeout=60).returncode == 0
+
+
+def test_a_non_propagating_logger_still_reaches_the_driver(caplog) -> None:
+    audit = logging.getLogger("tests.actors.audit")
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(f"{record.process}:{record.getMessage()}")
+
+    handler = Keep()
+    audit.addHandler(handler)
+    audit.propagate = False
+    try:
+        with start_system() as system:
+            sup = Supervisor.start_link([ChildSpec("auditor", (actors.Auditor, {}))], system=system, name="audit")
+            assert system.ask(sup.which_children()[0].address, actors.Say("audited"), 30) == "said"
+        # handled once, by the driver's handler, for the record logged in the actor process
+        assert [s.split(":", 1)[1] for s in seen] == ["audited"]
+        assert int(seen[0].split(":")[0]) != os.getpid()
+    finally:
+        audit.removeHandler(handler)
+        audit.propagate = True
