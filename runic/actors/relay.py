@@ -32,7 +32,9 @@ fork all end at it. The root level is the
 scratch directory (only this user, and root, can connect; the server also checks the peer's
 uid with ``SO_PEERCRED``). Messages are msgpack maps of plain values — never pickle: a record
 travels as its attributes, with the message already formatted and the traceback as text.
-Each message is one packet (reliable, ordered, never split), at most :data:`MAX_MESSAGE` bytes.
+Each message is one packet (reliable, ordered, never split), at most :data:`MAX_MESSAGE` bytes:
+output is sent in chunks of that size, and an oversized record keeps the first 15,000
+characters of its message and traceback (the scratch ``runic.log`` has it whole).
 
 **Failure.** A client that cannot send (the driver is gone or does not read for
 :data:`SEND_TIMEOUT` s) drops the connection and retries a second later; meanwhile output goes
@@ -84,6 +86,7 @@ RELAY_FILE = "relay.sock"
 MAX_MESSAGE = 60_000
 SEND_TIMEOUT = 5.0
 RETRY_SECONDS = 1.0
+_TRUNCATE = 15_000  # characters kept of each long field of an oversized record
 _RECV = 1 << 18
 
 #: LogRecord attributes that travel (everything else is dropped)
@@ -187,7 +190,12 @@ class RelayHandler(logging.Handler):
         if self.skip_own and record.process == os.getpid():
             return
         try:
-            self.client.send({"t": "log", "r": record_to_dict(record, self.formatter)})
+            fields = record_to_dict(record, self.formatter)
+            if len(msgpack.packb(fields, use_bin_type=True)) > MAX_MESSAGE - 1024:
+                for key in ("msg", "exc_text", "stack_info"):  # a huge record: keep its head
+                    if isinstance(fields.get(key), str) and len(fields[key]) > _TRUNCATE:
+                        fields[key] = fields[key][:_TRUNCATE] + " [... cut by the log relay]"
+            self.client.send({"t": "log", "r": fields})
         except Exception:  # noqa: BLE001 - logging must never raise
             self.handleError(record)
 

@@ -214,3 +214,13 @@ def test_a_non_propagating_logger_still_reaches_the_driver(caplog) -> None:
     finally:
         audit.removeHandler(handler)
         audit.propagate = True
+
+
+def test_a_huge_record_arrives_cut_not_lost(caplog) -> None:
+    caplog.set_level(logging.WARNING)
+    with start_system() as system:
+        sup = Supervisor.start_link([ChildSpec("talker", (actors.Talker, {}))], system=system, name="huge")
+        assert system.ask(sup.which_children()[0].address, actors.Say("y" * 200_000), 30) == "said"
+    [record] = [r for r in caplog.records if r.name == "tests.actors.talker" and r.getMessage().startswith("yyy")]
+    assert record.getMessage().endswith("[... cut by the log relay]")
+    assert 10_000 < len(record.getMessage()) < 20_000
