@@ -1,9 +1,11 @@
 """Where the actor system listens, and the trust boundary that decides it.
 
-thespian's TCP transport unpickles whatever reaches its sockets, so anybody who can connect to
-an actor's port can run code as the runner's user. runic therefore binds every socket of the
-system (admin, logger, every actor, the driver's own endpoint) to the loopback interface by
-default, and refuses any other address unless the caller opts in with ``allow_remote=True``.
+thespian's TCP transport unpickles what reaches its sockets. runic authenticates every frame
+before that (``runic.actors.auth``), and in addition binds every socket of the system (admin,
+logger, every actor, the driver's own endpoint) to the loopback interface by default, refusing
+any other address unless the caller opts in with ``allow_remote=True``: off loopback, frames
+travel in clear, any host can flood the ports, and a leaked secret would be remote code
+execution.
 
 Stock thespian binds every listening socket to ``0.0.0.0`` whatever ``THESPIAN_BASE_IPADDR``
 says (``IPActorAddress.bindname`` is ``('', port)`` for every "external" address, and every
@@ -67,14 +69,14 @@ def check_bind_host(host: str, allow_remote: bool) -> str:
         return host
     if not allow_remote:
         raise UnsafeBindAddressError(
-            f"refusing to listen on {host!r}: thespian unpickles every message that reaches "
-            "its ports, so anyone who can connect can run code as this user. Use the default "
-            "host '127.0.0.1', or pass allow_remote=True if every machine that can reach "
-            f"{host!r} is trusted (see docs/supervision.md, 'Trust model')"
+            f"refusing to listen on {host!r}: messages between actors travel in clear and are "
+            "unpickled once authenticated, so a network that can reach the ports must be trusted. "
+            "Use the default host '127.0.0.1', or pass allow_remote=True if every machine that "
+            f"can reach {host!r} is trusted (see docs/supervision.md, 'Trust model')"
         )
     log.warning(
-        "actor system listens on non-loopback address %s (allow_remote=True): every host that "
-        "can reach it can run code as this user",
+        "actor system listens on non-loopback address %s (allow_remote=True): its messages "
+        "travel in clear, and every host that can reach it can flood its ports",
         host,
     )
     return host

@@ -17,7 +17,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 __all__ = [
     "ProcStat",
@@ -29,6 +29,7 @@ __all__ = [
     "session_pids",
     "descendants",
     "pids_listening_on",
+    "pids_holding",
     "kill_pids",
     "wait_gone",
 ]
@@ -153,12 +154,8 @@ def _listening_inodes(port: int) -> set[str]:
     return inodes
 
 
-def pids_listening_on(port: int) -> list[int]:
-    """Processes holding a TCP socket that listens on ``port`` (any local address)."""
-    inodes = _listening_inodes(port)
-    if not inodes:
-        return []
-    targets = {f"socket:[{i}]" for i in inodes}
+def _pids_with_fd(matches: Callable[[str], bool]) -> list[int]:
+    """Processes with an open descriptor whose ``/proc/PID/fd`` link ``matches``."""
     found: list[int] = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -170,12 +167,28 @@ def pids_listening_on(port: int) -> list[int]:
             continue
         for fd in fds:
             try:
-                if os.readlink(f"{fd_dir}/{fd}") in targets:
-                    found.append(int(name))
-                    break
+                link = os.readlink(f"{fd_dir}/{fd}")
             except OSError:
                 continue
+            if matches(link):
+                found.append(int(name))
+                break
     return sorted(found)
+
+
+def pids_listening_on(port: int) -> list[int]:
+    """Processes holding a TCP socket that listens on ``port`` (any local address)."""
+    inodes = _listening_inodes(port)
+    if not inodes:
+        return []
+    targets = {f"socket:[{i}]" for i in inodes}
+    return _pids_with_fd(targets.__contains__)
+
+
+def pids_holding(path: str | os.PathLike) -> list[int]:
+    """Processes that hold ``path`` open (also after it was deleted), found through ``/proc/*/fd``."""
+    target = os.fspath(path)
+    return _pids_with_fd({target, target + " (deleted)"}.__contains__)
 
 
 def kill_pids(pids: Iterable[int], sig: int = signal.SIGKILL) -> list[int]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 __all__ = ["ReplyStash", "stash_of", "send", "receive_any", "request"]
 
@@ -96,14 +96,26 @@ def receive_any(system: Any, refs: Iterable[Any], timeout: float) -> Any:
                 stash.put(got)
 
 
-def request(system: Any, address: Any, msg: Any, timeout: float) -> Any:
-    """Send ``msg`` and return the reply whose ``ref`` matches ``msg.ref`` (None on timeout)."""
+def request(system: Any, address: Any, msg: Any, timeout: float, *,
+            alive: Callable[[], bool] | None = None, check_every: float = 1.0) -> Any:
+    """Send ``msg`` and return the reply whose ``ref`` matches ``msg.ref`` (None on timeout).
+
+    With ``alive``, the wait is cut into slices of ``check_every`` seconds and ends early
+    (``None``) once ``alive()`` is false."""
     ref = getattr(msg, "ref", None)
     if ref is None:  # a request without a ref cannot be matched: the next message is its reply
         with system.lock:
             return system.ask(address, msg, timeout)
     send(system, address, msg)
-    reply = receive_any(system, (ref,), timeout)
+    deadline = time.monotonic() + timeout
+    reply = None
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        reply = receive_any(system, (ref,), left if alive is None else min(left, check_every))
+        if reply is not None or (alive is not None and not alive()):
+            break
     if reply is None:
         stash_of(system).forget(ref)
     return reply

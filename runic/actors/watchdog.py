@@ -1,23 +1,22 @@
-"""The system watchdog: stops an actor system whose driver died without shutting it down.
+"""The system watchdog: shuts down, in order, an actor system whose driver died.
 
 thespian's admin, logger and actors outlive the process that started them. A driver that
 exits normally runs :meth:`ActorSystemHandle.shutdown` from ``atexit``; a driver killed with
 SIGKILL runs nothing. So every system started by :func:`runic.actors.start_system` also gets a
 :class:`SystemWatchdog`: a small top-level actor that polls the driver's pid (with its start
-time, so a recycled pid does not fool it). When the driver is gone it
+time, so a recycled pid does not fool it) every :data:`POLL_SECONDS`. When the driver is gone
+it asks the admin to shut the whole system down, which stops every actor in order (each
+``ChildActor`` runs its ``on_stop``).
 
-1. forks a detached *cleaner* (its own session) that waits for the system's processes to
-   exit, SIGKILLs whatever is left after a grace period and removes the scratch directory;
-2. asks the admin to shut the whole system down.
+The hard guarantee is the system's guardian (``runic.actors.guardian``): it notices the
+driver's death at once (end-of-file on a pipe), gives this orderly shutdown a few seconds,
+then SIGKILLs whatever is left and removes the scratch directory. The watchdog's process
+title is ``runic: watchdog``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import signal
-import time
 from dataclasses import dataclass
 
 from thespian.actors import ActorTypeDispatcher, WakeupMessage
@@ -29,7 +28,6 @@ __all__ = ["WatchDriver", "SystemWatchdog", "POLL_SECONDS"]
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
-CLEANER_GRACE_SECONDS = 10.0
 
 
 @dataclass
@@ -69,33 +67,4 @@ class SystemWatchdog(ActorTypeDispatcher):
             "driver pid %d exited without shutting its actor system down; shutting it down now",
             w.driver_pid,
         )
-        _fork_cleaner(w.session, w.scratch_dir, exclude=os.getpid())
         self.actorSystemShutdown()
-
-
-def _fork_cleaner(session: int, scratch_dir: str | None, exclude: int) -> None:
-    """Fork a process outside the system's session that finishes the cleanup."""
-    try:
-        pid = os.fork()
-    except OSError:  # pragma: no cover - out of processes
-        log.exception("cannot fork the cleaner; leftovers must be stopped by hand")
-        return
-    if pid:
-        return
-    # child: never return into thespian code
-    code = 0
-    try:
-        os.setsid()
-        os.closerange(3, 65536)
-        deadline = time.monotonic() + CLEANER_GRACE_SECONDS
-        while time.monotonic() < deadline:
-            if not [p for p in procs.session_pids(session) if p != exclude]:
-                break
-            time.sleep(0.05)
-        procs.kill_pids(procs.session_pids(session), signal.SIGKILL)
-        if scratch_dir:
-            shutil.rmtree(scratch_dir, ignore_errors=True)
-    except BaseException:  # pragma: no cover - nothing sensible left to do
-        code = 1
-    finally:
-        os._exit(code)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +72,10 @@ log = logging.getLogger(__name__)
 
 _TIMEOUT = "runic.supervisor:timeout"
 KILL_WAIT_SECONDS = 5.0
+#: while waiting for a child to exit, how often its pid is checked too: thespian's
+#: ChildActorExited is occasionally not delivered (or not matched) for a child SIGKILLed right
+#: after a sibling exited, which used to stall a stop for the whole wait
+EXIT_POLL_SECONDS = 0.05
 
 
 @dataclass
@@ -248,7 +253,7 @@ class SupervisorActor(ChildActor):
             err = f"it did not answer its start within {timeout} s"
         if c.state != "stopped":  # failed but still alive (or exiting): make sure it is gone
             self._kill(c)
-            yield Wait("exit", cid, KILL_WAIT_SECONDS)
+            yield from self._await_exit(c, cid, KILL_WAIT_SECONDS, "start_failed")
             self._mark_stopped(c, "start_failed")
         c.last_exit = f"start_failed: {err}"
         log.error("supervisor %r: child %r failed to start: %s", self._name, cid, err)
@@ -263,21 +268,38 @@ class SupervisorActor(ChildActor):
         timeout = shutdown_timeout(c.spec)
         if timeout == 0.0:
             self._kill(c)
-            timeout = KILL_WAIT_SECONDS
+            exited = yield from self._await_exit(c, cid, KILL_WAIT_SECONDS, "killed")
         else:
             self.send(c.address, ChildShutdown(reason))
-        res = yield Wait("exit", cid, timeout)
-        if res[0] == "timeout":
-            log.warning(
-                "supervisor %r: child %r did not stop within its shutdown of %s s; killing pid %s",
-                self._name, cid, c.spec.shutdown, c.pid,
-            )
-            self._kill(c)
-            res = yield Wait("exit", cid, KILL_WAIT_SECONDS)
-            if res[0] == "timeout":
-                if procs.is_alive(c.pid):
-                    log.error("supervisor %r: child %r (pid %s) survived SIGKILL", self._name, cid, c.pid)
-                self._mark_stopped(c, "killed")
+            exited = yield from self._await_exit(c, cid, timeout, "shutdown")
+            if not exited:
+                log.warning(
+                    "supervisor %r: child %r did not stop within its shutdown of %s s; killing pid %s",
+                    self._name, cid, c.spec.shutdown, c.pid,
+                )
+                self._kill(c)
+                exited = yield from self._await_exit(c, cid, KILL_WAIT_SECONDS, "killed")
+        if not exited:
+            if procs.is_alive(c.pid):
+                log.error("supervisor %r: child %r (pid %s) survived SIGKILL", self._name, cid, c.pid)
+            self._mark_stopped(c, "killed")
+
+    def _await_exit(self, c: _Child, cid: str, timeout: float | None, reason: str) -> Op:
+        """Wait until child ``c`` exits (its ChildActorExited, or its pid found dead); True if it did.
+
+        ``reason`` is recorded when the exit is noticed through the pid rather than thespian.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            res = yield Wait("exit", cid, EXIT_POLL_SECONDS if left is None else min(EXIT_POLL_SECONDS, left))
+            if res[0] != "timeout" or c.state == "stopped":
+                return True
+            if c.pid and not procs.is_alive(c.pid):
+                self._mark_stopped(c, c.notice or reason)
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
 
     def _stop_all(self, reason: str) -> Op:
         for cid in reversed(list(self._children)):
@@ -429,6 +451,19 @@ class SupervisorActor(ChildActor):
         c = self._child_by_address(msg.childAddress)
         if c is None:
             return  # thespian reports each exit twice; or not one of ours
+        self._child_exited(c)
+
+    def _orphan_tick(self, msg: Any, sender: Any) -> None:
+        super()._orphan_tick(msg, sender)
+        if self._exiting:
+            return
+        for c in list(self._children.values()):  # an exit thespian did not report
+            if c.state == "running" and c.pid and not procs.is_alive(c.pid) and not self._ops.busy:
+                log.debug("supervisor %r: child %r (pid %s) is gone without an exit notice",
+                          self._name, c.spec.id, c.pid)
+                self._child_exited(c)
+
+    def _child_exited(self, c: _Child) -> None:
         if c.state == "stopping":
             reason = "shutdown"
         elif c.state == "starting":

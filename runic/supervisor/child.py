@@ -10,6 +10,8 @@ thespian:
   :class:`~runic.supervisor.messages.ErrorReply`, tells its supervisor, logs the traceback and
   exits its process with status 1, so the supervisor sees an abnormal exit and applies the
   child's restart type.
+* **Named.** Once started, its process title is ``runic: <title>`` derived from its child id
+  (:meth:`ChildActor.process_title`, rule in ``runic.actors.titles``).
 * **Linked to its parent.** A child is an OS child of the actor that created it (its
   supervisor). It asks the kernel for SIGKILL when that process dies (``PR_SET_PDEATHSIG``),
   and also polls its parent pid every :attr:`ChildActor.orphan_poll_seconds`: a child whose
@@ -35,7 +37,7 @@ from thespian.actors import (
     WakeupMessage,
 )
 
-from ..actors import procs
+from ..actors import procs, titles
 from .errors import ChildAlreadyPresentError
 from .messages import (
     ChildCrashed,
@@ -125,6 +127,10 @@ class ChildActor(ActorTypeDispatcher):
     def on_stop(self, reason: str) -> None:
         """Orderly shutdown: ``reason`` is ``"shutdown"``, ``"normal"``, ``"orphaned"`` or ``"link_down"``."""
 
+    def process_title(self) -> str:
+        """What ``ps`` shows after ``runic: `` once started (see ``runic.actors.titles``)."""
+        return titles.child_title(self.child_id or type(self).__qualname__, self.child_type)
+
     # -- public helpers -----------------------------------------------------------------------
 
     def exit_normally(self) -> None:
@@ -189,6 +195,10 @@ class ChildActor(ActorTypeDispatcher):
             return
         self.child_id = msg.child_id
         self.opts = dict(msg.opts or {})
+        try:
+            titles.set_title(self.process_title())
+        except Exception:  # noqa: BLE001 - a title is never worth a failed start
+            log.debug("could not set the process title", exc_info=True)
         self.supervisor_address = msg.supervisor_address
         self.supervisor_pid = msg.supervisor_pid
         if msg.link_pid:

@@ -7,6 +7,8 @@ instead export the class to start through a module-level ``child_spec``).
 
 from __future__ import annotations
 
+import builtins
+
 import importlib
 import math
 from dataclasses import dataclass, field
@@ -99,14 +101,14 @@ class ChildSpec:
     def __reduce__(self):  # opts is derived; pickle only the constructor arguments
         return (ChildSpec, (self.id, self.start, self.restart, self.shutdown, self.type))
 
-    def actor_class(self) -> type:
+    def actor_class(self) -> "builtins.type":
         """The actor class to start (imports ``"module:Class"`` references)."""
         return resolve_class(self.start[0], self.id)
 
     def replace(self, **changes: Any) -> "ChildSpec":
         """A copy with some fields changed."""
-        args = {"id": self.id, "start": self.start, "restart": self.restart,
-                "shutdown": self.shutdown, "type": self.type}
+        args: dict[str, Any] = {"id": self.id, "start": self.start, "restart": self.restart,
+                                "shutdown": self.shutdown, "type": self.type}
         args.update(changes)
         return ChildSpec(**args)
 

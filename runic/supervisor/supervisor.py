@@ -16,7 +16,7 @@ import logging
 import os
 import signal
 import uuid
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from ..actors import ActorSystemHandle, default_system, procs
 from ..actors.replies import request
@@ -51,6 +51,7 @@ __all__ = ["Supervisor"]
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 30.0
+ALIVE_CHECK_SECONDS = 0.25
 
 
 class Supervisor:
@@ -156,7 +157,7 @@ class Supervisor:
         )
         if self.pid is not None and not self.is_alive():
             raise gone
-        reply = _request(self.system, self.address, msg, t)
+        reply = _request(self.system, self.address, msg, t, alive=self.is_alive if self.pid else None)
         if reply is None:
             if self.pid is not None and not self.is_alive():
                 raise gone
@@ -200,9 +201,10 @@ class Supervisor:
 
     def pids(self) -> list[int]:
         """Every live process of the tree: the supervisor and all its descendants."""
-        if not self.is_alive():
+        pid = self.pid
+        if pid is None or not self.is_alive():
             return []
-        return [self.pid] + procs.descendants(self.pid)  # type: ignore[list-item]
+        return [pid] + procs.descendants(pid)
 
     # -- stop ------------------------------------------------------------------------------------
 
@@ -217,7 +219,8 @@ class Supervisor:
         tree = self.pids()
         if tree:
             try:
-                reply = _request(self.system, self.address, StopSupervisor(ref=_ref()), t)
+                reply = _request(self.system, self.address, StopSupervisor(ref=_ref()), t,
+                                 alive=self.is_alive)
             except Exception:  # noqa: BLE001 - fall through to the pid sweep
                 log.exception("asking supervisor %r to stop failed", self.name)
                 reply = None
@@ -251,9 +254,13 @@ def _exit_request() -> Any:
     return ActorExitRequest()
 
 
-def _request(system: ActorSystemHandle, address: Any, msg: Any, timeout: float) -> Any:
+def _request(system: ActorSystemHandle, address: Any, msg: Any, timeout: float,
+             alive: Callable[[], bool] | None = None) -> Any:
     """Ask ``address`` and return the reply whose ``ref`` matches ``msg.ref`` (None on timeout).
 
     Replies to other requests of this process that arrive meanwhile are kept for their own
-    waiters (:mod:`runic.actors.replies`), never dropped."""
-    return request(system, address, msg, timeout)
+    waiters (:mod:`runic.actors.replies`), never dropped. With ``alive``, the wait is cut into
+    slices of :data:`ALIVE_CHECK_SECONDS` and ends early (``None``) once ``alive()`` is false:
+    a process that is gone will never answer.
+    """
+    return request(system, address, msg, timeout, alive=alive, check_every=ALIVE_CHECK_SECONDS)

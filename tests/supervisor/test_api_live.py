@@ -17,7 +17,7 @@ from runic.supervisor import (
 from runic.supervisor.messages import ChildStarted, Done, ErrorReply, StartChild, TerminateChild
 
 from .actors import AskSupervisor, Echo, FailingStart, RunnerActor
-from .helpers import all_gone, children, ping, wait_until
+from .helpers import all_gone, children, ping, read_journal, wait_until
 
 
 def test_dynamic_children(actor_system) -> None:
@@ -102,7 +102,7 @@ def test_system_shutdown_stops_trees_in_order(tmp_path) -> None:
         killed = handle.shutdown()
     assert killed == []
     assert handle.pids() == []
-    stops = [line for line in open(journal) if line.startswith("stop")]
+    stops = [line for line in read_journal(journal) if line.startswith("stop")]
     assert [s.split()[1] for s in stops] == ["c", "b", "a"]
 
 

@@ -7,10 +7,11 @@ import signal
 
 import pytest
 
+from runic.actors import procs
 from runic.supervisor import ChildSpec, Supervisor
 
 from .actors import Crash, Echo
-from .helpers import all_gone, children, ping, running_pids, wait_restarted, wait_until
+from .helpers import all_gone, children, ping, read_journal, running_pids, wait_restarted, wait_until
 
 IDS = ["a", "b", "c"]
 
@@ -70,9 +71,9 @@ def test_exception_is_a_crash_not_a_retry(actor_system, tmp_path) -> None:
     assert reply.type == "RuntimeError"
     new = wait_restarted(sup, "a", old.pid)
     assert new.last_exit.startswith("crash: RuntimeError")
-    wait_until(lambda: not os.path.exists(f"/proc/{old.pid}/stat") or open(f"/proc/{old.pid}/stat").read().split()[2] == "Z",
+    wait_until(lambda: not os.path.exists(f"/proc/{old.pid}/stat") or procs.read_stat(old.pid) is None or procs.read_stat(old.pid).is_zombie,
                what="old process gone")
     # one start per process: the crashing message was not handled twice by a surviving process
-    starts = [line for line in open(journal) if line.startswith("start a ")]
+    starts = [line for line in read_journal(journal) if line.startswith("start a ")]
     assert len(starts) == 2
     sup.stop()
