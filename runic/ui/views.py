@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Hashable, Iterable
 
 from ..events import FailureRecorded, RunnableCompleted, RunnableDispatched, RunnableFailed
+from ..export import _state_class as state_class  # one ranking of states, shared with the exports
 from ..export import node_summaries
 from ..facts import STRIPPED, Fact
 from ..store import STATUSES, NotFoundError
@@ -116,20 +117,12 @@ def live_state(store: Any, wid: Hashable) -> dict:
 
 
 def node_state(s: dict, running: int) -> str:
-    """The state of a node summary (:func:`runic.export.node_summaries`; see the module docs)."""
-    if s["failed"]:
-        return "failed"
-    if running:
+    """The state of a node summary (:func:`runic.export.node_summaries`) with ``running``
+    attempts in flight (see the module docs): the exports' state, with ``running`` ranked
+    right after ``failed``."""
+    if running and not s["failed"]:
         return "running"
-    if s["pending"]:
-        return "pending"
-    if s["cancelled"]:
-        return "cancelled"
-    if s["satisfied"] is not None and s["ran"] and not s["satisfied"]:
-        return "unsatisfied"
-    if s["ran"] or s["produced"]:
-        return "ran"
-    return "idle"
+    return state_class(s)
 
 
 def _graph(wf: Any, labels: dict[int, NodeInfo]) -> dict:

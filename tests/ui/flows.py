@@ -12,23 +12,9 @@ import time
 
 import runic
 
+from ..cli.userflows import add, explode, parse, price
+
 NAP_SECONDS = float(os.environ.get("RUNIC_TEST_NAP", "0.25"))
-
-
-def parse(order):
-    return order["items"]
-
-
-def price(item):
-    return item["qty"] * item["price"]
-
-
-def add(x, acc):
-    return acc + x
-
-
-def explode(total):
-    raise ValueError(f"cannot ship an order of {total}")
 
 
 def nap(x):

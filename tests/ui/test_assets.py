@@ -3,27 +3,15 @@ wheel, byte for byte, and the vendored library's licence ships beside it."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
-import pytest
-
 from runic.ui.assets import VENDORED
+
+from ..test_packaging import wheel  # noqa: F401 - the module-scoped fixture that builds the wheel
 
 ROOT = Path(__file__).resolve().parents[2]
 UI = ROOT / "runic" / "ui"
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("ui-wheel")
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(out),
-                           str(ROOT)], capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    [built] = list(out.glob("*.whl"))
-    return built
 
 
 def test_every_dashboard_file_is_in_the_wheel(wheel: Path) -> None:
