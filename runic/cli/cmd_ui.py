@@ -133,9 +133,9 @@ def ui_command(port: int, read_only: bool, settings: Settings) -> None:
     finally:
         with interrupts.deferred():
             calls.close()
-            resumed = runners.current() is not None if runners is not None else False
             dashboard.close()
         signal.signal(signal.SIGTERM, previous)
-    note = ("; workflows it resumed and that were still running stay 'running' in the store: "
-            f"`{settings.command('resume')} ID` continues them") if resumed else ""
+    resumed = sorted(map(str, dashboard.actions.resumed)) if dashboard.actions is not None else []
+    note = (f"; it resumed {', '.join(resumed)}: what was still running stays 'running' in the store, and "
+            f"`{settings.command('resume')} ID` continues it") if resumed else ""
     console.print(esc(f"dashboard stopped{note}"), soft_wrap=True)

@@ -165,6 +165,8 @@ class Actions:
         self.store = store
         self.runners = runners
         self.owner = owner or ui_owner()
+        self.resumed: set[Hashable] = set()
+        """Workflows resumed from the dashboard (in its Runner)."""
         self._lock = threading.Lock()
 
     def _live_here(self, wid: Hashable) -> Any | None:
@@ -224,6 +226,7 @@ class Actions:
             if wid in self._call(runner.list_workflows):
                 return Outcome(f"workflow {wid} is already running in this dashboard's Runner", False)
             host = self._call(runner.resume, wid)
+            self.resumed.add(wid)
             return Outcome(f"resumed workflow {wid} (was {status}) on {host}", True)
 
     @staticmethod
@@ -237,7 +240,8 @@ class Actions:
         except WorkflowNotFoundError as exc:
             raise ActionError(str(exc), 404) from exc
         except FunctionRestoreError as exc:
-            raise ActionError(f"{exc} (start `runic ui` where the workflow's module is importable: from its "
+            what = str(exc).split(". Pass it to from_log", 1)[0]  # the rest is advice for library code
+            raise ActionError(f"{what}; start `runic ui` where the workflow's module is importable (from its "
                               "directory, or with it on PYTHONPATH)", 422) from exc
         except RunicError as exc:
             raise ActionError(f"{type(exc).__name__}: {exc}", 409) from exc

@@ -360,6 +360,8 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in SECURITY_HEADERS.items():
             self.send_header(key, value)
         self.end_headers()
+        if self.command == "HEAD":
+            return
         self.wfile.write(b"retry: 2000\n\n")
         self.wfile.flush()
         last: dict | None = None

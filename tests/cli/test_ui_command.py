@@ -12,11 +12,12 @@ import subprocess
 from runic.store import MnesiaStore
 
 from ..waiting import wait_for
+from .helpers import Cli
 from .test_control import FAST, STEPS, completions, journal, start_slow_run, status
 
 
-def started_ui(cli, *args: str, env: dict | None = None) -> tuple[subprocess.Popen, int]:
-    proc = cli.start("ui", "--port", "0", "--dir", "data", *args, env=env, new_session=True)
+def started_ui(cli, *args: str, env: dict | None = None, data: str = "data") -> tuple[subprocess.Popen, int]:
+    proc = cli.start("ui", "--port", "0", "--dir", data, *args, env=env, new_session=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
     m = re.search(r"at http://127\.0\.0\.1:(\d+)/", line)
@@ -54,7 +55,8 @@ def test_ui_resumes_a_stopped_workflow_and_ctrl_c_stops_everything(cli):
         ui.send_signal(signal.SIGINT)
         out, err = ui.communicate(timeout=60)
     assert ui.returncode == 0, (out, err)
-    assert "dashboard stopped" in out and "Traceback" not in err, (out, err)
+    assert "dashboard stopped; it resumed job: what was still running stays 'running'" in out, (out, err)
+    assert "Traceback" not in err, (out, err)
     assert completions(cli, "job") == {f"s{i}": 1 for i in range(STEPS)}  # each step completed once
     assert len(journal(cli)) <= STEPS + 1 and ran_before < STEPS  # at most the in-flight step ran twice
 
@@ -77,6 +79,26 @@ def test_ui_read_only_port_in_use_and_sigterm(cli):
     finally:
         ui.send_signal(signal.SIGTERM)
         out, err = ui.communicate(timeout=60)
-    assert ui.returncode == 0 and "dashboard stopped" in out, (out, err)
+    assert ui.returncode == 0 and out.strip().endswith("dashboard stopped"), (out, err)
     with MnesiaStore("runic", dir=cli.cwd / "data") as store:
         assert store.status("bad") == "failed"
+
+
+def test_ui_resume_says_when_the_workflows_code_is_not_importable_here(cli, tmp_path):
+    run = start_slow_run(cli, "job")
+    assert cli("stop", "job", "--dir", "data").code == 0
+    run.communicate(timeout=60)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    ui, port = started_ui(Cli(elsewhere, cli.mark), data=str(cli.cwd / "data"))  # no flows.py here
+    try:
+        code, answer = request(port, "POST", "/api/workflows/job/resume", {"X-Runic-UI": "1"})
+        assert code == 422, answer
+        assert answer["error"].startswith("cannot restore the work function of component 's0' (recorded as "
+                                          "'flows:tick'): import failed"), answer
+        assert answer["error"].endswith("start `runic ui` where the workflow's module is importable (from its "
+                                        "directory, or with it on PYTHONPATH)"), answer
+    finally:
+        ui.send_signal(signal.SIGINT)
+        out, err = ui.communicate(timeout=60)
+    assert ui.returncode == 0 and out.strip().endswith("dashboard stopped"), (out, err)
