@@ -8,18 +8,15 @@ by the request threads, and only reads through it, except for the actions
 
 Routes (``ID`` is the workflow id, percent-encoded as one path segment):
 
-==========================================  ====================================================
-``GET /``                                   the workflows page
-``GET /workflows/ID``                       one workflow's page
-``GET /static/NAME``                        the dashboard's script, style and vendored files
-``GET /api/workflows?status=S&q=TEXT``      the workflows (``status`` repeatable), JSON
-``GET /api/workflows/ID``                   one workflow: graph, failures, pending work, ...
-``GET /api/workflows/ID/events``            its events, one line each (``after``, ``before``,
-                                            ``limit``)
-``GET /api/workflows/ID/live``              server-sent events: ``state`` (status, events,
-                                            owner) whenever it changes
-``POST /api/workflows/ID/stop|cancel|resume``  the actions; JSON ``{"message": ...}``
-==========================================  ====================================================
+* ``GET /`` — the workflows page; ``GET /workflows/ID`` — one workflow's page;
+  ``GET /static/NAME`` — the dashboard's script, style and vendored files;
+* ``GET /api/workflows?status=S&q=TEXT`` — the workflows (``status`` repeatable), JSON;
+* ``GET /api/workflows/ID`` — one workflow: graph, failures, pending work, productions;
+* ``GET /api/workflows/ID/events?after=N|before=N&limit=N`` — its events, one line each;
+* ``GET /api/workflows/ID/live`` — server-sent events: ``state`` (status, events, owner)
+  whenever it changes;
+* ``POST /api/workflows/ID/stop`` (``cancel``, ``resume``) — the actions; JSON ``{"message":
+  ...}``.
 
 Errors are JSON ``{"error": message}`` with a 4xx/5xx status; the message says what to do.
 

@@ -123,7 +123,19 @@
       h("td", {class: "value"}, e.text), h("td", {}, e.at ? timeCell(e.at, now) : ""));
   }
 
+  /** Keep the timeline scrolled to its newest event, unless the reader scrolled up. */
+  function atBottom() {
+    const box = el("timeline-box");
+    return box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  }
+
+  function toBottom() {
+    const box = el("timeline-box");
+    box.scrollTop = box.scrollHeight;
+  }
+
   async function loadNewEvents() {
+    const follow = atBottom();
     for (let guard = 0; guard < 20; guard++) {
       const page = await api(apiPath(id, `/events?after=${lastSeq}&limit=500`));
       if (!page.events.length) break;
@@ -133,6 +145,7 @@
       el("events-count").textContent = `${page.total} in the stream`;
       if (lastSeq >= page.total) break;
     }
+    if (follow) toBottom();
   }
 
   async function loadTimeline() {
@@ -142,11 +155,15 @@
     lastSeq = page.events.length ? page.events[page.events.length - 1].seq : 0;
     el("older").hidden = firstSeq <= 1;
     el("events-count").textContent = `${page.total} in the stream`;
+    toBottom();
   }
 
   async function loadOlder() {
     const page = await api(apiPath(id, `/events?before=${firstSeq}&limit=200`));
+    const box = el("timeline-box");
+    const height = box.scrollHeight;
     el("timeline").querySelector("tbody").prepend(...page.events.map((e) => eventRow(e, Date.now())));
+    box.scrollTop += box.scrollHeight - height;  // the rows the reader was looking at stay in place
     firstSeq = page.first;
     el("older").hidden = firstSeq <= 1;
   }
