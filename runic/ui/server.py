@@ -279,6 +279,9 @@ class _Handler(BaseHTTPRequestHandler):
         except StoreError as exc:
             log.warning("dashboard: the store failed: %s", exc)
             self._error(503, f"the store could not be read: {exc}")
+        except RunicError as exc:  # e.g. a stored workflow whose events cannot be read back
+            log.warning("dashboard: %s %s: %s: %s", self.command, self.path, type(exc).__name__, exc)
+            self._error(500, f"{type(exc).__name__}: {exc}")
         except Exception as exc:  # noqa: BLE001 - one request fails, the dashboard goes on
             log.exception("dashboard: %s %s failed", self.command, self.path)
             self._error(500, f"unexpected error: {type(exc).__name__}: {exc} (the dashboard's log has the traceback)")

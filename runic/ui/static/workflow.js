@@ -191,9 +191,14 @@
     }
   }
 
+  // One live connection per visible page: a browser allows six connections per host, so pages
+  // in background tabs let theirs go and reconnect (and reload) when shown again.
+  let source = null;
+
   function follow() {
     const live = el("live");
-    const source = new EventSource(apiPath(id, "/live"));
+    if (source) return;
+    source = new EventSource(apiPath(id, "/live"));
     source.addEventListener("open", () => { live.textContent = "live"; live.className = "live on"; });
     source.addEventListener("error", () => { live.textContent = "reconnecting"; live.className = "live off"; });
     source.addEventListener("state", (ev) => {
@@ -205,6 +210,17 @@
       }
     });
   }
+
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden && source) {
+      source.close();
+      source = null;
+      el("live").textContent = "paused";
+      el("live").className = "live";
+    } else if (!document.hidden && !source) {
+      refresh().then(follow);
+    }
+  });
 
   for (const name of ["stop", "resume", "cancel"]) el(name).addEventListener("click", () => action(name));
   el("older").addEventListener("click", loadOlder);
