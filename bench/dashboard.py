@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -56,7 +57,7 @@ def shop() -> runic.Workflow:
     return wf
 
 
-def record(store: MnesiaStore, wid: str, items: int) -> None:
+def record(store: Any, wid: str, items: int) -> None:
     wf = shop()
     wf.enable_event_emission()
     build = wf.build_log()
