@@ -68,11 +68,12 @@ def _register() -> None:
     from .cmd_demo import demo_command
     from .cmd_gc import gc_command
     from .cmd_inspect import events_command, graph_command, ls_command, show_command
-    from .cmd_manage import delete_command, stop_command
+    from .cmd_manage import cancel_command, delete_command, stop_command
     from .cmd_run import resume_command, run_command
+    from .cmd_ui import ui_command
 
     for command in (demo_command, run_command, ls_command, show_command, events_command, graph_command,
-                    resume_command, stop_command, delete_command, gc_command):
+                    resume_command, stop_command, cancel_command, delete_command, gc_command, ui_command):
         cli.add_command(command)
 
 

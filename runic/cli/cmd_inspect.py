@@ -11,17 +11,20 @@ from rich.text import Text
 
 from ..events import BUILD_EVENTS, RunnableCompleted, RunnableDispatched, RunnableFailed, WorkflowDefined
 from ..facts import STRIPPED, Fact
-from ..store import NotFoundError
+from ..store import STATUSES, NotFoundError
 from .context import Settings, make_console, store_options
 from .errors import UsageProblem
 from .events_view import describe_event, event_fields
-from .inspection import load, node_labels, structure_of
-from .render import esc, failures_of, json_line, plain, printable, results_table, short, titled, when
+from .inspection import failure_views, load, node_labels, structure_of, workflow_name
+from .render import esc, failure_block, json_line, plain, printable, results_table, short, titled, when
 from .stores import all_ids, open_existing, resolve_id
 
-__all__ = ["ls_command", "show_command", "events_command", "graph_command"]
+__all__ = ["ls_command", "show_command", "events_command", "graph_command", "STATUS_STYLES"]
 
 log = logging.getLogger(__name__)
+
+STATUS_STYLES = {"running": "yellow", "idle": "green", "stopped": "magenta", "failed": "red", "cancelled": "dim"}
+"""The colour of each status in listings."""
 
 
 def event_type_names() -> dict[str, str]:
@@ -49,24 +52,16 @@ def _check_types(types: tuple[str, ...]) -> set[str]:
     return wanted
 
 
-def _name_of(store: Any, wid: Hashable) -> str:
-    """The workflow's name (its first event), or ``?``."""
-    try:
-        for e in store.stream(wid):
-            return str(e.name) if isinstance(e, WorkflowDefined) and e.name is not None else "?"
-    except NotFoundError:
-        pass
-    except Exception as exc:  # noqa: BLE001 - a listing shows what it can
-        log.debug("cannot read the first event of %r: %s", wid, exc)
-    return "?"
-
-
 @click.command("ls", short_help='List the workflows in the store.')
-@click.option("--status", "statuses", multiple=True, type=click.Choice(["running", "idle", "stopped", "failed"]),
+@click.option("--status", "statuses", multiple=True, type=click.Choice(list(STATUSES)),
               help="Only workflows with this status (repeatable).")
 @store_options
 def ls_command(statuses: tuple[str, ...], settings: Settings) -> None:
     """List the workflows in the store: id, status, name, events, owner.
+
+    Statuses: running (work in flight or queued), idle (settled, no failure), failed
+    (settled, a step failed for good), stopped (by `runic stop`; resumable) and cancelled
+    (by `runic cancel`; never resumed).
 
     \b
     Example:
@@ -85,8 +80,8 @@ def ls_command(statuses: tuple[str, ...], settings: Settings) -> None:
             if statuses and status not in statuses:
                 continue
             owner = store.owner(wid)
-            style = {"running": "yellow", "idle": "green", "stopped": "magenta", "failed": "red"}.get(status or "", "")
-            table.add_row(plain(wid), plain(status or "-", style=style), plain(_name_of(store, wid)), str(store.cursor(wid)),
+            table.add_row(plain(wid), plain(status or "-", style=STATUS_STYLES.get(status or "", "")),
+                          plain(workflow_name(store, wid) or "?"), str(store.cursor(wid)),
                           plain(f"{owner[0]} ({owner[1]})" if owner else "-"))
             shown += 1
     if not shown:
@@ -95,6 +90,17 @@ def ls_command(statuses: tuple[str, ...], settings: Settings) -> None:
         return
     console.print(titled(f"workflows in {settings.where}", table))
     console.print(esc(f"{shown} workflow(s); `runic show ID{settings.hint_flags()}` for details"), soft_wrap=True)
+
+
+def _print_failures(console: Any, views: list, limit: int, tracebacks: bool) -> None:
+    if not views:
+        console.print("failures: none")
+        return
+    final = sum(1 for v in views if v.halted)
+    heading = f"failures ({len(views)} recorded; {final} failed for good)"
+    console.print(Text(heading, style="bold"))
+    for view in views:
+        console.print(failure_block(view, limit, tracebacks), soft_wrap=True)
 
 
 def _last_checkpoint(events: list) -> tuple[int, int | None, str]:
@@ -113,10 +119,14 @@ def _last_checkpoint(events: list) -> tuple[int, int | None, str]:
 @click.command("show", short_help='Show a workflow: status, pending work, failures, productions.')
 @click.argument("workflow_id", metavar="ID")
 @click.option("--full", is_flag=True, help="Do not shorten values.")
+@click.option("--short", "short_", is_flag=True, help="Leave the tracebacks out of the failures.")
 @store_options
-def show_command(workflow_id: str, full: bool, settings: Settings) -> None:
-    """Show a workflow: status, owner, events, last checkpoint, pending work, failures and
-    what each component produced.
+def show_command(workflow_id: str, full: bool, short_: bool, settings: Settings) -> None:
+    """Show a workflow: status, owner, events, last checkpoint, pending work, every failure
+    with its traceback, and what each component produced.
+
+    Every failed attempt is listed, oldest first: those retried, and those that failed for
+    good (which make the workflow's status `failed`). --short leaves the tracebacks out.
 
     \b
     Example:
@@ -170,17 +180,8 @@ def show_command(workflow_id: str, full: bool, settings: Settings) -> None:
         console.print(titled(heading, table))
     else:
         console.print("pending work: none")
-    failures = failures_of(wf, labels)
-    if failures:
-        table = Table(pad_edge=False, show_edge=False)
-        heading = f"failures ({len(failures)})"
-        for col in ("step", "input", "error"):
-            table.add_column(col, overflow="fold")
-        for row in failures:
-            table.add_row(*(plain(cell) for cell in row))
-        console.print(titled(heading, table))
-    else:
-        console.print("failures: none")
+    console.print()
+    _print_failures(console, failure_views(wf, labels), limit, not short_)
     console.print()
     prods = wf.raw_productions_by_component()
     table = Table(pad_edge=False, show_edge=False)

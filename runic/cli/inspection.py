@@ -5,6 +5,8 @@ modules that are not importable here are replaced by stand-ins, so a graph, the 
 and the pending work can be shown for any stored workflow. :func:`load` also resolves the
 stripped fact values from the store's fact table. :func:`node_labels` names every node the way
 the command line shows it (joins by their parents, maps and reduces by their component).
+:func:`failure_views` lists every recorded failure with the name of its node and its input, for
+``runic show`` and the dashboard alike (one reading, two renderings).
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from dataclasses import dataclass
 from typing import Any, Hashable, Iterable
 
 from ..core import Workflow
-from ..events import BUILD_EVENTS
+from ..events import BUILD_EVENTS, WorkflowDefined
+from ..facts import STRIPPED, Fact, FactRef
 from ..rehydration import FactResolver, resolve_all
 from ..store import NotFoundError
 
-__all__ = ["Loaded", "NodeInfo", "rebuild", "load", "read_events", "node_labels", "structure_of"]
+__all__ = ["Loaded", "NodeInfo", "FailureView", "rebuild", "load", "read_events", "node_labels", "structure_of",
+           "failure_views", "input_of", "workflow_name"]
 
 log = logging.getLogger(__name__)
 
@@ -89,4 +93,67 @@ def node_labels(wf: Workflow) -> dict[int, NodeInfo]:
         else:
             label = str(name)
         out[h] = NodeInfo(h, label, shown_kind)
+    return out
+
+
+def workflow_name(store: Any, workflow_id: Hashable) -> str | None:
+    """The workflow's name, from the first event of its stream (``None`` if it has none or
+    the stream cannot be read: a listing shows what it can)."""
+    try:
+        for e in store.stream(workflow_id):
+            return str(e.name) if isinstance(e, WorkflowDefined) and e.name is not None else None
+    except NotFoundError:
+        pass
+    except Exception as exc:  # noqa: BLE001 - a listing shows what it can
+        log.debug("cannot read the first event of %r: %s", workflow_id, exc)
+    return None
+
+
+_NOT_LOADED = "<value not loaded>"
+
+
+def input_of(wf: Workflow, fact_hash: int) -> Any:
+    """The value of the fact ``fact_hash`` in ``wf`` (a marker text when it is not loaded)."""
+    fact = wf.graph.vertices.get(fact_hash)
+    if isinstance(fact, Fact):
+        return _NOT_LOADED if fact.value is STRIPPED else fact.value
+    return _NOT_LOADED if isinstance(fact, FactRef) else "?"
+
+
+@dataclass(frozen=True)
+class FailureView:
+    """One recorded failure (a :class:`runic.Failure`) as shown: its number (1-based, oldest
+    first), the label of its node, its input value, and the record itself."""
+
+    number: int
+    label: str
+    input: Any
+    failure: Any
+
+    @property
+    def halted(self) -> bool:
+        """The runnable failed for good (final, not skipped, not answered by a fallback)."""
+        return bool(self.failure.halted)
+
+    @property
+    def outcome(self) -> str:
+        """What became of the runnable: ``failed``, ``retried``, ``skipped`` or ``fallback``."""
+        f = self.failure
+        if f.action == "retry":
+            return "retried"
+        if f.action == "skip":
+            return "skipped"
+        if f.action == "fallback":
+            return "fallback"
+        return "failed" if f.final else "retried"
+
+
+def failure_views(wf: Workflow, labels: dict[int, NodeInfo] | None = None) -> list[FailureView]:
+    """Every failure ``wf`` recorded (every failed attempt, retried ones too), oldest first."""
+    labels = node_labels(wf) if labels is None else labels
+    out = []
+    for number, f in enumerate(wf.failures, 1):
+        info = labels.get(f.node_hash)
+        label = info.label if info is not None else (f.component or f"node {f.node_hash:016x}")
+        out.append(FailureView(number, label, input_of(wf, f.fact_hash), f))
     return out

@@ -18,10 +18,10 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ..facts import STRIPPED, Fact, FactRef
+from ..facts import STRIPPED, Fact
 
-__all__ = ["short", "as_json", "fact_id", "error_text", "when", "results_table", "failures_of", "esc", "titled",
-           "printable", "plain", "json_line"]
+__all__ = ["short", "as_json", "fact_id", "error_text", "when", "results_table", "failures_of", "failure_block",
+           "esc", "titled", "printable", "plain", "json_line"]
 
 
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
@@ -134,11 +134,32 @@ def results_table(results: dict[Any, Any], limit: int = 100, title: str | None =
 
 def failures_of(wf: Any, labels: dict[int, Any]) -> list[tuple[str, str, str]]:
     """``(node label, input, error)`` for every runnable of ``wf`` that failed for good."""
-    out = []
-    for f in wf.halted_failures():
-        info = labels.get(f.node_hash)
-        fact = wf.graph.vertices.get(f.fact_hash)
-        value = fact.value if isinstance(fact, Fact) else ("<value not loaded>" if isinstance(fact, FactRef) else "?")
-        out.append((info.label if info else f"node {f.node_hash:016x}", short(value, 60),
-                    error_text(f"{f.error_type}: {f.message}")))
-    return out
+    from .inspection import failure_views
+
+    return [(v.label, short(v.input, 60), error_text(f"{v.failure.error_type}: {v.failure.message}"))
+            for v in failure_views(wf, labels) if v.halted]
+
+
+_OUTCOME_STYLE = {"failed": "bold red", "retried": "yellow", "skipped": "magenta", "fallback": "cyan"}
+
+
+def failure_block(view: Any, limit: int = 100, tracebacks: bool = True) -> Group:
+    """One recorded failure (a :class:`~runic.cli.inspection.FailureView`) for ``runic show``:
+    a heading line (number, node, attempt, outcome, time, error), its input, and unless
+    ``tracebacks`` is false the traceback (or, without one, the whole message), indented."""
+    f = view.failure
+    first = (f.message.strip().splitlines() or [""])[0]
+    kind = "" if f.kind == "exception" else f" [{f.kind}]"
+    head = Text.assemble(
+        (f"#{view.number} ", "dim"), (printable(view.label), "bold"),
+        (printable(f" ({f.component_kind}) attempt {f.attempts}: "), ""),
+        (view.outcome, _OUTCOME_STYLE.get(view.outcome, "")),
+        (printable(f"{kind} at {when(f.at)}"), "dim"),
+    )
+    lines: list[Any] = [head, Text(printable(f"    {f.error_type}: {' '.join(first.split())}"))]
+    lines.append(Text(printable(f"    input: {short(view.input, limit)}"), style="dim"))
+    if tracebacks:
+        body = f.traceback.rstrip() or (f.message.rstrip() if "\n" in f.message.strip() else "")
+        for line in body.splitlines():
+            lines.append(Text("    │ " + printable(line.rstrip()), style="red" if f.final else ""))
+    return Group(*lines)

@@ -10,7 +10,7 @@ import pytest
 
 import runic
 
-COMMANDS = ["demo", "run", "ls", "show", "events", "graph", "resume", "stop", "delete"]
+COMMANDS = ["demo", "run", "ls", "show", "events", "graph", "resume", "stop", "cancel", "delete", "ui"]
 
 
 def test_top_level_help_lists_every_command(cli):

@@ -67,7 +67,8 @@ def test_run_of_a_failing_workflow_exits_1_and_names_the_step(cli):
     assert "failed ship on 57.0: ValueError: cannot ship an order of 57.0" in r.out, r
     assert r.error_line == "error: workflow 'bad' finished with 1 failed step(s); `runic show bad --dir data` shows it all", r
     show = cli("show", "bad", "--dir", "data")
-    assert show.code == 0 and re.search(r"ship\s+│\s+57\.0\s+│\s+ValueError: cannot ship an order of 57\.0", show.out), show
+    assert show.code == 0 and re.search(r"#1 ship \(step\) attempt 1: failed at .*\n    ValueError: cannot ship an "
+                                        r"order of 57\.0\n    input: 57\.0\n", show.out), show
 
 
 def test_run_refuses_an_existing_id(cli, shop):

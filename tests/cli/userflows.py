@@ -109,3 +109,21 @@ def hostile_names():
     wf = runic.Workflow("shop\x1b]0;owned\x07")
     wf.add(runic.step(inc, name="inc\x1b[2J\u202e"))
     return wf
+
+
+def flaky_lookup(total):
+    """Fails on its first two attempts (counted in a file beside this module), then answers."""
+    counter = JOURNAL.with_name("flaky-count.txt")
+    n = int(counter.read_text()) if counter.exists() else 0
+    counter.write_text(str(n + 1))
+    if n < 2:
+        raise ConnectionError(f"lookup service unavailable (attempt {n + 1})")
+    return {"total": total, "customer": "ada"}
+
+
+def flaky():
+    """The pipeline with a lookup that succeeds on its third attempt (two retries)."""
+    wf = pipeline()
+    wf.add(runic.step(flaky_lookup, name="lookup"), to="total")
+    wf.add_scheduler_policy("lookup", {"max_retries": 2})
+    return wf
