@@ -21,13 +21,13 @@ from rich.table import Table
 
 from .. import demo
 from ..store import MnesiaStore
+from .cmd_run import interrupted
 from .context import Settings, make_console, store_options
 from .errors import WorkFailed
 from .execution import StoreSource, follow, host_pid, kill, runner_session
 from .inspection import load
 from .progress import LiveView
 from .render import esc, plain, short, titled
-from .cmd_run import interrupted
 from .stores import all_ids, open_or_create
 
 __all__ = ["demo_command"]

@@ -3,20 +3,37 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, Hashable
 
 import click
 from rich.table import Table
 from rich.text import Text
 
-from ..events import BUILD_EVENTS, RunnableCompleted, RunnableDispatched, RunnableFailed, WorkflowDefined
+from ..events import (
+    BUILD_EVENTS,
+    RunnableCompleted,
+    RunnableDispatched,
+    RunnableFailed,
+)
 from ..facts import STRIPPED, Fact
+from ..runner.logs import log_file
 from ..store import STATUSES, NotFoundError
 from .context import Settings, make_console, store_options
 from .errors import UsageProblem
 from .events_view import describe_event, event_fields
 from .inspection import failure_views, load, node_labels, structure_of, workflow_name
-from .render import esc, failure_block, json_line, plain, printable, results_table, short, titled, when
+from .render import (
+    esc,
+    failure_block,
+    json_line,
+    plain,
+    printable,
+    results_table,
+    short,
+    titled,
+    when,
+)
 from .stores import all_ids, open_existing, resolve_id
 
 __all__ = ["ls_command", "show_command", "events_command", "graph_command", "STATUS_STYLES"]
@@ -139,6 +156,7 @@ def show_command(workflow_id: str, full: bool, short_: bool, settings: Settings)
         loaded = load(store, wid)
         status = store.status(wid)
         owner = store.owner(wid)
+        log_path = log_file(store, settings.runner)
         cursor = store.cursor(wid)
         try:
             snap_cursor, _blob = store.load_snapshot(wid)
@@ -152,8 +170,12 @@ def show_command(workflow_id: str, full: bool, short_: bool, settings: Settings)
     head.add_column(overflow="fold")
     head.add_row("workflow", plain(f"{wid} ({wf.name})" if wf.name is not None else wid))
     head.add_row("status", plain(status or "-"))
-    head.add_row("owner", plain(f"{owner[0]} (epoch {owner[1]})" if owner else "-"))
+    node = getattr(owner, "node", None)
+    head.add_row("owner", plain(f"{owner[0]} (epoch {owner[1]}" + (f", node {node})" if node else ")")
+                                if owner else "-"))
     head.add_row("store", plain(settings.where))
+    if log_path is not None and os.path.exists(log_path):
+        head.add_row("log", plain(log_path))
     if loaded.from_stream:
         seq, ms, what = _last_checkpoint(loaded.events)
         head.add_row("events", f"{cursor} in the stream")

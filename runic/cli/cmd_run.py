@@ -22,9 +22,9 @@ from .context import Seconds, Settings, make_console, store_options
 from .errors import Interrupted, UsageProblem, WorkFailed
 from .execution import RunnerSource, StoreSource, follow, runner_session
 from .inspection import node_labels
+from .interrupts import interrupt_message
 from .loader import load_workflow, parse_input
 from .progress import LiveView
-from .interrupts import interrupt_message
 from .render import esc, failures_of, results_table
 from .stores import open_existing, open_or_create, resolve_id
 

@@ -38,7 +38,7 @@ from ..supervisor.messages import (
     StartChild,
     TerminateChild,
 )
-from . import stored
+from . import logs, stored
 from .errors import AlreadyStartedError, RunnerBusyError, WorkflowNotFoundError
 from .host import WorkerHost, error_entry, open_store, store_answer, store_path
 from .lease import NodeLease, default_node
@@ -183,6 +183,7 @@ class RunnerActor(SupervisorActor):
         self.conf = dict(opts.get("runner") or {})
         if self.conf.get("shared") and self.store is None:
             self.store = open_store(self.conf["store"], self.conf["runner"], self.conf.get("store_opts") or {})
+            logs.attach(logs.log_file(self.store, self.conf["runner"]))
         if self.store is not None and self.lease is None:
             driver = self.conf.get("driver") or (os.getpid(), None)
             node = self.conf.get("node") or default_node(driver[0])

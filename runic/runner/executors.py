@@ -47,6 +47,8 @@ __all__ = ["EXECUTORS", "ThreadExecutor", "InlineExecutor", "ProcessExecutor", "
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
+ATTEMPT_LOG_FILE: str | None = None
+"""The Runner's log file, appended to by attempt processes too (set by the worker host)."""
 
 
 class _Owner(threading.local):
@@ -127,13 +129,24 @@ def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the chi
         os._exit(1)
 
 
-def _attempt_in_child(blob: bytes, conn: Any, parent: int, title: str) -> None:  # pragma: no cover - child
+def _attempt_in_child(blob: bytes, conn: Any, parent: int, title: str,
+                      log_path: str | None) -> None:  # pragma: no cover - runs in the child
     _die_with_parent(parent)
     try:
-        import setproctitle  # type: ignore[import-not-found]
+        import setproctitle
 
         setproctitle.setproctitle(title)
     except Exception:  # noqa: BLE001 - cosmetic
+        pass
+    # an exec-started child inherits the environment, not the logging set-up: its records and
+    # print() output go to the driver like the host's, and to the Runner's log file
+    try:
+        from ..actors import relay_this_process
+        from .logs import attach
+
+        relay_this_process()
+        attach(log_path)
+    except Exception:  # noqa: BLE001 - logs must not fail the attempt
         pass
     try:
         r = cloudpickle.loads(blob)
@@ -161,7 +174,8 @@ def run_in_process(runnable: Runnable, timeout_s: float | None) -> Runnable:
     forkserver.ensure_running()
     server_pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
     title = f"runic: attempt {runnable.node_name}"
-    proc = ctx.Process(target=_attempt_in_child, args=(cloudpickle.dumps(attempt), sender, server_pid, title),
+    proc = ctx.Process(target=_attempt_in_child, args=(cloudpickle.dumps(attempt), sender, server_pid, title,
+                                                       ATTEMPT_LOG_FILE),
                        name=f"runic-attempt-{runnable.id:x}")
     proc.start()
     sender.close()

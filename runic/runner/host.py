@@ -30,7 +30,7 @@ from ..remote import describe
 from ..store import CorruptStoreError, NotFoundError, StoreDecodeError
 from ..supervisor import ChildActor
 from ..supervisor.messages import Done, ErrorReply
-from . import stored
+from . import executors, logs, stored
 from .errors import (
     AlreadyStartedError,
     PersistenceError,
@@ -415,6 +415,9 @@ class WorkerHost(ChildActor):
             telemetry.attach(names, handler)
         host_id = opts["host_id"]
         store = open_store(opts["store"], opts["runner"], opts.get("store_opts") or {})
+        log_path = logs.log_file(store, opts["runner"])
+        logs.attach(log_path)
+        executors.ATTEMPT_LOG_FILE = log_path
         # a worker host never forks, so it may take WAL checkpoints off its commit path
         background = getattr(store, "checkpoint_in_background", None)
         if callable(background):

@@ -96,7 +96,7 @@ def test_show(cli, shop):
     with MnesiaStore("runic", dir=data) as store:
         cursor = store.cursor("order-1")
     assert re.search(r"workflow\s+order-1 \(shop\)", r.out), r
-    assert re.search(r"status\s+idle", r.out) and re.search(r"owner\s+runic/runic\.host-0/\d+ \(epoch 1\)", r.out), r
+    assert re.search(r"status\s+idle", r.out) and re.search(r"owner\s+runic/runic\.host-0/\d+ \(epoch 1(, node [^)]+)?\)", r.out), r
     assert re.search(rf"events\s+{cursor} in the stream", r.out), r
     assert re.search(rf"last checkpoint\s+event {cursor} at \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d", r.out), r
     assert "pending work: none" in r.out and "failures: none" in r.out, r

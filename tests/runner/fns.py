@@ -137,3 +137,12 @@ def big_after_gate(path, x):
     while not os.path.exists(path):
         time.sleep(0.01)
     return "x" * 300_000 + str(x)
+
+
+def logs_and_prints(x):
+    """Log at WARNING and INFO under this module's logger, and print, then add one."""
+    import logging
+
+    logging.getLogger("tests.runner.fns").warning("step saw %s (pid %d)", x, os.getpid())
+    print(f"printed by the step: {x}", flush=True)
+    return x + 1
