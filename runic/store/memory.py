@@ -100,8 +100,9 @@ class MemoryStore(BaseStore):
 
     ``MemoryStore(runner_name)`` opens (creating if needed) the runner's tables in this process.
     Table names follow Runic's ETS store: ``<runner>.StoreTable``, ``<runner>.StoreEvents``,
-    ``<runner>.StoreCounters``, ``<runner>.FactTable`` (plus ``<runner>.StoreSnapshots`` and
-    ``<runner>.StoreStatus``).
+    ``<runner>.StoreCounters``, ``<runner>.FactTable`` (plus ``<runner>.StoreSnapshots``,
+    ``<runner>.StoreStatus`` and ``<runner>.StoreNodes``). Rows carry the same checksums as on
+    disc (computed by :class:`~runic.store.base.BaseStore`), so both adapters behave alike.
     """
 
     kind: ClassVar[str] = "memory"
