@@ -486,7 +486,7 @@ class _Encoder:
             return self._default(ErrorInfo.from_exception(obj))
         for base in (bool, int, float, str, bytes, dict, list, tuple):
             if isinstance(obj, base):
-                return base(obj)
+                return base(obj)  # type: ignore[call-overload,arg-type]
         raise EncodeError(
             f"cannot encode a value of type {t.__module__}.{t.__qualname__}: runic stores only "
             "msgpack types, tuples, sets, dates, Decimal, UUID, facts, registered records and "
@@ -623,7 +623,7 @@ class _Decoder:
                 rec = _BY_NAME.get(name) if type(name) is str else None
                 if (rec is not None and type(version) is int and version == rec.version
                         and type(values) is list and len(values) == len(rec.fields)):
-                    obj = object.__new__(rec.cls)
+                    obj: Any = object.__new__(rec.cls)
                     setter = rec.setter
                     for field, value in zip(rec.fields, values):
                         setter(obj, field, value)
@@ -640,7 +640,7 @@ class _Decoder:
                 rec = _BY_NAME.get(name) if type(name) is str else None
                 if (rec is not None and type(version) is int and version == rec.version
                         and type(values) is list and len(values) == len(rec.fields)):
-                    obj = object.__new__(rec.cls)
+                    obj: Any = object.__new__(rec.cls)
                     setter = rec.setter
                     for field, value in zip(rec.fields, values):
                         setter(obj, field, value)
@@ -771,7 +771,7 @@ class _Decoder:
             raise DecodeError(
                 f"record {name!r} has {len(values)} fields, expected {len(rec.fields)}"
             )
-        obj = object.__new__(rec.cls)
+        obj: Any = object.__new__(rec.cls)
         setter = rec.setter
         for field, value in zip(rec.fields, values):
             setter(obj, field, value)

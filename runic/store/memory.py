@@ -149,7 +149,7 @@ class MemoryStore(BaseStore):
 
     def _tables(self) -> _Tables:
         t = self._t
-        if t.dropped or self._pid != os.getpid():
+        if t is None or t.dropped or self._pid != os.getpid():
             raise StoreClosedError(
                 f"the memory tables of runner {self.runner_name!r} are gone (dropped when their "
                 "store actor stopped, or this handle crossed a fork); open a new MemoryStore"
@@ -404,8 +404,10 @@ class MemoryStore(BaseStore):
         with t.lock:
             if role == "events":
                 return sum(len(s) for s in t.events.values())
-            return len({"logs": t.logs, "counters": t.counters, "facts": t.facts,
-                        "snapshots": t.snapshots, "status": t.status, "nodes": t.nodes}[role])
+            tables: dict[str, dict[Any, Any]] = {
+                "logs": t.logs, "counters": t.counters, "facts": t.facts,
+                "snapshots": t.snapshots, "status": t.status, "nodes": t.nodes}
+            return len(tables[role])
 
     def _drop_tables(self) -> None:
         if _tables_for(self.runner_name, create=False) is self._t:

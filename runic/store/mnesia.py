@@ -566,7 +566,7 @@ class _Database:
                 if fd is not None:
                     fcntl.flock(fd, fcntl.LOCK_EX)
                 try:
-                    if guard and (self.replaced is not None or fstat(self.ident_fd).st_nlink == 0):
+                    if guard and (self.replaced is not None or fstat(self.ident_fd).st_nlink == 0):  # type: ignore[arg-type]
                         self.check_identity(what, committed=False)
                     conn.execute("BEGIN IMMEDIATE")
                     try:
@@ -577,7 +577,7 @@ class _Database:
                             with contextlib.suppress(sqlite3.Error):
                                 conn.execute("ROLLBACK")
                         raise
-                    if guard and fstat(self.ident_fd).st_nlink == 0:
+                    if guard and fstat(self.ident_fd).st_nlink == 0:  # type: ignore[arg-type]
                         self.check_identity(what, committed=True)
                     return result
                 except sqlite3.OperationalError as exc:
@@ -743,7 +743,7 @@ class MnesiaStore(BaseStore):
         self,
         runner_name: str,
         disc_copies: bool = True,
-        dir: str | os.PathLike[str] | None = None,  # noqa: A002 - the API.md name
+        dir: str | os.PathLike[str] | None = None,  # noqa: A002 - the public API's name
         nodes: Iterable[str] | None = None,
         *,
         durability: str = "normal",
@@ -1023,7 +1023,8 @@ class MnesiaStore(BaseStore):
             chunk = [_signed(h) for h in fact_hashes[i:i + 500]]
             sql = (f"SELECT fact_hash, value, crc FROM {_quote(table)} "
                    f"WHERE fact_hash IN ({','.join('?' * len(chunk))})")
-            rows = self._db().read(lambda c, sql=sql, chunk=chunk: c.execute(sql, chunk).fetchall(), "load_facts")
+            rows: list[tuple[int, bytes, int]] = self._db().read(
+                lambda c, sql=sql, chunk=chunk: c.execute(sql, chunk).fetchall(), "load_facts")  # type: ignore[misc]
             out.extend((h & 0xFFFFFFFFFFFFFFFF, v, crc) for h, v, crc in rows)
         return out
 
