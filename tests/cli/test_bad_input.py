@@ -113,7 +113,7 @@ def test_store_from_an_incompatible_version(cli, store_dir, workdir):
         conn.execute("PRAGMA user_version = 99")
     for args in (("ls",), ("show", "order-1"), ("resume", "order-1"), ("run", "flows:pipeline", "--input", "{}")):
         r = cli(*args, "--dir", str(newer))
-        assert_one_line_error(r, "incompatible runic store", "uses schema version 99, newer than the version 1",
+        assert_one_line_error(r, "incompatible runic store", "uses schema version 99, newer than the version 2",
                               "Upgrade runic")
 
 
