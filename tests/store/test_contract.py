@@ -830,3 +830,18 @@ def test_owner_keeps_its_tuple_shape_and_tells_the_node(store: BaseStore) -> Non
 def test_leases_must_be_positive_seconds(store: BaseStore, bad: object) -> None:
     with pytest.raises(StoreArgumentError):
         store.register_node("n", bad)  # type: ignore[arg-type]
+
+
+def test_a_too_deep_value_stored_by_an_older_runic_is_an_error_not_a_crash(store: BaseStore) -> None:
+    # runic 0.1 accepted a tuple nested 200 deep, and every reader of it then crashed
+    from tests.core.test_codec_limits import raw_nested_tuple
+
+    poison = raw_nested_tuple(200)
+    key = store._key("wf")
+    store._append(key, key_seed(key), [(poison, blob_crc(poison, key_seed(key)))], None, [], None)
+    store._put_facts([(9, poison, fact_crc(9, poison))])
+    with pytest.raises(StoreDecodeError) as info:
+        list(store.stream("wf"))
+    assert "levels" in str(info.value) and store.table_names["events"] in str(info.value)
+    with pytest.raises(StoreDecodeError):
+        store.load_fact(9)
