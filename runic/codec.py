@@ -486,7 +486,7 @@ class _Encoder:
             return self._default(ErrorInfo.from_exception(obj))
         for base in (bool, int, float, str, bytes, dict, list, tuple):
             if isinstance(obj, base):
-                return base(obj)
+                return base(obj)  # type: ignore[call-overload,arg-type]
         raise EncodeError(
             f"cannot encode a value of type {t.__module__}.{t.__qualname__}: runic stores only "
             "msgpack types, tuples, sets, dates, Decimal, UUID, facts, registered records and "
@@ -575,6 +575,25 @@ def _leaf(code: int, data: bytes) -> Any:
     raise DecodeError(f"unknown msgpack extension code {code}")
 
 
+_NOT_PLAIN = object()
+
+
+def _plain_record(items: list) -> Any:
+    """The record a payload of the current version with the right field count stands for, or
+    ``_NOT_PLAIN`` (the hooks then take the general path, :meth:`_Decoder._record`)."""
+    if len(items) == 3:
+        name, version, values = items
+        rec = _BY_NAME.get(name) if type(name) is str else None
+        if (rec is not None and type(version) is int and version == rec.version
+                and type(values) is list and len(values) == len(rec.fields)):
+            obj: Any = object.__new__(rec.cls)
+            setter = rec.setter
+            for field, value in zip(rec.fields, values):
+                setter(obj, field, value)
+            return obj
+    return _NOT_PLAIN
+
+
 class _Decoder:
     """Decodes with at most ``_MAX_ACTIVE`` (3) nested ``msgpack.unpackb`` calls; one per thread.
 
@@ -618,15 +637,9 @@ class _Decoder:
         if not pending and type(items) is list:  # the common cases, inline
             if code == _EXT_TUPLE:
                 return tuple(items)
-            if code == _EXT_RECORD and len(items) == 3:
-                name, version, values = items
-                rec = _BY_NAME.get(name) if type(name) is str else None
-                if (rec is not None and type(version) is int and version == rec.version
-                        and type(values) is list and len(values) == len(rec.fields)):
-                    obj = object.__new__(rec.cls)
-                    setter = rec.setter
-                    for field, value in zip(rec.fields, values):
-                        setter(obj, field, value)
+            if code == _EXT_RECORD:
+                obj = _plain_record(items)
+                if obj is not _NOT_PLAIN:
                     return obj
         return self._finish(code, items, pending, 2)
 
@@ -635,15 +648,9 @@ class _Decoder:
             return _leaf(code, data)
         items = _unpackb(data, ext_hook=self.hook2, raw=False, strict_map_key=False)
         if type(items) is list:  # hook2 resolved every placeholder below: nothing is pending
-            if code == _EXT_RECORD and len(items) == 3:
-                name, version, values = items
-                rec = _BY_NAME.get(name) if type(name) is str else None
-                if (rec is not None and type(version) is int and version == rec.version
-                        and type(values) is list and len(values) == len(rec.fields)):
-                    obj = object.__new__(rec.cls)
-                    setter = rec.setter
-                    for field, value in zip(rec.fields, values):
-                        setter(obj, field, value)
+            if code == _EXT_RECORD:
+                obj = _plain_record(items)
+                if obj is not _NOT_PLAIN:
                     return obj
             elif code == _EXT_TUPLE:
                 return tuple(items)
@@ -718,30 +725,23 @@ class _Decoder:
             stack: list[Any] = [items]
             while stack and left:
                 node = stack.pop()
-                if type(node) is list:
-                    for i, x in enumerate(node):
-                        tx = type(x)
-                        if tx is _Pending:
-                            self.created -= 1
-                            left -= 1
-                            node[i] = self._resolve(x, level)
-                        elif tx is list or tx is dict:
-                            stack.append(x)
-                else:
-                    pending_keys = [k for k in node if type(k) is _Pending]
-                    for k, x in node.items():
-                        tx = type(x)
-                        if tx is _Pending:
-                            self.created -= 1
-                            left -= 1
-                            node[k] = self._resolve(x, level)
-                        elif tx is list or tx is dict:
-                            stack.append(x)
-                    for k in pending_keys:
-                        value = node.pop(k)
+                is_list = type(node) is list
+                pending_keys = [] if is_list else [k for k in node if type(k) is _Pending]
+                for slot, x in (enumerate(node) if is_list else node.items()):
+                    tx = type(x)
+                    if tx is _Pending:
                         self.created -= 1
                         left -= 1
-                        node[self._resolve(k, level)] = value
+                        node[slot] = self._resolve(x, level)
+                    elif tx is list or tx is dict:
+                        stack.append(x)
+                if pending_keys:  # rebuild in place, keeping the order of the keys
+                    self.created -= len(pending_keys)
+                    left -= len(pending_keys)
+                    rebuilt = [(self._resolve(k, level) if type(k) is _Pending else k, v)
+                               for k, v in node.items()]
+                    node.clear()
+                    node.update(rebuilt)
         if left:
             raise DecodeError("malformed extension value: a nested value could not be placed")
 
@@ -771,7 +771,7 @@ class _Decoder:
             raise DecodeError(
                 f"record {name!r} has {len(values)} fields, expected {len(rec.fields)}"
             )
-        obj = object.__new__(rec.cls)
+        obj: Any = object.__new__(rec.cls)
         setter = rec.setter
         for field, value in zip(rec.fields, values):
             setter(obj, field, value)

@@ -143,7 +143,7 @@ def _object_state(obj: Any) -> dict | None:
     state = getattr(obj, "__dict__", None)
     if isinstance(state, dict) and state and not callable(obj):
         return state
-    slots = []
+    slots: list[Any] = []
     for klass in type(obj).__mro__:
         slots.extend(getattr(klass, "__slots__", ()))
     if slots and not callable(obj):

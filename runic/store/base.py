@@ -869,7 +869,7 @@ class BaseStore(abc.ABC):
         spec = specs.get(name)
         if spec is None:
             raise NotFoundError("table", table)
-        info = {
+        info: dict[str, Any] = {
             "name": name,
             "type": spec[0],
             "attributes": _List(spec[1]),

@@ -100,9 +100,9 @@ def check_database(path: str) -> None:
     size = os.path.getsize(path)
     wal = path + "-wal"
     if size == 0:
-        pages, db_pages, _ = wal_committed_pages(wal, None)
+        in_wal, db_pages, _ = wal_committed_pages(wal, None)
         if db_pages:
-            missing = [p for p in range(1, db_pages + 1) if p not in pages]
+            missing = [p for p in range(1, db_pages + 1) if p not in in_wal]
             if missing:
                 raise Truncated(0, db_pages, 0, len(missing))
         return

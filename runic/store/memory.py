@@ -100,8 +100,9 @@ class MemoryStore(BaseStore):
 
     ``MemoryStore(runner_name)`` opens (creating if needed) the runner's tables in this process.
     Table names follow Runic's ETS store: ``<runner>.StoreTable``, ``<runner>.StoreEvents``,
-    ``<runner>.StoreCounters``, ``<runner>.FactTable`` (plus ``<runner>.StoreSnapshots`` and
-    ``<runner>.StoreStatus``).
+    ``<runner>.StoreCounters``, ``<runner>.FactTable`` (plus ``<runner>.StoreSnapshots``,
+    ``<runner>.StoreStatus`` and ``<runner>.StoreNodes``). Rows carry the same checksums as on
+    disc (computed by :class:`~runic.store.base.BaseStore`), so both adapters behave alike.
     """
 
     kind: ClassVar[str] = "memory"
@@ -148,7 +149,7 @@ class MemoryStore(BaseStore):
 
     def _tables(self) -> _Tables:
         t = self._t
-        if t.dropped or self._pid != os.getpid():
+        if t is None or t.dropped or self._pid != os.getpid():
             raise StoreClosedError(
                 f"the memory tables of runner {self.runner_name!r} are gone (dropped when their "
                 "store actor stopped, or this handle crossed a fork); open a new MemoryStore"
@@ -403,8 +404,10 @@ class MemoryStore(BaseStore):
         with t.lock:
             if role == "events":
                 return sum(len(s) for s in t.events.values())
-            return len({"logs": t.logs, "counters": t.counters, "facts": t.facts,
-                        "snapshots": t.snapshots, "status": t.status, "nodes": t.nodes}[role])
+            tables: dict[str, dict[Any, Any]] = {
+                "logs": t.logs, "counters": t.counters, "facts": t.facts,
+                "snapshots": t.snapshots, "status": t.status, "nodes": t.nodes}
+            return len(tables[role])
 
     def _drop_tables(self) -> None:
         if _tables_for(self.runner_name, create=False) is self._t:

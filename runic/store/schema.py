@@ -159,6 +159,24 @@ def _unsigned(h: int) -> int:
     return h & 0xFFFFFFFFFFFFFFFF
 
 
+#: role -> the SQL expression of its checksum in schema 2 (functions registered by the migration)
+_V2_CHECKSUMS = {
+    "events": "runic_blob_crc(workflow_id, event)",
+    "counters": "runic_count_crc(workflow_id, count)",
+    "logs": "runic_blob_crc(workflow_id, log)",
+    "snapshots": "runic_snapshot_crc(workflow_id, cursor, snapshot)",
+    "facts": "runic_fact_crc(fact_hash, value)",
+}
+#: (role, column, definition) added by schema 2 besides the checksums
+_V2_COLUMNS = [
+    ("facts", "owner", ""),
+    ("facts", "pinned", "INTEGER NOT NULL DEFAULT 0"),
+    ("facts", "gen", "INTEGER NOT NULL DEFAULT 0"),
+    ("status", "node", "TEXT"),
+    ("status", "generation", "INTEGER"),
+]
+
+
 @migration(1)
 def _v1_to_v2(conn: sqlite3.Connection) -> None:
     """Checksums on every value row and counter; fact ownership; node leases (see the module
@@ -175,28 +193,13 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
     for runner, tables in runners_of(conn).items():
         storage = conn.execute("SELECT storage_type FROM runic_tables WHERE runner=? LIMIT 1",
                                (runner,)).fetchone()[0]
-        t = {role: quote(name) for role, name in tables.items()}
-        if "events" in tables:
-            add_column(conn, tables["events"], "crc", "INTEGER NOT NULL DEFAULT 0")
-            conn.execute(f"UPDATE {t['events']} SET crc = runic_blob_crc(workflow_id, event)")
-        if "counters" in tables:
-            add_column(conn, tables["counters"], "crc", "INTEGER NOT NULL DEFAULT 0")
-            conn.execute(f"UPDATE {t['counters']} SET crc = runic_count_crc(workflow_id, count)")
-        if "logs" in tables:
-            add_column(conn, tables["logs"], "crc", "INTEGER NOT NULL DEFAULT 0")
-            conn.execute(f"UPDATE {t['logs']} SET crc = runic_blob_crc(workflow_id, log)")
-        if "snapshots" in tables:
-            add_column(conn, tables["snapshots"], "crc", "INTEGER NOT NULL DEFAULT 0")
-            conn.execute(f"UPDATE {t['snapshots']} SET crc = runic_snapshot_crc(workflow_id, cursor, snapshot)")
-        if "facts" in tables:
-            add_column(conn, tables["facts"], "crc", "INTEGER NOT NULL DEFAULT 0")
-            add_column(conn, tables["facts"], "owner", "")
-            add_column(conn, tables["facts"], "pinned", "INTEGER NOT NULL DEFAULT 0")
-            add_column(conn, tables["facts"], "gen", "INTEGER NOT NULL DEFAULT 0")
-            conn.execute(f"UPDATE {t['facts']} SET crc = runic_fact_crc(fact_hash, value)")
-        if "status" in tables:
-            add_column(conn, tables["status"], "node", "TEXT")
-            add_column(conn, tables["status"], "generation", "INTEGER")
+        for role, checksum in _V2_CHECKSUMS.items():
+            if role in tables:
+                add_column(conn, tables[role], "crc", "INTEGER NOT NULL DEFAULT 0")
+                conn.execute(f"UPDATE {quote(tables[role])} SET crc = {checksum}")
+        for role, column, definition in _V2_COLUMNS:
+            if role in tables:
+                add_column(conn, tables[role], column, definition)
         for role in TABLES:
             if role in tables or role == "nodes":
                 refresh_table_record(conn, runner, role, storage)

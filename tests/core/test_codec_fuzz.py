@@ -82,3 +82,36 @@ def test_mutated_encodings_give_a_value_or_decode_error(base: bytes, ops: list, 
 def test_the_corpus_decodes_back() -> None:
     for data in CORPUS:
         assert codec.dumps(codec.loads(data)) == data
+
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
+                    st.floats(allow_nan=False), st.text(max_size=5), st.binary(max_size=5))
+hashables = st.recursive(scalars, lambda inner: st.tuples(inner, inner) | st.frozensets(inner, max_size=3),
+                         max_leaves=12)
+values = st.recursive(
+    hashables,
+    lambda inner: (st.lists(inner, max_size=4) | st.tuples(inner, inner) | st.tuples(inner)
+                   | st.dictionaries(hashables, inner, max_size=3) | st.sets(hashables, max_size=3)
+                   | st.builds(lambda v: Fact(v, (1, 2)), inner)),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values)
+def test_any_nesting_of_containers_round_trips(value: object) -> None:
+    # deep enough values go through every decoding path: eager, placeholders, dict keys
+    data = codec.dumps(value)
+    assert codec.loads(data) == value
+    assert codec.loads(data, trusted=True) == value
+
+
+def test_placeholders_in_dict_keys_and_sets_deep_down() -> None:
+    value = ((({(1, (2, 3)): "v", None: 0, (4,): [frozenset({(5, 6)})]},),),)
+    back = codec.loads(codec.dumps(value))
+    assert back == value
+    assert list(back[0][0][0]) == [(1, (2, 3)), None, (4,)]  # the keys keep their order
+    deeper: object = {("k", (1,)): {(2, (3, (4,))): ("x", {(5,)})}}
+    for _ in range(6):
+        deeper = ([deeper], {(7, (8,)): deeper})
+    assert codec.loads(codec.dumps(deeper)) == deeper

@@ -1,4 +1,4 @@
-"""The codec's allow-list and the stable content hashes (spec §1.3-1.4, §2.7, §9.13-9.14)."""
+"""The codec's allow-list and the stable content hashes (process-independent, type-aware)."""
 
 from __future__ import annotations
 

@@ -67,7 +67,7 @@ def test_disc_tables_keep_answering_while_the_store_actor_restarts(
         assert child.info["role"] == "store" and child.info["storage_type"] == "disc_copies"
         assert child.info["path"] == str(d / "runic.db")
         assert "app.WorkflowStore" in child.info["tables"]
-        # §8.1: the store process creates its tables (before anyone else opened the store)
+        # from Runic's store tests: the store process creates its tables (before anyone else opened the store)
         conn = sqlite3.connect(d / "runic.db")
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         conn.close()

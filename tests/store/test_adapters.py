@@ -32,7 +32,7 @@ MNESIA_TABLES = {
 # ----------------------------------------------------------------------------- MnesiaStore
 
 def test_table_info_answers_like_mnesia(tmp_path: Path) -> None:
-    # §8.1 Mnesia: the snapshot table is a set with attributes [workflow_id, log, updated_at]
+    # from Runic's Mnesia store tests: the snapshot table is a set with attributes [workflow_id, log, updated_at]
     with MnesiaStore("app", dir=tmp_path) as s:
         assert s.table_info("app.WorkflowStore", "type") == "set"
         assert s.table_info("app.WorkflowStore", "attributes") == ["workflow_id", "log", "updated_at"]
@@ -51,7 +51,7 @@ def test_table_info_answers_like_mnesia(tmp_path: Path) -> None:
         with pytest.raises(NotFoundError):
             s.table_info("NoSuchTable", "type")
     with MnesiaStore("app", disc_copies=False) as ram:
-        # §8.1 Mnesia: RAM-only tables live on the local node
+        # from Runic's Mnesia store tests: RAM-only tables live on the local node
         assert ram.table_info("WorkflowStore", "storage_type") == "ram_copies"
         ram.drop_tables()
 

@@ -1,6 +1,6 @@
 """The store contract: every adapter (MemoryStore, MnesiaStore on disc, MnesiaStore in RAM)
-must pass every test here. Rows of spec §8.1 ("store_ets_test / store_mnesia_test" and the
-store part of "event_sourced_test") are marked with the row they cover."""
+must pass every test here. Tests ported from Runic's own store suites (its ETS and Mnesia store
+tests, and the store part of its event-sourcing tests) say so in a comment."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def test_store_implements_the_protocol(store: BaseStore) -> None:
 
 
 def test_supports_stream_is_true_for_instances_and_classes(store: BaseStore) -> None:
-    # §8.1 event_sourced: supports_stream(ETS) is true
+    # from Runic's event-sourcing tests: supports_stream(ETS) is true
     assert supports_stream(store)
     assert supports_stream(type(store))
     assert supports_stream(MemoryStore) and supports_stream(MnesiaStore)
@@ -63,7 +63,7 @@ def test_supports_stream_is_true_for_instances_and_classes(store: BaseStore) -> 
 
 def test_data_written_is_readable_from_another_thread(store: BaseStore,
                                                        open_: Callable[[], BaseStore]) -> None:
-    # §8.1: the store creates its tables; data written is readable from another process
+    # from Runic's store tests: the store creates its tables; data written is readable from another process
     # (a thread here: the unit that shares a process's tables; OS processes in test_multiprocess)
     store.save("wf", [1, 2, 3])
     store.append("wf", ["e1"])
@@ -82,7 +82,7 @@ def test_data_written_is_readable_from_another_thread(store: BaseStore,
 
 def test_creating_the_store_twice_is_harmless(store: BaseStore,
                                               open_: Callable[[], BaseStore]) -> None:
-    # §8.1 Mnesia: creating the store twice is harmless (and shares the tables)
+    # from Runic's Mnesia store tests: creating the store twice is harmless (and shares the tables)
     store.save("wf", ["a"])
     again = open_()
     assert again.load("wf") == ["a"]
@@ -166,7 +166,7 @@ def test_exists_true_and_false(store: BaseStore) -> None:
 
 
 def test_stream_only_workflows_exist_but_are_not_listed(store: BaseStore) -> None:
-    # spec quirk 32, kept: list() is the snapshot table, exists() sees the stream too
+    # Runic's semantics, kept: list() is the snapshot table, exists() sees the stream too
     store.append("streamed", ["e"])
     assert store.exists("streamed")
     assert store.list() == []
@@ -277,7 +277,7 @@ def test_save_facts_writes_several(store: BaseStore) -> None:
 
 def test_twenty_concurrent_writers_on_distinct_ids_do_not_interfere(
         store: BaseStore, open_: Callable[[], BaseStore]) -> None:
-    # §8.1: 20 concurrent writers on distinct ids; read-after-write from another thread
+    # from Runic's store tests: 20 concurrent writers on distinct ids; read-after-write from another thread
     handles = [open_() for _ in range(4)]
     errors: list[BaseException] = []
     barrier = threading.Barrier(20)
@@ -335,13 +335,13 @@ def test_concurrent_appends_to_one_workflow_stay_gapless(
 # ----------------------------------------------------------------------------- event streams
 
 def test_append_two_events_returns_cursor_two_and_streams_them(store: BaseStore) -> None:
-    # §8.1 event_sourced: append of 2 events returns cursor 2 and stream yields them
+    # from Runic's event-sourcing tests: append of 2 events returns cursor 2 and stream yields them
     assert store.append("wf", ["a", "b"]) == 2
     assert list(store.stream("wf")) == ["a", "b"]
 
 
 def test_appends_are_additive(store: BaseStore) -> None:
-    # §8.1 event_sourced: cursor 1, then 2
+    # from Runic's event-sourcing tests: cursor 1, then 2
     assert store.append("wf", ["a"]) == 1
     assert store.append("wf", ["b"]) == 2
     assert store.append("wf", ["c", "d", "e"]) == 5
@@ -370,7 +370,7 @@ def test_appending_nothing_creates_an_empty_stream(store: BaseStore) -> None:
 
 
 def test_stream_is_lazy_and_fixed_at_call_time(store: BaseStore) -> None:
-    # spec quirk 31: we keep Mnesia's behaviour for every adapter
+    # does a stream see later appends? No: we keep Mnesia's behaviour for every adapter
     store.append("wf", ["a", "b"])
     stream = store.stream("wf")
     assert stream.cursor == 2
@@ -830,3 +830,18 @@ def test_owner_keeps_its_tuple_shape_and_tells_the_node(store: BaseStore) -> Non
 def test_leases_must_be_positive_seconds(store: BaseStore, bad: object) -> None:
     with pytest.raises(StoreArgumentError):
         store.register_node("n", bad)  # type: ignore[arg-type]
+
+
+def test_a_too_deep_value_stored_by_an_older_runic_is_an_error_not_a_crash(store: BaseStore) -> None:
+    # runic 0.1 accepted a tuple nested 200 deep, and every reader of it then crashed
+    from tests.core.test_codec_limits import raw_nested_tuple
+
+    poison = raw_nested_tuple(200)
+    key = store._key("wf")
+    store._append(key, key_seed(key), [(poison, blob_crc(poison, key_seed(key)))], None, [], None)
+    store._put_facts([(9, poison, fact_crc(9, poison))])
+    with pytest.raises(StoreDecodeError) as info:
+        list(store.stream("wf"))
+    assert "levels" in str(info.value) and store.table_names["events"] in str(info.value)
+    with pytest.raises(StoreDecodeError):
+        store.load_fact(9)

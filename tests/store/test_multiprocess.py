@@ -53,7 +53,7 @@ def test_two_processes_appending_to_one_workflow_stay_gapless_and_ordered(
 
 def test_twenty_writer_processes_and_read_after_write_from_another_process(
         tmp_path: Path, spawn: Callable[..., Proc]) -> None:
-    # §8.1: 20 concurrent writers on distinct ids; read-after-write from another process
+    # from Runic's store tests: 20 concurrent writers on distinct ids; read-after-write from another process
     d = tmp_path / "data"
     MnesiaStore("app", dir=d).close()
     writers = [spawn("writer", d, "app", i) for i in range(20)]

@@ -270,3 +270,57 @@ def test_a_read_only_file_system_is_named_with_what_to_do(tmp_path: Path) -> Non
         assert message is not None, what
         assert "read-only (EROFS)" in message and "Remount" in message, message
     assert not any(mnt.iterdir())  # the tmpfs lived in the child's namespace only
+
+
+def test_identifying_a_store_another_process_is_creating_sees_one_state(tmp_path: Path) -> None:
+    """The interleaving behind the old race, made deterministic: another connection creates the
+    schema right after the identifying connection read the (still empty) application id."""
+    import threading
+
+    from runic.store.mnesia import _Database
+
+    def make_store_schema(path: Path) -> None:
+        MnesiaStore("app", dir=path.parent).close()
+
+    class Interleaved:
+        """A connection whose ``PRAGMA application_id`` lets a creator run before returning."""
+
+        def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+            self.conn, self.path = conn, path
+            self.creator: threading.Thread | None = None
+
+        def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+            cursor = self.conn.execute(sql, *args)
+            if sql.startswith("PRAGMA application_id") and self.creator is None:
+                self.creator = threading.Thread(target=make_store_schema, args=(self.path,))
+                self.creator.start()
+                self.creator.join(0.5)  # it finishes, unless a read transaction holds it back
+            return cursor
+
+        @property
+        def in_transaction(self) -> bool:
+            return self.conn.in_transaction
+
+    def identify(method: str, d: Path) -> object:
+        d.mkdir()
+        path = d / DB_FILE
+        path.touch()
+        conn = sqlite3.connect(path, isolation_level=None, timeout=10)
+        db = _Database.__new__(_Database)
+        db.path = db.where = str(path)
+        wrapped = Interleaved(conn, path)
+        try:
+            return getattr(db, method)(wrapped)
+        except Exception as exc:  # noqa: BLE001 - the outcome is what the test compares
+            return type(exc).__name__
+        finally:
+            conn.close()
+            if wrapped.creator is not None:
+                wrapped.creator.join(30)
+
+    # two separate reads (what opening did before): the store looks foreign
+    assert identify("_identify", tmp_path / "old") == "ForeignStoreError"
+    # one read transaction: a consistent view (a new, empty file), and the creator then finishes
+    assert identify("_identify_snapshot", tmp_path / "new") is None
+    with MnesiaStore("app", dir=tmp_path / "new") as s:
+        assert s.meta()["schema_version"] >= 2

@@ -1,5 +1,5 @@
 """Real workflows through every store: the logs and streams the Runner writes rebuild working
-workflows (spec §8.1 store rows that need the workflow core)."""
+workflows (the tests of Runic's store suites that need the workflow core)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def pipeline() -> Workflow:
 
 
 def test_a_saved_build_log_loads_equal_and_rebuilds_a_working_workflow(store: BaseStore) -> None:
-    # §8.1: a real build_log saved and loaded is equal and rebuilds a working workflow ([10] for 5)
+    # from Runic's store tests: a real build_log saved and loaded is equal and rebuilds a working workflow ([10] for 5)
     wf = runic.workflow(name="doubler", steps=[runic.step(f.double, name="double")])
     log = wf.build_log()
     store.save("wf", log)
@@ -33,7 +33,7 @@ def test_a_saved_build_log_loads_equal_and_rebuilds_a_working_workflow(store: Ba
 
 
 def test_a_full_event_log_saved_and_loaded_replays_to_equal_productions(store: BaseStore) -> None:
-    # §8.1 Mnesia row, run for every adapter: a full event_log with reactions round-trips
+    # from Runic's Mnesia store tests, run for every adapter: a full event_log with reactions round-trips
     wf = pipeline()
     wf.react_until_satisfied(5)
     store.checkpoint("wf", wf.event_log())
@@ -43,7 +43,7 @@ def test_a_full_event_log_saved_and_loaded_replays_to_equal_productions(store: B
 
 
 def test_a_full_workflow_stream_round_trips_to_equal_productions(store: BaseStore) -> None:
-    # §8.1 event_sourced: the build log then each cycle's events appended, as the Worker does,
+    # from Runic's event-sourcing tests: the build log then each cycle's events appended, as the Worker does,
     # with the fact values saved in the same transaction; the stream replays to equal results
     wf = pipeline()
     wf.enable_event_emission()
