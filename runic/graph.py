@@ -32,7 +32,7 @@ class Graph:
         self.vertices: dict[int, Any] = {}
         self.out: dict[str, dict[int, dict[int, int]]] = {}
         self.inn: dict[str, dict[int, dict[int, int]]] = {}
-        self.props: dict[tuple, dict] = {}
+        self.props: dict[tuple[Any, ...], dict[Any, Any]] = {}
         self.pending: dict[tuple[int, int], str] = {}
 
     # ------------------------------------------------------------------ vertices
@@ -40,9 +40,6 @@ class Graph:
         """Add a vertex; an existing vertex with the same id is kept (first writer wins)."""
         if vid not in self.vertices:
             self.vertices[vid] = value
-
-    def replace_vertex(self, vid: int, value: Any) -> None:
-        self.vertices[vid] = value
 
     def delete_vertex(self, vid: int) -> None:
         """Remove a vertex and every edge touching it."""
@@ -56,7 +53,7 @@ class Graph:
 
     # ------------------------------------------------------------------ edges
     def add_edge(self, frm: int, to: int, label: str, weight: int = 0,
-                 props: dict | None = None) -> None:
+                 props: dict[Any, Any] | None = None) -> None:
         out = self.out.get(label)
         if out is None:
             out = self.out[label] = {}
