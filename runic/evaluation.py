@@ -20,6 +20,18 @@ Decisions where Runic's behaviour is accidental, taken here:
   running the step again; the downstream work it cancels is limited to the failed fact's scope
   (its input, or its map item), where Runic cancels pending work of every input.
 * Dispatch visits pending activations in the order they were activated.
+* :meth:`~Evaluation.react_until_satisfied` takes a FIFO fast path when nothing observes its
+  generations (no scheduler policy, no deadline, not parallel, no ``checkpoint``, no
+  ``max_cycles``): it takes pending activations one at a time from the head of the pending
+  index, in activation order; a *plain* step (no hooks or run context in the workflow, one
+  positional parameter, no declared context keys, not on a map path, its input a Fact) is
+  prepared, executed and applied inline, with the fold primitives inlined and no Runnable
+  built; any other activation at the head runs one classic generation of everything pending.
+  The order in which steps run, their facts, edges, production order and emitted events are
+  the ones the generations give (the property test in ``tests/core/test_fast_path.py``
+  compares both on random workflows); the one difference is that a step whose activation an
+  earlier failure cancelled is no longer executed and then ignored. :data:`FIFO_FAST_PATH`
+  switches it off (tests and the benchmark compare both).
 """
 
 from __future__ import annotations
@@ -43,14 +55,35 @@ from .events import (
 )
 from .facts import NOTHING, Fact, FactRef
 from .failures import Failure
-from .nodes import ROOT_HASH, Node, Skip
+from .coroutines import settle
+from .events import ActivationConsumed, FactProduced
+from .nodes import ONE_ARG, PLAIN_RESULTS, ROOT_HASH, Node, Skip
+from .nodes import Step as StepNode
 from .policy import merge_policies, order_by_priority, resolve
 from .runnable import COMPLETED, FAILED, SKIPPED, CausalContext, Runnable
 from .structure import ROOT, Structure
 
-__all__ = ["Evaluation"]
+__all__ = ["Evaluation", "FIFO_FAST_PATH"]
 
 log = logging.getLogger("runic.core")
+
+FIFO_FAST_PATH = True
+"""Whether :meth:`Evaluation.react_until_satisfied` may take the FIFO fast path (see the
+module docs); switched off only to compare it with the three-phase generations."""
+
+_FAST_CLASSES: dict[type, bool] = {}
+
+
+def _is_plain_step_class(cls: type) -> bool:
+    """Whether nodes of ``cls`` behave exactly like :class:`runic.nodes.Step` (a subclass that
+    overrides how a step prepares, executes or folds takes the classic path)."""
+    known = _FAST_CLASSES.get(cls)
+    if known is None:
+        known = _FAST_CLASSES[cls] = bool(
+            issubclass(cls, StepNode) and cls.prepare is StepNode.prepare
+            and cls.execute is StepNode.execute and cls.fold_into is StepNode.fold_into
+            and cls.activation_sources is StepNode.activation_sources and not cls.coordinates)
+    return known
 
 
 class Evaluation(Structure):
@@ -182,7 +215,10 @@ class Evaluation(Structure):
             _, prepared = self.prepare_for_dispatch(skip=skip, policies=())
             ordered = order_by_priority(prepared, pols)
             return self, ordered if limit is None else ordered[:limit]
-        v = self.graph.vertices
+        g = self.graph
+        g.compact_pending()
+        pending = g.pending
+        v = g.vertices
         runnables: list[Runnable] = []
         serial: set[int] = set()
         if skip:
@@ -190,26 +226,35 @@ class Evaluation(Structure):
                 node = v.get(nh)
                 if node is not None and node.serial:
                     serial.add(nh)
-        for key in list(self.graph.pending):
-            if limit is not None and len(runnables) >= limit:
-                break
-            if skip and key in skip:
-                continue
-            fact_hash, node_hash = key
-            node = v.get(node_hash)
-            fact = v.get(fact_hash)
-            if node is None or fact is None:
-                continue
-            if node.serial:
-                if node_hash in serial:
+        # Walk ``pending`` lazily from its head (a Worker takes one or two runnables from
+        # thousands): no copy of the keys. A Skip changes ``pending``, so the walk stops there,
+        # applies it and starts again from the head, passing over the keys it has prepared.
+        visited: set[tuple[int, int]] | None = None
+        while True:
+            found_skip: Skip | None = None
+            for key in pending:
+                if limit is not None and len(runnables) >= limit:
+                    break
+                if (skip and key in skip) or (visited is not None and key in visited):
                     continue
-                serial.add(node_hash)
-            prepared = node.prepare(self, fact)
-            if prepared.__class__ is Skip:
-                self._apply_skip(prepared)
-            else:
+                fact_hash, node_hash = key
+                node = v.get(node_hash)
+                fact = v.get(fact_hash)
+                if node is None or fact is None:
+                    continue
+                if node.serial:
+                    if node_hash in serial:
+                        continue
+                    serial.add(node_hash)
+                prepared = node.prepare(self, fact)
+                if prepared.__class__ is Skip:
+                    found_skip = prepared
+                    break
                 runnables.append(prepared)
-        return self, runnables
+            if found_skip is None:
+                return self, runnables
+            self._apply_skip(found_skip)
+            visited = {(r.input_fact.hash, r.node.hash) for r in runnables}
 
     def prepared_runnables(self) -> list[Runnable]:
         """Like :meth:`prepare_for_dispatch` but returns only the runnables."""
@@ -379,6 +424,16 @@ class Evaluation(Structure):
         """React until nothing is pending. ``checkpoint(wf)`` runs after each cycle;
         ``deadline_ms`` bounds the whole run; ``max_cycles`` guards non-terminating graphs
         (raises :class:`RunicError` when exceeded)."""
+        if (FIFO_FAST_PATH and deadline_ms is None and not parallel and checkpoint is None
+                and max_cycles is None):
+            policies = merge_policies(scheduler_policies, self.scheduler_policies, scheduler_policies_mode)
+            if not policies:
+                if run_context:
+                    self.put_run_context(run_context)
+                if input is not NOTHING:
+                    self._invoke_root(input)
+                self._run_fifo()
+                return self
         deadline_at = now_ms() + deadline_ms if deadline_ms is not None else None
         self.react(input, run_context=run_context, scheduler_policies=scheduler_policies,
                    scheduler_policies_mode=scheduler_policies_mode, parallel=parallel,
@@ -397,3 +452,55 @@ class Evaluation(Structure):
             if checkpoint is not None:
                 checkpoint(self)
         return self
+
+    def _run_fifo(self) -> None:
+        """Run pending work to completion in activation order (the FIFO fast path; see the
+        module docs). Runs in the caller's thread."""
+        g = self.graph
+        pending = g.pending
+        v = g.vertices
+        depth = self._depth
+        scope = self._scope
+        prod = self._prod_seq
+        mapped_paths = self.mapped_paths
+        activate = self._activate
+        add_edge = g.add_edge
+        relabel = g.relabel
+        plain_results = PLAIN_RESULTS
+        is_plain = _is_plain_step_class
+        while pending:
+            if g.pending_deleted > 32:
+                g.compact_pending()
+            (fh, nh), label = next(iter(pending.items()))
+            node: Any = v.get(nh)
+            inp = v.get(fh)
+            if (label != "runnable" or inp.__class__ is not Fact or not is_plain(node.__class__)
+                    or node.shape is not ONE_ARG or node.context_keys or nh in mapped_paths
+                    or self.before_hooks or self.after_hooks or self.run_context):
+                self._cycle([], False, None, None)
+                continue
+            try:
+                value = node.work(inp.value)
+                if value.__class__ not in plain_results:
+                    value = settle(value)
+            except Exception as exc:  # the step failed: the classic apply records it
+                r = Runnable(node, inp, CausalContext(nh, inp, depth.get(fh, 0)))
+                r.fail(exc)
+                self.apply_runnable(r)
+                continue
+            d = depth.get(fh, 0) + 1
+            ancestry = (nh, fh)
+            fact = Fact(value, ancestry)
+            h = fact.hash
+            if h not in depth:  # Memory.record_fact, inlined (a step's fact keeps its input's scope)
+                v.setdefault(h, fact)
+                depth[h] = d
+                scope[h] = scope.get(fh, h)
+            add_edge(nh, h, "produced", d)  # Memory.record_production, inlined
+            self._seq += 1
+            prod[h] = self._seq
+            relabel(fh, nh, "runnable", "ran")
+            if self.emit_events:
+                self.uncommitted_events.extend((FactProduced(h, value, ancestry, "produced", d),
+                                                ActivationConsumed(fh, nh, "runnable")))
+            activate(nh, h)

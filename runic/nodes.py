@@ -75,6 +75,10 @@ ROOT_HASH = content_hash("runic:root")
 _ONE = intern_shape(CallShape(1, False, False))  # one positional parameter, no context: fn(x)
 WAITING = "waiting"
 _PLAIN = frozenset({int, float, str, bytes, bool, type(None), list, tuple, dict, set, frozenset})
+PLAIN_RESULTS = _PLAIN
+ONE_ARG = _ONE
+"""The interned call shape ``fn(x)``: one positional parameter, no context."""
+"""Result types a step returns as they are (no coroutine to await, no iterator to materialise)."""
 
 
 class Cont:
