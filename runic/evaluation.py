@@ -20,17 +20,17 @@ Decisions where Runic's behaviour is accidental, taken here:
   running the step again; the downstream work it cancels is limited to the failed fact's scope
   (its input, or its map item), where Runic cancels pending work of every input.
 * Dispatch visits pending activations in the order they were activated.
-* :meth:`~Evaluation.react_until_satisfied` takes a FIFO fast path when nothing observes its
+* :meth:`~Evaluation.react_until_satisfied` takes a fast path when nothing observes its
   generations (no scheduler policy, no deadline, not parallel, no ``checkpoint``, no
-  ``max_cycles``): it takes pending activations one at a time from the head of the pending
-  index, in activation order; a *plain* step (no hooks or run context in the workflow, one
-  positional parameter, no declared context keys, not on a map path, its input a Fact) is
-  prepared, executed and applied inline, with the fold primitives inlined and no Runnable
-  built; any other activation at the head runs one classic generation of everything pending.
-  The order in which steps run, their facts, edges, production order and emitted events are
-  the ones the generations give (the property test in ``tests/core/test_fast_path.py``
-  compares both on random workflows); the one difference is that a step whose activation an
-  earlier failure cancelled is no longer executed and then ignored. :data:`FIFO_FAST_PATH`
+  ``max_cycles``): a generation made only of *plain* steps (no hooks or run context in the
+  workflow, one positional parameter, no declared context keys, not on a map path, the input
+  a Fact) is run one activation at a time, in activation order: prepared, executed and applied
+  inline, with the fold primitives written out and no Runnable built; any other generation
+  runs the classic way (:meth:`~Evaluation._cycle`). Steps run in the same order, and their
+  facts, edges, production order and emitted events are the ones the generations give (the
+  property test in ``tests/core/test_fast_path.py`` compares both paths on random
+  workflows); the one difference is that a step whose activation an earlier failure of its
+  generation cancelled is no longer executed and then ignored. :data:`FIFO_FAST_PATH`
   switches it off (tests and the benchmark compare both).
 """
 
@@ -454,8 +454,17 @@ class Evaluation(Structure):
         return self
 
     def _run_fifo(self) -> None:
-        """Run pending work to completion in activation order (the FIFO fast path; see the
-        module docs). Runs in the caller's thread."""
+        """Run pending work to completion (the fast path; see the module docs). Runs in the
+        caller's thread.
+
+        Generation by generation, like :meth:`_cycle`: when every activation pending at the
+        start of a generation is a plain step, each is prepared, executed and applied in turn,
+        in activation order (a plain step reads nothing an earlier apply of its generation
+        changes); otherwise the generation runs the classic way. The graph updates of a plain
+        step (``Memory.record_fact``, ``record_production``, the ``runnable -> ran`` relabel,
+        the children's activations) are written out here on the graph's dictionaries, since
+        the calls cost as much as the updates: they must stay the updates those methods make
+        (the property test in ``tests/core/test_fast_path.py`` compares both paths)."""
         g = self.graph
         pending = g.pending
         v = g.vertices
@@ -463,44 +472,136 @@ class Evaluation(Structure):
         scope = self._scope
         prod = self._prod_seq
         mapped_paths = self.mapped_paths
-        activate = self._activate
-        add_edge = g.add_edge
-        relabel = g.relabel
         plain_results = PLAIN_RESULTS
+        plain_classes = _FAST_CLASSES
         is_plain = _is_plain_step_class
+        for label in ("produced", "ran", "runnable", "flow"):
+            if label not in g.out:
+                g.out[label] = {}
+                g.inn[label] = {}
+        out_prod, inn_prod = g.out["produced"], g.inn["produced"]
+        out_ran, inn_ran = g.out["ran"], g.inn["ran"]
+        out_run, inn_run = g.out["runnable"], g.inn["runnable"]
+        out_flow = g.out["flow"]
+        props_map = g.props
+        workflow_plain = not (self.before_hooks or self.after_hooks or self.run_context)
+        emit = self.emit_events
+        seq = self._seq  # kept in locals, written back before anything else reads them
+        deleted = g.pending_deleted
         while pending:
-            if g.pending_deleted > 32:
+            if deleted > 32:
+                g.pending_deleted = deleted
                 g.compact_pending()
-            (fh, nh), label = next(iter(pending.items()))
-            node: Any = v.get(nh)
-            inp = v.get(fh)
-            if (label != "runnable" or inp.__class__ is not Fact or not is_plain(node.__class__)
-                    or node.shape is not ONE_ARG or node.context_keys or nh in mapped_paths
-                    or self.before_hooks or self.after_hooks or self.run_context):
+                deleted = g.pending_deleted
+            # the generation: everything pending now, inline only when it is all plain steps
+            batch: list[tuple[int, int, Any, Any]] = []
+            for (fh, nh), label in pending.items():
+                node: Any = v.get(nh)
+                inp = v.get(fh)
+                cls = node.__class__
+                plain = plain_classes.get(cls)
+                if plain is None:
+                    plain = is_plain(cls)
+                if not (plain and workflow_plain and label == "runnable" and node.shape is ONE_ARG
+                        and inp.__class__ is Fact and not node.context_keys and nh not in mapped_paths):
+                    batch.clear()
+                    break
+                batch.append((fh, nh, node, inp))
+            if not batch:
+                self._seq, g.pending_deleted = seq, deleted
                 self._cycle([], False, None, None)
+                seq, deleted, emit = self._seq, g.pending_deleted, self.emit_events
+                # a generation may run hooks' deferred functions, which can change the workflow
+                workflow_plain = not (self.before_hooks or self.after_hooks or self.run_context)
+                for label in ("produced", "ran", "runnable", "flow"):
+                    if label not in g.out:
+                        g.out[label] = {}
+                        g.inn[label] = {}
                 continue
-            try:
-                value = node.work(inp.value)
-                if value.__class__ not in plain_results:
-                    value = settle(value)
-            except Exception as exc:  # the step failed: the classic apply records it
-                r = Runnable(node, inp, CausalContext(nh, inp, depth.get(fh, 0)))
-                r.fail(exc)
-                self.apply_runnable(r)
-                continue
-            d = depth.get(fh, 0) + 1
-            ancestry = (nh, fh)
-            fact = Fact(value, ancestry)
-            h = fact.hash
-            if h not in depth:  # Memory.record_fact, inlined (a step's fact keeps its input's scope)
-                v.setdefault(h, fact)
-                depth[h] = d
-                scope[h] = scope.get(fh, h)
-            add_edge(nh, h, "produced", d)  # Memory.record_production, inlined
-            self._seq += 1
-            prod[h] = self._seq
-            relabel(fh, nh, "runnable", "ran")
-            if self.emit_events:
-                self.uncommitted_events.extend((FactProduced(h, value, ancestry, "produced", d),
-                                                ActivationConsumed(fh, nh, "runnable")))
-            activate(nh, h)
+            for fh, nh, node, inp in batch:
+                if (fh, nh) not in pending:
+                    continue  # cancelled by a failure earlier in this generation
+                try:
+                    value = node.work(inp.value)
+                    if value.__class__ not in plain_results:
+                        value = settle(value)
+                except Exception as exc:  # the step failed: the classic apply records it
+                    r = Runnable(node, inp, CausalContext(nh, inp, depth.get(fh, 0)))
+                    r.fail(exc)
+                    self._seq, g.pending_deleted = seq, deleted
+                    self.apply_runnable(r)
+                    seq, deleted, emit = self._seq, g.pending_deleted, self.emit_events
+                    continue
+                d = depth.get(fh, 0) + 1
+                ancestry = (nh, fh)
+                fact = Fact(value, ancestry)
+                h = fact.hash
+                # Memory.record_fact: a step's fact keeps its input's scope
+                if h not in depth:
+                    v.setdefault(h, fact)
+                    depth[h] = d
+                    scope[h] = scope.get(fh, h)
+                # Memory.record_production: nh -[produced]-> h
+                tos = out_prod.get(nh)
+                if tos is None:
+                    out_prod[nh] = {h: d}
+                else:
+                    tos[h] = d
+                froms = inn_prod.get(h)
+                if froms is None:
+                    inn_prod[h] = {nh: d}
+                else:
+                    froms[nh] = d
+                seq += 1
+                prod[h] = seq
+                # Graph.relabel(fh, nh, "runnable", "ran")
+                tos = out_run[fh]
+                w = tos.pop(nh)
+                if not tos:
+                    del out_run[fh]
+                froms = inn_run[nh]
+                del froms[fh]
+                if not froms:
+                    del inn_run[nh]
+                del pending[(fh, nh)]
+                deleted += 1
+                tos = out_ran.get(fh)
+                if tos is None:
+                    out_ran[fh] = {nh: w}
+                else:
+                    tos[nh] = w
+                froms = inn_ran.get(nh)
+                if froms is None:
+                    inn_ran[nh] = {fh: w}
+                else:
+                    froms[fh] = w
+                if props_map:
+                    props = props_map.pop((fh, nh, "runnable"), None)
+                    if props is not None:
+                        props_map[(fh, nh, "ran")] = props
+                if emit:
+                    self.uncommitted_events.extend((FactProduced(h, value, ancestry, "produced", d),
+                                                    ActivationConsumed(fh, nh, "runnable")))
+                # Evaluation._activate(nh, h)
+                children = out_flow.get(nh)
+                if children:
+                    weight = depth.get(h, 0) + 1
+                    for c in children:
+                        clabel = v[c].activation_label
+                        if clabel == "runnable":
+                            tos = out_run.get(h)
+                            if tos is None:
+                                out_run[h] = {c: weight}
+                            else:
+                                tos[c] = weight
+                            froms = inn_run.get(c)
+                            if froms is None:
+                                inn_run[c] = {h: weight}
+                            else:
+                                froms[h] = weight
+                            pending[(h, c)] = "runnable"
+                        else:
+                            g.add_edge(h, c, clabel, weight)
+                        if emit:
+                            self.uncommitted_events.append(RunnableActivated(h, c, clabel))
+        self._seq, g.pending_deleted = seq, deleted
