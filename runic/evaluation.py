@@ -518,8 +518,9 @@ class Evaluation(Structure):
                         g.out[label] = {}
                         g.inn[label] = {}
                 continue
+            failed = False  # only a failure's apply can cancel other activations of the batch
             for fh, nh, node, inp in batch:
-                if (fh, nh) not in pending:
+                if failed and (fh, nh) not in pending:
                     continue  # cancelled by a failure earlier in this generation
                 try:
                     value = node.work(inp.value)
@@ -528,6 +529,7 @@ class Evaluation(Structure):
                 except Exception as exc:  # the step failed: the classic apply records it
                     r = Runnable(node, inp, CausalContext(nh, inp, depth.get(fh, 0)))
                     r.fail(exc)
+                    failed = True
                     self._seq, g.pending_deleted = seq, deleted
                     self.apply_runnable(r)
                     seq, deleted, emit = self._seq, g.pending_deleted, self.emit_events
@@ -537,9 +539,11 @@ class Evaluation(Structure):
                 fact = Fact(value, ancestry)
                 h = fact.hash
                 # Memory.record_fact: a step's fact keeps its input's scope
-                if h not in depth:
+                if h in depth:
+                    dh = depth[h]
+                else:
                     v.setdefault(h, fact)
-                    depth[h] = d
+                    depth[h] = dh = d
                     scope[h] = scope.get(fh, h)
                 # Memory.record_production: nh -[produced]-> h
                 tos = out_prod.get(nh)
@@ -585,7 +589,7 @@ class Evaluation(Structure):
                 # Evaluation._activate(nh, h)
                 children = out_flow.get(nh)
                 if children:
-                    weight = depth.get(h, 0) + 1
+                    weight = dh + 1
                     for c in children:
                         clabel = v[c].activation_label
                         if clabel == "runnable":
