@@ -109,9 +109,8 @@ def nested(n):
 
 def fast_path(enabled):
     """Switch the FIFO fast path of ``react_until_satisfied`` (absent before it existed)."""
-    from runic import evaluation
-
-    if hasattr(evaluation, "FIFO_FAST_PATH"):
+    evaluation = sys.modules.get("runic.evaluation")  # imported by runic itself when it exists
+    if evaluation is not None and hasattr(evaluation, "FIFO_FAST_PATH"):
         evaluation.FIFO_FAST_PATH = enabled
         return True
     return False
