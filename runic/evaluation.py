@@ -488,25 +488,18 @@ class Evaluation(Structure):
         emit = self.emit_events
         seq = self._seq  # kept in locals, written back before anything else reads them
         deleted = g.pending_deleted
+        # the next generation when it is known to be all plain steps (collected while the
+        # previous one activated them), else None: read it from the pending index
+        known: list[tuple[int, int, Any, Any]] | None = None
         while pending:
             if deleted > 32:
                 g.pending_deleted = deleted
                 g.compact_pending()
                 deleted = g.pending_deleted
-            # the generation: everything pending now, inline only when it is all plain steps
-            batch: list[tuple[int, int, Any, Any]] = []
-            for (fh, nh), label in pending.items():
-                node: Any = v.get(nh)
-                inp = v.get(fh)
-                cls = node.__class__
-                plain = plain_classes.get(cls)
-                if plain is None:
-                    plain = is_plain(cls)
-                if not (plain and workflow_plain and label == "runnable" and node.shape is ONE_ARG
-                        and inp.__class__ is Fact and not node.context_keys and nh not in mapped_paths):
-                    batch.clear()
-                    break
-                batch.append((fh, nh, node, inp))
+            if known is not None:
+                batch, known = known, None
+            else:
+                batch = self._plain_generation(workflow_plain)
             if not batch:
                 self._seq, g.pending_deleted = seq, deleted
                 self._cycle([], False, None, None)
@@ -519,6 +512,7 @@ class Evaluation(Structure):
                         g.inn[label] = {}
                 continue
             failed = False  # only a failure's apply can cancel other activations of the batch
+            following: list[tuple[int, int, Any, Any]] | None = []  # None: not all plain
             for fh, nh, node, inp in batch:
                 if failed and (fh, nh) not in pending:
                     continue  # cancelled by a failure earlier in this generation
@@ -603,9 +597,46 @@ class Evaluation(Structure):
                                 inn_run[c] = {h: weight}
                             else:
                                 froms[h] = weight
-                            pending[(h, c)] = "runnable"
+                            key = (h, c)
+                            if key not in pending:
+                                pending[key] = "runnable"
+                                if following is not None:
+                                    child = v[c]
+                                    ccls = child.__class__
+                                    plain = plain_classes.get(ccls)
+                                    if plain is None:
+                                        plain = is_plain(ccls)
+                                    if (plain and child.shape is ONE_ARG and not child.context_keys
+                                            and c not in mapped_paths and v[h].__class__ is Fact):
+                                        following.append((h, c, child, v[h]))
+                                    else:
+                                        following = None
                         else:
                             g.add_edge(h, c, clabel, weight)
+                            following = None
                         if emit:
                             self.uncommitted_events.append(RunnableActivated(h, c, clabel))
+            if not failed and following is not None and len(following) == len(pending):
+                known = following  # exactly what is pending: the next generation, all plain
         self._seq, g.pending_deleted = seq, deleted
+
+    def _plain_generation(self, workflow_plain: bool) -> list[tuple[int, int, Any, Any]]:
+        """``[(fact_hash, node_hash, node, fact)]`` of every pending activation when all are
+        plain steps (see the module docs), in activation order; ``[]`` otherwise."""
+        v = self.graph.vertices
+        mapped_paths = self.mapped_paths
+        batch: list[tuple[int, int, Any, Any]] = []
+        if not workflow_plain:
+            return batch
+        for (fh, nh), label in self.graph.pending.items():
+            node: Any = v.get(nh)
+            inp = v.get(fh)
+            cls = node.__class__
+            plain = _FAST_CLASSES.get(cls)
+            if plain is None:
+                plain = _is_plain_step_class(cls)
+            if not (plain and label == "runnable" and node.shape is ONE_ARG and inp.__class__ is Fact
+                    and not node.context_keys and nh not in mapped_paths):
+                return []
+            batch.append((fh, nh, node, inp))
+        return batch
