@@ -285,8 +285,8 @@ def test_identifying_a_store_another_process_is_creating_sees_one_state(tmp_path
     class Interleaved:
         """A connection whose ``PRAGMA application_id`` lets a creator run before returning."""
 
-        def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
-            self.conn, self.path = conn, path
+        def __init__(self, conn: sqlite3.Connection, path: Path, wait_s: float) -> None:
+            self.conn, self.path, self.wait_s = conn, path, wait_s
             self.creator: threading.Thread | None = None
 
         def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
@@ -294,21 +294,23 @@ def test_identifying_a_store_another_process_is_creating_sees_one_state(tmp_path
             if sql.startswith("PRAGMA application_id") and self.creator is None:
                 self.creator = threading.Thread(target=make_store_schema, args=(self.path,))
                 self.creator.start()
-                self.creator.join(0.5)  # it finishes, unless a read transaction holds it back
+                # nothing holds it back in the old way: let it finish, however loaded the machine;
+                # a read transaction holds it back in the new way: it cannot finish meanwhile
+                self.creator.join(self.wait_s)
             return cursor
 
         @property
         def in_transaction(self) -> bool:
             return self.conn.in_transaction
 
-    def identify(method: str, d: Path) -> object:
+    def identify(method: str, d: Path, wait_s: float) -> object:
         d.mkdir()
         path = d / DB_FILE
         path.touch()
         conn = sqlite3.connect(path, isolation_level=None, timeout=10)
         db = _Database.__new__(_Database)
         db.path = db.where = str(path)
-        wrapped = Interleaved(conn, path)
+        wrapped = Interleaved(conn, path, wait_s)
         try:
             return getattr(db, method)(wrapped)
         except Exception as exc:  # noqa: BLE001 - the outcome is what the test compares
@@ -319,8 +321,8 @@ def test_identifying_a_store_another_process_is_creating_sees_one_state(tmp_path
                 wrapped.creator.join(30)
 
     # two separate reads (what opening did before): the store looks foreign
-    assert identify("_identify", tmp_path / "old") == "ForeignStoreError"
+    assert identify("_identify", tmp_path / "old", 60.0) == "ForeignStoreError"
     # one read transaction: a consistent view (a new, empty file), and the creator then finishes
-    assert identify("_identify_snapshot", tmp_path / "new") is None
+    assert identify("_identify_snapshot", tmp_path / "new", 0.5) is None
     with MnesiaStore("app", dir=tmp_path / "new") as s:
         assert s.meta()["schema_version"] >= 2
