@@ -14,7 +14,6 @@ from .components import (
     rule,
     state_machine,
     step,
-    workflow,
 )
 from .errors import (
     ArgumentError,
@@ -33,7 +32,7 @@ from .facts import NOTHING, STRIPPED, Fact, FactRef
 from .nodes import Cont, Halt
 from .policy import SchedulerPolicy, fast_fail, io_policy, llm_policy
 from .runnable import Apply, CausalContext, HookEvent, Runnable, current_runnable
-from .core import REQUIRED, RunContextError, Workflow
+from .core import REQUIRED, RunContextError, Workflow, workflow
 from . import events as events  # registers every event type with the codec
 
 __all__ = [

@@ -27,27 +27,22 @@ from __future__ import annotations
 
 import copy as _copy
 import re
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Generator, Mapping, Protocol
 
 from . import nodes
-from .errors import FunctionRestoreError, NoMatchError, WorkflowDefinitionError
-from .functions import (
-    FunctionRef,
-    call_shape,
-    content_id,
-    describe,
-    function_hash,
-    restore,
-)
+from .context import REQUIRED
+from .errors import NoMatchError, WorkflowDefinitionError
+from .functions import FunctionRef, call_shape, content_id, describe, function_hash
 from .hashing import content_hash
+from .structure import Structure
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .core import Workflow
+    from .graph import Graph
 
 __all__ = [
     "Component", "Step", "Condition", "Rule", "Accumulator", "StateMachine", "Map", "Reduce",
-    "step", "condition", "rule", "accumulator", "state_machine", "map", "reduce", "workflow",
-    "add_tree", "to_component", "to_workflow", "from_recipe",
+    "step", "condition", "rule", "accumulator", "state_machine", "map", "reduce",
+    "add_tree", "to_component", "Builder",
 ]
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -60,7 +55,7 @@ def _default_name(fn: Any, kind: str, h: int) -> str:
     return f"{kind}_{h:016x}"[: len(kind) + 9]
 
 
-def _context_key(keys: Mapping | None) -> Any:
+def _context_key(keys: Mapping[Any, Any] | None) -> Any:
     if not keys:
         return None
     out = []
@@ -69,9 +64,7 @@ def _context_key(keys: Mapping | None) -> Any:
     return out
 
 
-def _normalise_context(context: Any) -> dict | None:
-    from .core import REQUIRED
-
+def _normalise_context(context: Any) -> dict[Any, Any] | None:
     if context is None:
         return None
     if isinstance(context, (list, tuple, set)):
@@ -81,9 +74,7 @@ def _normalise_context(context: Any) -> dict | None:
     raise WorkflowDefinitionError("context= takes a list of keys or a dict of key -> default")
 
 
-def _context_recipe(keys: dict | None) -> Any:
-    from .core import REQUIRED
-
+def _context_recipe(keys: dict[Any, Any] | None) -> Any:
     if not keys:
         return None
     out: dict[str, Any] = {}
@@ -97,8 +88,26 @@ def _context_recipe(keys: dict | None) -> Any:
     return out
 
 
+class Builder(Protocol):
+    """What a component calls on the workflow while connecting itself (``connect``) and
+    attaching children (``attach_points``). :class:`runic.Workflow` implements it (in
+    :class:`runic.structure.Structure`); components never import the workflow."""
+
+    graph: "Graph"
+    components: dict[str, Any]
+    parts: dict[str, list[tuple[str, int]]]
+    mapped: dict[Any, Any]
+    mapped_paths: set[int]
+
+    def add_node(self, node: nodes.Node) -> None: ...
+    def add_flow(self, parent: int, child: int) -> None: ...
+    def register(self, name: str, component: Any, parts: list[tuple[str, int]]) -> None: ...
+    def add_component(self, component: Any, to: Any, log_event: bool = False) -> Any: ...
+    def merge(self, other: Any) -> Any: ...
+
+
 class Component:
-    """Protocol every component implements (see the module docs)."""
+    """Base class every component extends (see the module docs)."""
 
     kind = "component"
     name: str
@@ -106,19 +115,19 @@ class Component:
     auto_named: bool = False
     joins_parents_itself = False
 
-    def connect(self, wf: "Workflow", parents: list[int], parent_components: list[Any]) -> None:
+    def connect(self, wf: Builder, parents: list[int], parent_components: list[Any]) -> None:
         raise NotImplementedError
 
-    def attach_points(self, wf: "Workflow") -> list[int]:
+    def attach_points(self, wf: Builder) -> list[int]:
         raise NotImplementedError
 
-    def recipe(self) -> dict:
+    def recipe(self) -> dict[Any, Any]:
         raise NotImplementedError
 
     def renamed(self, name: str) -> "Component":
         raise NotImplementedError
 
-    def functions(self) -> dict[str, Callable]:
+    def functions(self) -> dict[str, Callable[..., Any]]:
         """The component's functions by part name (used for ``functions=`` lookups)."""
         return {}
 
@@ -132,21 +141,21 @@ class _Callable:
     ``__wrapped__`` lets ``inspect.signature`` see the function's signature. These are class
     properties, so a component costs nothing more per instance."""
 
-    work: Callable
+    work: Callable[..., Any]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.work(*args, **kwargs)
 
     @property
-    def __runic_function__(self) -> Callable:
+    def __runic_function__(self) -> Callable[..., Any]:
         return self.work
 
     @property
-    def __wrapped__(self) -> Callable:
+    def __wrapped__(self) -> Callable[..., Any]:
         return self.work
 
     @property
-    def __name__(self) -> str:  # type: ignore[override]
+    def __name__(self) -> str:
         return str(getattr(self.work, "__name__", None) or getattr(self, "name", ""))
 
 
@@ -155,26 +164,26 @@ class Step(_Callable, nodes.Step, Component):
 
     __slots__ = ("auto_named",)
 
-    def connect(self, wf: "Workflow", parents: list[int], parent_components: list[Any]) -> None:
-        wf._add_node(self)
+    def connect(self, wf: Builder, parents: list[int], parent_components: list[Any]) -> None:
+        wf.add_node(self)
         for p in parents:
-            wf._flow(p, self.hash)
-        wf._register(self.name, self, [("step", self.hash)])
+            wf.add_flow(p, self.hash)
+        wf.register(self.name, self, [("step", self.hash)])
 
-    def attach_points(self, wf: "Workflow") -> list[int]:
+    def attach_points(self, wf: Builder) -> list[int]:
         return [self.hash]
 
-    def recipe(self) -> dict:
+    def recipe(self) -> dict[Any, Any]:
         return {"work": self.fref, "context": _context_recipe(self.context_keys)}
 
     def renamed(self, name: str) -> "Step":
-        return _make_step(self.work, name, self.context_keys, fref=self.fref, auto=self.auto_named)
+        return make_step(self.work, name, self.context_keys, fref=self.fref, auto=self.auto_named)
 
-    def functions(self) -> dict[str, Callable]:
+    def functions(self) -> dict[str, Callable[..., Any]]:
         return {"work": self.work}
 
 
-def _make_step(fn: Callable, name: str | None, context_keys: dict | None, *, fref: FunctionRef | None = None,
+def make_step(fn: Callable[..., Any], name: str | None, context_keys: dict[Any, Any] | None, *, fref: FunctionRef | None = None,
                auto: bool | None = None, hash: int | None = None) -> Step:  # noqa: A002
     fref = fref or describe(fn)
     auto_named = name is None if auto is None else auto
@@ -185,7 +194,7 @@ def _make_step(fn: Callable, name: str | None, context_keys: dict | None, *, fre
     return s
 
 
-def step(fn: Callable | Step | None = None, name: str | None = None, *, context: Any = None) -> Any:
+def step(fn: Callable[..., Any] | Step | None = None, name: str | None = None, *, context: Any = None) -> Any:
     """A step: ``fn(x) -> y``. A function of two or more positional parameters receives a list
     input spread over them; one with a ``context`` keyword receives the component's run
     context. ``context=`` declares context keys: a list (required) or ``{key: default}``.
@@ -195,10 +204,10 @@ def step(fn: Callable | Step | None = None, name: str | None = None, *, context:
     module-level function into the step component, which still calls the function when called
     (``charge(order)``) and restores by its import path."""
     if fn is None:
-        def decorate(f: Callable) -> Step:
+        def decorate(f: Callable[..., Any]) -> Step:
             if not callable(f):
                 raise WorkflowDefinitionError(f"@runic.step decorates a function, got {type(f).__name__}")
-            return _make_step(_function_of(f), name, _normalise_context(context))
+            return make_step(_function_of(f), name, _normalise_context(context))
 
         return decorate
     if isinstance(fn, Step):
@@ -206,7 +215,7 @@ def step(fn: Callable | Step | None = None, name: str | None = None, *, context:
     if not callable(fn):
         raise WorkflowDefinitionError(f"runic.step needs a callable, got {type(fn).__name__}; name a step "
                                       "with runic.step(fn, name=...) or @runic.step(name=...)")
-    return _make_step(_function_of(fn), name, _normalise_context(context))
+    return make_step(_function_of(fn), name, _normalise_context(context))
 
 
 def _function_of(fn: Any) -> Any:
@@ -220,26 +229,26 @@ class Condition(_Callable, nodes.Condition, Component):
 
     __slots__ = ("auto_named",)
 
-    def connect(self, wf: "Workflow", parents: list[int], parent_components: list[Any]) -> None:
-        wf._add_node(self)
+    def connect(self, wf: Builder, parents: list[int], parent_components: list[Any]) -> None:
+        wf.add_node(self)
         for p in parents:
-            wf._flow(p, self.hash)
-        wf._register(self.name, self, [("condition", self.hash)])
+            wf.add_flow(p, self.hash)
+        wf.register(self.name, self, [("condition", self.hash)])
 
-    def attach_points(self, wf: "Workflow") -> list[int]:
+    def attach_points(self, wf: Builder) -> list[int]:
         return [self.hash]
 
-    def recipe(self) -> dict:
+    def recipe(self) -> dict[Any, Any]:
         return {"work": self.fref, "context": _context_recipe(self.context_keys)}
 
     def renamed(self, name: str) -> "Condition":
-        return _make_condition(self.work, name, self.context_keys, fref=self.fref, auto=self.auto_named)
+        return make_condition(self.work, name, self.context_keys, fref=self.fref, auto=self.auto_named)
 
-    def functions(self) -> dict[str, Callable]:
+    def functions(self) -> dict[str, Callable[..., Any]]:
         return {"work": self.work}
 
 
-def _make_condition(fn: Callable, name: str | None, context_keys: dict | None, *, fref: FunctionRef | None = None,
+def make_condition(fn: Callable[..., Any], name: str | None, context_keys: dict[Any, Any] | None, *, fref: FunctionRef | None = None,
                     auto: bool | None = None, hash: int | None = None, owner: str | None = None) -> Condition:  # noqa: A002
     fref = fref or describe(fn)
     auto_named = name is None if auto is None else auto
@@ -250,21 +259,21 @@ def _make_condition(fn: Callable, name: str | None, context_keys: dict | None, *
     return c
 
 
-def condition(fn: Callable | None = None, name: str | None = None, *, context: Any = None) -> Any:
+def condition(fn: Callable[..., Any] | None = None, name: str | None = None, *, context: Any = None) -> Any:
     """A condition: ``fn(x) -> bool``; its children receive the same input when it holds.
     Also a decorator, like :func:`step` (``@runic.condition``, ``@runic.condition(name=..)``)."""
     if fn is None:
-        def decorate(f: Callable) -> Condition:
+        def decorate(f: Callable[..., Any]) -> Condition:
             if not callable(f):
                 raise WorkflowDefinitionError(f"@runic.condition decorates a function, got {type(f).__name__}")
-            return _make_condition(_function_of(f), name, _normalise_context(context))
+            return make_condition(_function_of(f), name, _normalise_context(context))
 
         return decorate
     if isinstance(fn, Condition):
         return fn if name is None else fn.renamed(name)
     if not callable(fn):
         raise WorkflowDefinitionError(f"runic.condition needs a callable, got {type(fn).__name__}")
-    return _make_condition(_function_of(fn), name, _normalise_context(context))
+    return make_condition(_function_of(fn), name, _normalise_context(context))
 
 
 # --------------------------------------------------------------------------- rule
@@ -291,27 +300,27 @@ class Rule(Component):
     def reaction_hash(self) -> int:
         return self.reaction.hash
 
-    def connect(self, wf: "Workflow", parents: list[int], parent_components: list[Any]) -> None:
-        wf._add_node(self.condition)
-        wf._add_node(self.reaction)
+    def connect(self, wf: Builder, parents: list[int], parent_components: list[Any]) -> None:
+        wf.add_node(self.condition)
+        wf.add_node(self.reaction)
         for p in parents:
-            wf._flow(p, self.condition.hash)
-        wf._flow(self.condition.hash, self.reaction.hash)
-        wf._register(self.name, self, [("condition", self.condition.hash), ("reaction", self.reaction.hash)])
+            wf.add_flow(p, self.condition.hash)
+        wf.add_flow(self.condition.hash, self.reaction.hash)
+        wf.register(self.name, self, [("condition", self.condition.hash), ("reaction", self.reaction.hash)])
 
-    def attach_points(self, wf: "Workflow") -> list[int]:
+    def attach_points(self, wf: Builder) -> list[int]:
         return [self.reaction.hash]
 
-    def recipe(self) -> dict:
+    def recipe(self) -> dict[Any, Any]:
         return {"condition": self.condition.fref, "reaction": self.reaction.fref,
                 "condition_hash": self.condition.hash, "reaction_hash": self.reaction.hash,
                 "context": _context_recipe(self.reaction.context_keys)}
 
     def renamed(self, name: str) -> "Rule":
-        return _make_rule(self.condition.work, self.reaction.work, name, self.reaction.context_keys,
+        return make_rule(self.condition.work, self.reaction.work, name, self.reaction.context_keys,
                           auto=self.auto_named, frefs=(self.condition.fref, self.reaction.fref))
 
-    def functions(self) -> dict[str, Callable]:
+    def functions(self) -> dict[str, Callable[..., Any]]:
         return {"condition": self.condition.work, "reaction": self.reaction.work}
 
     def check(self, value: Any) -> bool:
@@ -326,33 +335,33 @@ class Rule(Component):
         return nodes.call_with_shape(self.reaction.work, self.reaction.shape, value, {})
 
 
-def _make_rule(cond_fn: Callable, reaction_fn: Callable, name: str | None, context_keys: dict | None, *,
-               auto: bool | None = None, frefs: tuple | None = None, hash: int | None = None,  # noqa: A002
-               node_hashes: tuple | None = None) -> Rule:
+def make_rule(cond_fn: Callable[..., Any], reaction_fn: Callable[..., Any], name: str | None, context_keys: dict[Any, Any] | None, *,
+               auto: bool | None = None, frefs: tuple[Any, ...] | None = None, hash: int | None = None,  # noqa: A002
+               node_hashes: tuple[Any, ...] | None = None) -> Rule:
     cref, rref = frefs or (describe(cond_fn), describe(reaction_fn))
     auto_named = name is None if auto is None else auto
     name = name or _default_name(reaction_fn, "rule", content_hash((cref.hash, rref.hash)))
     h = hash if hash is not None else content_id("rule", name, cref.hash, rref.hash, _context_key(context_keys))
     ch, rh = node_hashes or (None, None)
-    cond = _make_condition(cond_fn, f"{name}.condition", None, fref=cref, auto=False, owner=name, hash=ch)
-    reaction = _make_step(reaction_fn, name, context_keys, fref=rref, auto=False,
+    cond = make_condition(cond_fn, f"{name}.condition", None, fref=cref, auto=False, owner=name, hash=ch)
+    reaction = make_step(reaction_fn, name, context_keys, fref=rref, auto=False,
                           hash=rh if rh is not None else content_id("reaction", h))
     return Rule(cond, reaction, name, h, auto_named)
 
 
-def rule(condition: Callable, reaction: Callable, name: str | None = None, *, context: Any = None) -> Rule:
+def rule(condition: Callable[..., Any], reaction: Callable[..., Any], name: str | None = None, *, context: Any = None) -> Rule:
     """A rule: when ``condition(x)`` holds, ``reaction(x)`` runs. ``condition`` is coerced
     with ``bool()``; a ``TypeError`` inside it (an input it does not handle) means "no"."""
     if not callable(condition) or not callable(reaction):
         raise WorkflowDefinitionError("runic.rule needs two callables: condition(x) and reaction(x)")
-    return _make_rule(_function_of(condition), _function_of(reaction), name, _normalise_context(context))
+    return make_rule(_function_of(condition), _function_of(reaction), name, _normalise_context(context))
 
 
 # --------------------------------------------------------------------------- accumulator
 
 def _thunk(init: Any) -> Callable[[], Any]:
     if callable(init):
-        return init
+        return init  # type: ignore[no-any-return]
 
     def initial() -> Any:
         return _copy.deepcopy(init)
@@ -364,7 +373,7 @@ def _init_key(init: Any) -> Any:
     return ["fn", function_hash(init)] if callable(init) else ["v", content_hash(init)]
 
 
-def _init_recipe(init: Any) -> dict:
+def _init_recipe(init: Any) -> dict[Any, Any]:
     return {"fn": describe(init)} if callable(init) else {"value": init}
 
 
@@ -374,31 +383,31 @@ class Accumulator(nodes.Accumulator, Component):
     __slots__ = ("auto_named", "init_value")
     init_value: Any
 
-    def connect(self, wf: "Workflow", parents: list[int], parent_components: list[Any]) -> None:
-        wf._add_node(self)
+    def connect(self, wf: Builder, parents: list[int], parent_components: list[Any]) -> None:
+        wf.add_node(self)
         for p in parents:
-            wf._flow(p, self.hash)
-        wf._register(self.name, self, [("accumulator", self.hash)])
+            wf.add_flow(p, self.hash)
+        wf.register(self.name, self, [("accumulator", self.hash)])
 
-    def attach_points(self, wf: "Workflow") -> list[int]:
+    def attach_points(self, wf: Builder) -> list[int]:
         return [self.hash]
 
-    def recipe(self) -> dict:
+    def recipe(self) -> dict[Any, Any]:
         return {"init": _init_recipe(self.init_value), "reducer": self.reducer_ref,
                 "context": _context_recipe(self.context_keys)}
 
     def renamed(self, name: str) -> "Accumulator":
-        return _make_accumulator(self.init_value, self.reducer, name, self.context_keys, auto=self.auto_named,
+        return make_accumulator(self.init_value, self.reducer, name, self.context_keys, auto=self.auto_named,
                                  reducer_ref=self.reducer_ref)
 
-    def functions(self) -> dict[str, Callable]:
+    def functions(self) -> dict[str, Callable[..., Any]]:
         out = {"reducer": self.reducer}
         if callable(self.init_value):
             out["init"] = self.init_value
         return out
 
 
-def _make_accumulator(init: Any, reducer: Callable, name: str | None, context_keys: dict | None, *,
+def make_accumulator(init: Any, reducer: Callable[..., Any], name: str | None, context_keys: dict[Any, Any] | None, *,
                       auto: bool | None = None, reducer_ref: FunctionRef | None = None,
                       hash: int | None = None) -> Accumulator:  # noqa: A002
     rref = reducer_ref or describe(reducer)
@@ -413,12 +422,12 @@ def _make_accumulator(init: Any, reducer: Callable, name: str | None, context_ke
     return acc
 
 
-def accumulator(init: Any, reducer: Callable, name: str | None = None, *, context: Any = None) -> Accumulator:
+def accumulator(init: Any, reducer: Callable[..., Any], name: str | None = None, *, context: Any = None) -> Accumulator:
     """An accumulator: ``reducer(x, state) -> new_state``; ``init`` is a value or a zero-argument
     callable. Children receive each new state; productions include the initial state."""
     if not callable(reducer):
         raise WorkflowDefinitionError("runic.accumulator needs reducer(x, state) -> new_state")
-    return _make_accumulator(_function_of(init), _function_of(reducer), name, _normalise_context(context))
+    return make_accumulator(_function_of(init), _function_of(reducer), name, _normalise_context(context))
 
 
 # --------------------------------------------------------------------------- state machine
@@ -429,7 +438,7 @@ class StateMachine(Component):
     kind = "state_machine"
 
     def __init__(self, name: str, acc: Accumulator, reactors: list[Rule], hash: int, init: Any,  # noqa: A002
-                 reducer: Callable) -> None:
+                 reducer: Callable[..., Any]) -> None:
         self.name = name
         self.accumulator = acc
         self.reactors = reactors
@@ -437,21 +446,21 @@ class StateMachine(Component):
         self.init = init
         self.reducer = reducer
 
-    def connect(self, wf: "Workflow", parents: list[int], parent_components: list[Any]) -> None:
-        wf._add_component(self.accumulator, parents[0] if len(parents) == 1 else parents, False)
+    def connect(self, wf: Builder, parents: list[int], parent_components: list[Any]) -> None:
+        wf.add_component(self.accumulator, parents[0] if len(parents) == 1 else parents)
         for r in self.reactors:
-            wf._add_component(r, self.accumulator.name, False)
+            wf.add_component(r, self.accumulator.name)
         parts = [("accumulator", self.accumulator.hash)]
         for r in self.reactors:
             parts.append(("reactor", r.reaction.hash))
-        wf._register(self.name, self, parts)
+        wf.register(self.name, self, parts)
         for r in self.reactors:
-            wf._register(self.name, self, [("reactor_condition", r.condition.hash)])
+            wf.register(self.name, self, [("reactor_condition", r.condition.hash)])
 
-    def attach_points(self, wf: "Workflow") -> list[int]:
+    def attach_points(self, wf: Builder) -> list[int]:
         return [self.accumulator.hash]
 
-    def recipe(self) -> dict:
+    def recipe(self) -> dict[Any, Any]:
         return {
             "accumulator": {"name": self.accumulator.name, "hash": self.accumulator.hash,
                             "recipe": self.accumulator.recipe()},
@@ -461,14 +470,14 @@ class StateMachine(Component):
     def renamed(self, name: str) -> "StateMachine":  # state machines are always named
         raise WorkflowDefinitionError(f"a different state machine is already named {self.name!r}")
 
-    def functions(self) -> dict[str, Callable]:
-        out: dict[str, Callable] = {"reducer": self.reducer}
+    def functions(self) -> dict[str, Callable[..., Any]]:
+        out: dict[str, Callable[..., Any]] = {"reducer": self.reducer}
         if callable(self.init):
             out["init"] = self.init
         return out
 
 
-def _reactor_pairs(name: str, reactors: Any) -> list[tuple[str, Callable, Callable]]:
+def _reactor_pairs(name: str, reactors: Any) -> list[tuple[str, Callable[..., Any], Callable[..., Any]]]:
     items: list[tuple[str | None, Any]]
     if isinstance(reactors, Mapping):
         items = list(reactors.items())
@@ -496,7 +505,7 @@ def _always(state: Any) -> bool:
     return True
 
 
-def state_machine(name: str, init: Any, reducer: Callable, reactors: Any = None) -> StateMachine:
+def state_machine(name: str, init: Any, reducer: Callable[..., Any], reactors: Any = None) -> StateMachine:
     """A state machine: ``reducer(event, state) -> new_state`` from ``init``; each reactor
     (``(condition(state), reaction(state))``, a rule, or a callable that fires on every new
     state) runs on the new state. ``reactors`` may be a list (named ``<name>_reactor_<i>``)
@@ -505,15 +514,15 @@ def state_machine(name: str, init: Any, reducer: Callable, reactors: Any = None)
         raise WorkflowDefinitionError("runic.state_machine needs a name")
     if init is None or reducer is None or not callable(reducer):
         raise WorkflowDefinitionError(f"state machine {name!r} needs init and a reducer(event, state)")
-    acc = _make_accumulator(_function_of(init), _function_of(reducer), f"{name}_accumulator", None)
-    rules = [_make_rule(c, r, rname, None) for rname, c, r in _reactor_pairs(name, reactors)]
+    acc = make_accumulator(_function_of(init), _function_of(reducer), f"{name}_accumulator", None)
+    rules = [make_rule(c, r, rname, None) for rname, c, r in _reactor_pairs(name, reactors)]
     h = content_id("state_machine", name, acc.hash, tuple(r.hash for r in rules))
     return StateMachine(name, acc, rules, h, init, reducer)
 
 
 # --------------------------------------------------------------------------- map / reduce
 
-def _body_entries(body: Any) -> list:
+def _body_entries(body: Any) -> list[Any]:
     """Normalise a map body to a list of add-tree entries."""
     if isinstance(body, list):
         return [_body_entry(b) for b in body]
@@ -549,43 +558,43 @@ class Map(Component):
 
     kind = "map"
 
-    def __init__(self, name: str, body: list, hash: int, auto_named: bool) -> None:  # noqa: A002
+    def __init__(self, name: str, body: list[Any], hash: int, auto_named: bool) -> None:  # noqa: A002
         self.name = name
         self.body = body
         self.hash = hash
         self.auto_named = auto_named
         self.fan_out = nodes.FanOut(name, content_id("fan_out", name, hash))
 
-    def connect(self, wf: "Workflow", parents: list[int], parent_components: list[Any]) -> None:
+    def connect(self, wf: Builder, parents: list[int], parent_components: list[Any]) -> None:
         fo = self.fan_out
-        wf._add_node(fo)
+        wf.add_node(fo)
         for p in parents:
-            wf._flow(p, fo.hash)
-        wf._register(self.name, self, [("fan_out", fo.hash)])
+            wf.add_flow(p, fo.hash)
+        wf.register(self.name, self, [("fan_out", fo.hash)])
         leaves: list[int] = []
         for entry in self.body:
             leaves.extend(_add_entry(wf, entry, fo.hash))
-        wf._register(self.name, self, [("leaf", h) for h in leaves])
+        wf.register(self.name, self, [("leaf", h) for h in leaves])
         # every node on a flow path fan_out -> leaves is on a mapped path
         for leaf in leaves:
             _mark_mapped_path(wf, fo.hash, leaf)
         wf.mapped.setdefault(("map_leaves", self.name), list(dict.fromkeys(leaves)))
 
-    def attach_points(self, wf: "Workflow") -> list[int]:
+    def attach_points(self, wf: Builder) -> list[int]:
         return [h for k, h in wf.parts.get(self.name, ()) if k == "leaf"]
 
-    def recipe(self) -> dict:
+    def recipe(self) -> dict[Any, Any]:
         return {"body": [_entry_recipe(e) for e in self.body]}
 
     def renamed(self, name: str) -> "Map":
         return Map(name, self.body, content_id("map", name, _entry_key_list(self.body)), self.auto_named)
 
 
-def _entry_key_list(body: list) -> Any:
+def _entry_key_list(body: list[Any]) -> Any:
     return tuple(repr(_entry_key(e)) for e in body)
 
 
-def _add_entry(wf: "Workflow", entry: Any, parent: Any) -> list[int]:
+def _add_entry(wf: Builder, entry: Any, parent: Any) -> list[int]:
     """Add a body entry under ``parent`` (node hash or names); return its leaf node hashes."""
     if isinstance(entry, tuple):
         head, children = entry
@@ -596,17 +605,17 @@ def _add_entry(wf: "Workflow", entry: Any, parent: Any) -> list[int]:
                 names.append(h.name)
             head_to: Any = names
         else:
-            added = wf._add_component(head, parent, False)
+            added = wf.add_component(head, parent)
             head_to = added.name
         leaves: list[int] = []
         for c in children:
             leaves.extend(_add_entry(wf, c, head_to))
         return leaves
-    added = wf._add_component(entry, parent, False)
-    return added.attach_points(wf)
+    added = wf.add_component(entry, parent)
+    return list(added.attach_points(wf))
 
 
-def _mark_mapped_path(wf: "Workflow", fan_out: int, node: int) -> None:
+def _mark_mapped_path(wf: Builder, fan_out: int, node: int) -> None:
     g = wf.graph
     stack, seen = [node], set()
     while stack:
@@ -637,7 +646,7 @@ class Reduce(Component):
 
     kind = "reduce"
 
-    def __init__(self, init: Any, reducer: Callable, name: str, hash: int, map_name: str | None,  # noqa: A002
+    def __init__(self, init: Any, reducer: Callable[..., Any], name: str, hash: int, map_name: str | None,  # noqa: A002
                  auto_named: bool, reducer_ref: FunctionRef | None = None, node_hash: int | None = None) -> None:
         self.init = init
         self.reducer = reducer
@@ -650,12 +659,12 @@ class Reduce(Component):
                                   node_hash if node_hash is not None else content_id("fan_in", hash),
                                   call_shape(reducer, default_positional=2), map_name, None, None, self.reducer_ref)
 
-    def connect(self, wf: "Workflow", parents: list[int], parent_components: list[Any]) -> None:
+    def connect(self, wf: Builder, parents: list[int], parent_components: list[Any]) -> None:
         fi = self.fan_in
-        wf._add_node(fi)
+        wf.add_node(fi)
         for p in parents:
-            wf._flow(p, fi.hash)
-        wf._register(self.name, self, [("fan_in", fi.hash)])
+            wf.add_flow(p, fi.hash)
+        wf.register(self.name, self, [("fan_in", fi.hash)])
         the_map = None
         if self.map_name is not None:
             the_map = wf.components.get(self.map_name)
@@ -671,25 +680,25 @@ class Reduce(Component):
             for p in parents:
                 _mark_mapped_path(wf, fo, p)
 
-    def attach_points(self, wf: "Workflow") -> list[int]:
+    def attach_points(self, wf: Builder) -> list[int]:
         return [self.fan_in.hash]
 
-    def recipe(self) -> dict:
+    def recipe(self) -> dict[Any, Any]:
         return {"init": _init_recipe(self.init), "reducer": self.reducer_ref, "map": self.map_name,
                 "fan_in_hash": self.fan_in.hash}
 
     def renamed(self, name: str) -> "Reduce":
-        return _make_reduce(self.init, self.reducer, name, self.map_name, auto=self.auto_named,
+        return make_reduce(self.init, self.reducer, name, self.map_name, auto=self.auto_named,
                             reducer_ref=self.reducer_ref)
 
-    def functions(self) -> dict[str, Callable]:
+    def functions(self) -> dict[str, Callable[..., Any]]:
         out = {"reducer": self.reducer}
         if callable(self.init):
             out["init"] = self.init
         return out
 
 
-def _make_reduce(init: Any, reducer: Callable, name: str | None, map_name: str | None, *,
+def make_reduce(init: Any, reducer: Callable[..., Any], name: str | None, map_name: str | None, *,
                  auto: bool | None = None, reducer_ref: FunctionRef | None = None,
                  hash: int | None = None, node_hash: int | None = None) -> Reduce:  # noqa: A002
     rref = reducer_ref or describe(reducer)
@@ -700,12 +709,12 @@ def _make_reduce(init: Any, reducer: Callable, name: str | None, map_name: str |
     return Reduce(init, reducer, name, h, map_name, auto_named, rref, node_hash)
 
 
-def reduce(init: Any, reducer: Callable, name: str | None = None, map: str | None = None) -> Reduce:  # noqa: A002
+def reduce(init: Any, reducer: Callable[..., Any], name: str | None = None, map: str | None = None) -> Reduce:  # noqa: A002
     """A reduce: ``reducer(item, acc) -> acc`` starting from ``init`` (a value or a 0-argument
     callable); ``map=`` names the map whose results it folds when added elsewhere."""
     if not callable(reducer):
         raise WorkflowDefinitionError("runic.reduce needs reducer(item, acc) -> acc")
-    return _make_reduce(_function_of(init), _function_of(reducer), name, map)
+    return make_reduce(_function_of(init), _function_of(reducer), name, map)
 
 
 # --------------------------------------------------------------------------- building trees
@@ -715,211 +724,68 @@ def to_component(value: Any) -> Component:
     if isinstance(value, Component):
         return value
     if callable(value):
-        return step(value)
+        made: Component = step(value)
+        return made
     raise WorkflowDefinitionError(
         f"cannot add {value!r} ({type(value).__name__}) to a workflow: expected a component, a "
         "function, a (parent, [children]) tuple or a list"
     )
 
 
-def add_tree(wf: "Workflow", entry: Any, to: Any, log: bool) -> list[str]:
-    """Add an entry of the ``steps=`` grammar under ``to``; return the names added at its top."""
+def add_tree(wf: Builder, entry: Any, to: Any, log: bool) -> list[str]:
+    """Add an entry of the ``steps=`` grammar under ``to``; return the names added at its top.
+
+    Written as a generator driven by an explicit stack (:func:`_drive`) rather than by
+    recursion, so a pipeline nested thousands of levels deep (``(s0, [(s1, [(s2, [...])])])``)
+    builds; the order components are added in, and so the build log, is the recursive one
+    (depth first, parents before children, children in order)."""
+    stack = [_add_tree(wf, entry, to, log)]
+    result: list[str] = []
+    sent: list[str] | None = None
+    while stack:
+        try:
+            sub_entry, sub_to = stack[-1].send(sent)  # type: ignore[arg-type]
+        except StopIteration as done:
+            stack.pop()
+            sent = result = done.value
+            continue
+        stack.append(_add_tree(wf, sub_entry, sub_to, log))
+        sent = None
+    return result
+
+
+_Step = Generator[tuple[Any, Any], "list[str]", "list[str]"]
+
+
+def _add_tree(wf: Builder, entry: Any, to: Any, log: bool) -> _Step:
+    """One level of :func:`add_tree`: ``yield (entry, to)`` adds a sub-entry and receives the
+    names it added."""
     if isinstance(entry, list):
         names: list[str] = []
         for e in entry:
-            names.extend(add_tree(wf, e, to, log))
+            names.extend((yield (e, to)))
         return names
     if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], list):
         head, children = entry
         if isinstance(head, list):
-            parent_names = []
+            parent_names: list[str] = []
             for h in head:
-                parent_names.extend(add_tree(wf, h, to, log))
+                parent_names.extend((yield (h, to)))
             target: Any = parent_names
         else:
-            target = add_tree(wf, head, to, log)[0]
+            added = yield (head, to)
+            if not added:
+                raise WorkflowDefinitionError(
+                    f"the head of a (parent, [children]) pipeline added no component ({head!r}); "
+                    "put a component, a function or a pipeline first"
+                )
+            target = added[0]
         for c in children:
-            add_tree(wf, c, target, log)
+            yield (c, target)
         return target if isinstance(target, list) else [target]
-    from .core import Workflow
-
-    if isinstance(entry, Workflow):
+    if isinstance(entry, Structure):
         if to is not None:
             raise WorkflowDefinitionError("a workflow can only be merged at Root; use wf.merge(other)")
         wf.merge(entry)
         return []
-    added = wf._add_component(to_component(entry), to, log)
-    return [added.name]
-
-
-def to_workflow(value: Any) -> "Workflow":
-    """Convert a value to a workflow (for ``merge``): workflows pass through, components and
-    functions become one-component workflows, other values a step returning that constant."""
-    from .core import Workflow
-
-    if isinstance(value, Workflow):
-        return value
-    wf = Workflow()
-    if isinstance(value, (Component, tuple)) or callable(value):
-        wf.add(value)
-        return wf
-    wf.add(step(_constant(value)))
-    return wf
-
-
-def _constant(value: Any) -> Callable[[], Any]:
-    def constant() -> Any:
-        return value
-
-    return constant
-
-
-def workflow(name: Any = None, steps: Iterable | None = None, rules: Iterable | None = None, *,
-             scheduler_policies: list | None = None, output_ports: dict | None = None,
-             before_hooks: Mapping | None = None, after_hooks: Mapping | None = None) -> "Workflow":
-    """Build a workflow from ``steps`` (components, ``(parent, [children])`` pipelines,
-    ``([parents], [children])`` joins) and ``rules`` (added at Root), then hooks."""
-    from .core import Workflow
-
-    wf = Workflow(name, scheduler_policies=scheduler_policies, output_ports=output_ports)
-    for entry in steps or ():
-        add_tree(wf, entry, None, True)
-    for r in rules or ():
-        if not isinstance(r, Rule):
-            raise WorkflowDefinitionError(f"rules= takes runic.rule(...) values, got {type(r).__name__}")
-        wf.add(r)
-    for target, hooks in (before_hooks or {}).items():
-        for h in (hooks if isinstance(hooks, (list, tuple)) else [hooks]):
-            wf.attach_before_hook(target, h)
-    for target, hooks in (after_hooks or {}).items():
-        for h in (hooks if isinstance(hooks, (list, tuple)) else [hooks]):
-            wf.attach_after_hook(target, h)
-    return wf
-
-
-# --------------------------------------------------------------------------- rebuilding
-
-class FunctionLookup:
-    """Resolves ``functions=`` for replay: a workflow definition, or a mapping of component
-    name -> callable, or -> ``{part: callable}``."""
-
-    def __init__(self, functions: Any, stub_missing: bool = False) -> None:
-        from .core import Workflow
-
-        self.workflow = functions if isinstance(functions, Workflow) else None
-        self.mapping = functions if isinstance(functions, Mapping) else None
-        self.stub_missing = stub_missing
-
-    def get(self, component: str, part: str) -> Callable | None:
-        if self.mapping is not None and component in self.mapping:
-            entry = self.mapping[component]
-            if isinstance(entry, Mapping):
-                return entry.get(part)
-            if callable(entry) and part in ("work", "reducer", "reaction"):
-                return entry
-            if isinstance(entry, Component):
-                return entry.functions().get(part)
-        if self.workflow is not None:
-            comp = self.workflow.components.get(component)
-            if comp is not None:
-                return comp.functions().get(part)
-        return None
-
-
-def _restore(lookup: FunctionLookup, component: str, part: str, fref: FunctionRef) -> Callable:
-    try:
-        return restore(fref, lookup.get(component, part), component, part)
-    except FunctionRestoreError as exc:
-        if not getattr(lookup, "stub_missing", False):
-            raise
-        return missing_function(exc)
-
-
-def missing_function(error: Exception) -> Callable:
-    """A stand-in for a function that could not be restored (inspection only): calling it
-    raises the restore error."""
-
-    def missing(*args: Any, **kwargs: Any) -> Any:
-        raise error
-
-    missing.__runic_missing__ = True  # type: ignore[attr-defined]
-    return missing
-
-
-def _restore_init(lookup: FunctionLookup, component: str, spec: dict) -> Any:
-    if "fn" in spec:
-        return _restore(lookup, component, "init", spec["fn"])
-    return spec.get("value")
-
-
-def _restore_context(lookup: FunctionLookup, component: str, spec: Any) -> dict | None:
-    from .core import REQUIRED
-
-    if not spec:
-        return None
-    out: dict[str, Any] = {}
-    for k, d in spec.items():
-        if d.get("required"):
-            out[k] = REQUIRED
-        elif "fn" in d:
-            out[k] = _restore(lookup, component, f"context:{k}", d["fn"])
-        else:
-            out[k] = d.get("value")
-    return out
-
-
-def from_recipe(kind: str, name: str, h: int, recipe: dict, lookup: FunctionLookup) -> Component:
-    """Rebuild a component from its ``ComponentAdded`` fields, keeping the logged identity."""
-    if kind == "step":
-        work = _restore(lookup, name, "work", recipe["work"])
-        return _make_step(work, name, _restore_context(lookup, name, recipe.get("context")),
-                          fref=recipe["work"], auto=False, hash=h)
-    if kind == "condition":
-        work = _restore(lookup, name, "work", recipe["work"])
-        return _make_condition(work, name, _restore_context(lookup, name, recipe.get("context")),
-                               fref=recipe["work"], auto=False, hash=h)
-    if kind == "rule":
-        cond = _restore(lookup, name, "condition", recipe["condition"])
-        reaction = _restore(lookup, name, "reaction", recipe["reaction"])
-        return _make_rule(cond, reaction, name, _restore_context(lookup, name, recipe.get("context")),
-                          auto=False, frefs=(recipe["condition"], recipe["reaction"]), hash=h,
-                          node_hashes=(recipe.get("condition_hash"), recipe.get("reaction_hash")))
-    if kind == "accumulator":
-        reducer = _restore(lookup, name, "reducer", recipe["reducer"])
-        init = _restore_init(lookup, name, recipe["init"])
-        return _make_accumulator(init, reducer, name, _restore_context(lookup, name, recipe.get("context")),
-                                 auto=False, reducer_ref=recipe["reducer"], hash=h)
-    if kind == "reduce":
-        reducer = _restore(lookup, name, "reducer", recipe["reducer"])
-        init = _restore_init(lookup, name, recipe["init"])
-        return _make_reduce(init, reducer, name, recipe.get("map"), auto=False, reducer_ref=recipe["reducer"],
-                            hash=h, node_hash=recipe.get("fan_in_hash"))
-    if kind == "state_machine":
-        acc_spec = recipe["accumulator"]
-        acc: Any = from_recipe("accumulator", acc_spec["name"], acc_spec["hash"], acc_spec["recipe"],
-                               _Scoped(lookup, name, acc_spec["name"]))
-        reactors = [from_recipe("rule", r["name"], r["hash"], r["recipe"], lookup) for r in recipe["reactors"]]
-        return StateMachine(name, acc, reactors, h, acc.init_value, acc.reducer)  # type: ignore[arg-type]
-    if kind == "map":
-        body = [_entry_from_recipe(e, lookup) for e in recipe["body"]]
-        return Map(name, body, h, False)
-    raise WorkflowDefinitionError(f"unknown component kind {kind!r} in log (component {name!r})")
-
-
-class _Scoped(FunctionLookup):
-    """Looks a part up under the outer component's name first (state machines)."""
-
-    def __init__(self, inner: FunctionLookup, outer: str, own: str) -> None:
-        self.inner, self.outer, self.own = inner, outer, own
-        self.stub_missing = inner.stub_missing
-
-    def get(self, component: str, part: str) -> Callable | None:
-        return self.inner.get(self.outer, part) or self.inner.get(self.own, part)
-
-
-def _entry_from_recipe(spec: dict, lookup: FunctionLookup) -> Any:
-    if "parent" in spec:
-        p = spec["parent"]
-        parent = [_entry_from_recipe(x, lookup) for x in p] if isinstance(p, list) else _entry_from_recipe(p, lookup)
-        return (parent, [_entry_from_recipe(c, lookup) for c in spec["children"]])
-    return from_recipe(spec["kind"], spec["name"], spec["hash"], spec["recipe"], lookup)
+    return [wf.add_component(to_component(entry), to, log).name]

@@ -103,7 +103,7 @@ def run_awaitable(aw: Awaitable[Any]) -> Any:
     return asyncio.run_coroutine_threadsafe(_complete(aw), _helper_loop()).result()
 
 
-async def _collect(agen: Any) -> list:
+async def _collect(agen: Any) -> list[Any]:
     return [x async for x in agen]
 
 

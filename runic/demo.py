@@ -87,7 +87,7 @@ def _work() -> None:
 
 # ----------------------------------------------------------------------------- step functions
 
-def parse_order(doc: dict) -> dict:
+def parse_order(doc: dict[Any, Any]) -> dict[Any, Any]:
     """Validate and normalise an incoming order document."""
     _work()
     if not doc.get("items"):
@@ -96,24 +96,26 @@ def parse_order(doc: dict) -> dict:
             "items": [dict(item) for item in doc["items"]]}
 
 
-def line_items(parsed: dict) -> list:
+def line_items(parsed: dict[Any, Any]) -> list[Any]:
     """The order's lines: the collection the ``price_lines`` map fans out over."""
-    return parsed["items"]
+    items: list[Any] = parsed["items"]
+    return items
 
 
-def price_line(item: dict) -> dict:
+def price_line(item: dict[Any, Any]) -> dict[Any, Any]:
     """Price one line: quantity × unit price, plus tax."""
     _work()
     net = round(item["qty"] * item["unit_price"], 2)
     return {"sku": item["sku"], "net": net, "tax": round(net * TAX_RATE, 2)}
 
 
-def add_line(line: dict, total: float) -> float:
+def add_line(line: dict[Any, Any], total: float) -> float:
     """Reducer of ``subtotal``: add a priced line (with its tax) to the running total."""
-    return round(total + line["net"] + line["tax"], 2)
+    rounded: float = round(total + line["net"] + line["tax"], 2)
+    return rounded
 
 
-def lookup_customer(parsed: dict) -> dict:
+def lookup_customer(parsed: dict[Any, Any]) -> dict[Any, Any]:
     """Ask the (simulated, unreliable) customer service about the order's customer.
 
     Fails :data:`FLAKY_FAILURES` times per activation in each process before it answers: the
@@ -129,7 +131,7 @@ def lookup_customer(parsed: dict) -> dict:
     return {"customer": parsed["customer"], **found}
 
 
-def make_invoice(subtotal: float, customer: dict) -> dict:
+def make_invoice(subtotal: float, customer: dict[Any, Any]) -> dict[Any, Any]:
     """The join of ``subtotal`` and ``lookup_customer``: apply the customer's discount."""
     _work()
     discount = round(subtotal * customer["discount"], 2)
@@ -137,19 +139,20 @@ def make_invoice(subtotal: float, customer: dict) -> dict:
             "discount": discount, "total": round(subtotal - discount, 2)}
 
 
-def render_invoice(invoice: dict) -> str:
+def render_invoice(invoice: dict[Any, Any]) -> str:
     """Render the invoice document."""
     _work()
     return (f"INVOICE for {invoice['customer']} ({invoice['tier']}): subtotal {invoice['subtotal']:.2f}, "
             f"discount {invoice['discount']:.2f}, total {invoice['total']:.2f}")
 
 
-def is_large(invoice: dict) -> bool:
+def is_large(invoice: dict[Any, Any]) -> bool:
     """Condition of ``large_order_review``."""
-    return invoice["total"] > REVIEW_THRESHOLD
+    large: bool = invoice["total"] > REVIEW_THRESHOLD
+    return large
 
 
-def request_review(invoice: dict) -> str:
+def request_review(invoice: dict[Any, Any]) -> str:
     """Reaction of ``large_order_review``."""
     return f"manager review requested: {invoice['customer']} ordered {invoice['total']:.2f} (over {REVIEW_THRESHOLD:.0f})"
 

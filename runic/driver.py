@@ -121,7 +121,7 @@ def _fallback(r: Runnable, policy: SchedulerPolicy,
     return r.reset().fail(("invalid_fallback_return", res))
 
 
-def _finish(r: Runnable, failures: list, events: list) -> tuple[Runnable, list]:
+def _finish(r: Runnable, failures: list[Any], events: list[Any]) -> tuple[Runnable, list[Any]]:
     r.failures = tuple(failures)
     return r, events
 
@@ -134,7 +134,7 @@ def execute_with_policy(
     emit_events: bool = False,
     sleep: Callable[[float], Any] = time.sleep,
     attempt_runner: Callable[[Runnable, float | None], Runnable] = run_with_timeout,
-) -> tuple[Runnable, list]:
+) -> tuple[Runnable, list[Any]]:
     """Run ``runnable`` under ``policy``; return the final runnable and lifecycle events.
 
     ``deadline_at`` is an absolute :func:`now_ms` value (the policy's ``deadline_ms``, counted
@@ -151,7 +151,7 @@ def execute_with_policy(
     if policy.deadline_ms is not None:
         own = now_ms() + int(policy.deadline_ms)
         deadline_at = own if deadline_at is None else min(deadline_at, own)
-    events: list = []
+    events: list[Any] = []
     failures: list[Failure] = []
     attempt = 0
     t0 = now_ms()

@@ -8,6 +8,8 @@ their own subclasses next to the code that raises them.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ArgumentError",
     "ArgumentTypeError",
@@ -23,7 +25,6 @@ __all__ = [
     "InvalidPolicyError",
     "StepTimeoutError",
     "TaskCrashedError",
-    "UnresolvedReferenceError",
     "WorkflowDefinitionError",
     "WorkflowFailedError",
 ]
@@ -70,10 +71,6 @@ class ComponentNotFoundError(RunicError, LookupError):
 
 class DuplicateComponentError(WorkflowDefinitionError):
     """A different component was added under a name that is already taken."""
-
-
-class UnresolvedReferenceError(WorkflowDefinitionError):
-    """A component refers to another component that is not (yet) in the workflow."""
 
 
 class InvalidPolicyError(RunicError, ValueError):
@@ -129,7 +126,7 @@ class WorkflowFailedError(RunicError):
     'charge' raised PaymentDeclined: card expired (after 3 attempts)``.
     """
 
-    def __init__(self, workflow_id: object, failures: "list | tuple") -> None:
+    def __init__(self, workflow_id: object, failures: "list[Any] | tuple[Any, ...]") -> None:
         self.workflow_id = workflow_id
         self.failures = list(failures)
         what = "; ".join(f.summary() for f in self.failures) or "no failure recorded"
@@ -195,5 +192,5 @@ class ErrorInfo:
     def __hash__(self) -> int:
         return hash((self.type, self.message))
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         return (ErrorInfo, (self.type, self.message, self.detail))

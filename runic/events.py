@@ -58,7 +58,7 @@ class ComponentAdded(Event):
     kind: str
     hash: int
     to: Any
-    recipe: dict
+    recipe: dict[Any, Any]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -68,7 +68,7 @@ class WorkflowDefined(Event):
 
     name: Any
     output_ports: Any
-    policies: list
+    policies: list[Any]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -226,7 +226,7 @@ class ReactionOccurred(Event):
 class MappedState(Event):
     """The map/reduce and accumulator bookkeeping of a snapshot, as ``[key, value]`` pairs."""
 
-    entries: list
+    entries: list[Any]
 
 
 # --------------------------------------------------------------------------- lifecycle events
@@ -238,7 +238,7 @@ class RunnableDispatched(Event):
     node_hash: int
     input_fact: Any
     dispatched_at: int
-    policy: dict
+    policy: dict[Any, Any]
     attempt: int
 
 
@@ -279,7 +279,7 @@ for _cls in (
 del _cls
 
 
-def _upcast_completed(version: int, values: list) -> list:
+def _upcast_completed(version: int, values: list[Any]) -> list[Any]:
     """Version 1 had no ``fallback`` field: those completions were plain ones."""
     return list(values) + [False] if version == 1 else values
 

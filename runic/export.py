@@ -14,14 +14,12 @@ State classes, in order of precedence: ``failed``, ``pending``, ``cancelled``, `
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .facts import Fact
 from .graph import PRODUCTION_LABELS
 from .nodes import ROOT_HASH
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .core import Workflow
+from .structure import Structure
 
 __all__ = ["to_mermaid", "to_dot", "node_summaries"]
 
@@ -36,7 +34,7 @@ def _short(value: Any, limit: int = _MAX_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def node_summaries(wf: "Workflow") -> list[dict]:
+def node_summaries(wf: Structure) -> list[dict[Any, Any]]:
     """One dict per node: ``id``, ``hash``, ``kind``, ``name``, ``ran``, ``pending``,
     ``failed`` (runnables that failed for good), ``error`` (the latest such failure's
     ``"Type: message"``, or ``None``), ``cancelled``, ``satisfied`` (conditions: how many
@@ -57,11 +55,10 @@ def node_summaries(wf: "Workflow") -> list[dict]:
         kind = getattr(v, "kind", None)
         if kind is None or isinstance(v, Fact):
             continue
-        produced: list = []
+        produced: list[Any] = []
         for label in PRODUCTION_LABELS:
             produced.extend(g.successors(h, label))
-        seq = wf._prod_seq
-        produced.sort(key=lambda fh: seq.get(fh, 0))
+        produced.sort(key=wf.production_rank)
         values = [g.vertices[fh].value for fh in produced if g.vertices.get(fh).__class__ is Fact]
         out.append({
             "id": "root" if h == ROOT_HASH else f"n{h:016x}",
@@ -79,7 +76,7 @@ def node_summaries(wf: "Workflow") -> list[dict]:
     return out
 
 
-def _label(s: dict) -> list[str]:
+def _label(s: dict[Any, Any]) -> list[str]:
     if s["kind"] == "root":
         return ["input"]
     lines = [f"{s['kind']}: {s['name']}" if s["name"] is not None else s["kind"]]
@@ -107,7 +104,7 @@ def _label(s: dict) -> list[str]:
     return lines
 
 
-def _state_class(s: dict) -> str:
+def _state_class(s: dict[Any, Any]) -> str:
     if s["failed"]:
         return "failed"
     if s["pending"]:
@@ -121,12 +118,12 @@ def _state_class(s: dict) -> str:
     return "idle"
 
 
-def _structural_edges(wf: "Workflow") -> list[tuple[int, int, str]]:
+def _structural_edges(wf: Structure) -> list[tuple[int, int, str]]:
     g = wf.graph
     return [(f, t, "flow") for f, t, _ in g.edges("flow")] + [(f, t, "fan_in") for f, t, _ in g.edges("fan_in")]
 
 
-def to_mermaid(wf: "Workflow") -> str:
+def to_mermaid(wf: Structure) -> str:
     """A Mermaid ``flowchart`` of ``wf`` with each node's run status and latest productions."""
     summaries = node_summaries(wf)
     ids = {s["hash"]: s["id"] for s in summaries}
@@ -162,7 +159,7 @@ _DOT_COLORS = {"ran": "#d4f7d4", "pending": "#fff3bf", "failed": "#ffc9c9", "can
                "unsatisfied": "#f1f3f5", "idle": "#ffffff"}
 
 
-def to_dot(wf: "Workflow") -> str:
+def to_dot(wf: Structure) -> str:
     """A Graphviz DOT ``digraph`` of ``wf`` with each node's run status and latest productions."""
     summaries = node_summaries(wf)
     ids = {s["hash"]: s["id"] for s in summaries}

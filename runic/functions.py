@@ -35,9 +35,11 @@ import weakref
 from typing import Any, Callable
 
 from . import codec
+from .errors import FunctionRestoreError
 from .hashing import _canon, canonical_bytes, content_hash, hash_bytes
 
-__all__ = ["FunctionRef", "CallShape", "call_shape", "function_hash", "describe", "restore", "import_ref"]
+__all__ = ["FunctionRef", "CallShape", "call_shape", "function_hash", "describe", "restore", "import_ref",
+           "import_path", "content_id"]
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +54,8 @@ class FunctionRef:
     ref: str | None
     hash: int
     name: str
-    args: tuple = ()
-    kwargs: dict | None = None
+    args: tuple[Any, ...] = ()
+    kwargs: dict[Any, Any] | None = None
 
 
 codec.register(FunctionRef, "runic.FunctionRef")
@@ -68,7 +70,7 @@ class CallShape:
     varargs: bool
 
 
-_SHAPES: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+_SHAPES: "weakref.WeakKeyDictionary[Any, dict[Any, Any]]" = weakref.WeakKeyDictionary()
 _INTERNED: dict[CallShape, CallShape] = {}
 
 
@@ -77,7 +79,7 @@ def intern_shape(shape: CallShape) -> CallShape:
     return _INTERNED.setdefault(shape, shape)
 
 
-def call_shape(fn: Callable, default_positional: int = 1) -> CallShape:
+def call_shape(fn: Callable[..., Any], default_positional: int = 1) -> CallShape:
     """Inspect ``fn``'s signature: required positional parameters and a ``context`` parameter
     (cached per function object: ``inspect.signature`` is slow)."""
     try:
@@ -96,7 +98,7 @@ def call_shape(fn: Callable, default_positional: int = 1) -> CallShape:
     return shape
 
 
-def _call_shape(fn: Callable, default_positional: int) -> CallShape:
+def _call_shape(fn: Callable[..., Any], default_positional: int) -> CallShape:
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):  # some builtins have no signature
@@ -117,7 +119,7 @@ def _call_shape(fn: Callable, default_positional: int) -> CallShape:
     return intern_shape(CallShape(required, context, varargs))
 
 
-def _code_key(code: types.CodeType, depth: int = 0) -> list:
+def _code_key(code: types.CodeType, depth: int = 0) -> list[Any]:
     consts = []
     for c in code.co_consts:
         if isinstance(c, types.CodeType):
@@ -145,7 +147,7 @@ def _value_key(value: Any, depth: int) -> Any:
         return ["opaque", f"{type(value).__module__}.{type(value).__qualname__}"]
 
 
-def _function_key(fn: Any, depth: int = 0) -> list:
+def _function_key(fn: Any, depth: int = 0) -> list[Any]:
     if isinstance(fn, functools.partial):
         return ["partial", _function_key(fn.func, depth + 1),
                 [_value_key(a, depth + 1) for a in fn.args],
@@ -174,7 +176,7 @@ def _function_key(fn: Any, depth: int = 0) -> list:
 _HASHES: "weakref.WeakKeyDictionary[Any, int]" = weakref.WeakKeyDictionary()
 
 
-def function_hash(fn: Callable) -> int:
+def function_hash(fn: Callable[..., Any]) -> int:
     """Stable content hash of a callable's code and captured values (see module docs).
 
     Cached per function object (rebuilding a 1,000-step pipeline of one function hashes it
@@ -193,7 +195,7 @@ def function_hash(fn: Callable) -> int:
     return cached
 
 
-def import_ref(fn: Callable) -> str | None:
+def import_ref(fn: Callable[..., Any]) -> str | None:
     """``"module:qualname"`` when ``fn`` can be imported by that path, else ``None``."""
     if isinstance(fn, functools.partial):
         return import_ref(fn.func)
@@ -204,7 +206,7 @@ def import_ref(fn: Callable) -> str | None:
     return f"{module}:{qualname}"
 
 
-def describe(fn: Callable) -> FunctionRef:
+def describe(fn: Callable[..., Any]) -> FunctionRef:
     """Record ``fn`` as a :class:`FunctionRef` (import path when importable, content hash)."""
     h = function_hash(fn)
     name = getattr(fn, "__name__", None) or type(fn).__name__
@@ -221,8 +223,16 @@ def describe(fn: Callable) -> FunctionRef:
     return FunctionRef(import_ref(fn), h, name)
 
 
-def _import(ref: str) -> Callable:
-    module_name, _, qualname = ref.partition(":")
+def import_path(ref: str) -> Any:
+    """The object named by ``"package.module:qualname"`` (``qualname`` may be dotted:
+    ``"pkg.mod:Class.method"``), imported now. The one place runic resolves such paths.
+
+    Raises :class:`ImportError` when the module cannot be imported, :class:`AttributeError`
+    when it has no such attribute, and :class:`ValueError` when ``ref`` has no ``":"``.
+    """
+    module_name, sep, qualname = ref.partition(":")
+    if not sep or not module_name or not qualname:
+        raise ValueError(f"{ref!r} is not a 'package.module:qualname' path")
     obj: Any = importlib.import_module(module_name)
     for part in qualname.split("."):
         obj = getattr(obj, part)
@@ -237,21 +247,19 @@ def _unwrap(fn: Any) -> Any:
     return fn
 
 
-def restore(fref: FunctionRef, provided: Callable | None, component: object, part: str) -> Callable:
+def restore(fref: FunctionRef, provided: Callable[..., Any] | None, component: object, part: str) -> Callable[..., Any]:
     """Rebuild a recorded function: ``provided`` wins, then the import path.
 
     Raises :class:`runic.errors.FunctionRestoreError` naming the component and part when neither
     gives a callable.
     """
-    from .errors import FunctionRestoreError
-
-    fn: Callable | None = _unwrap(provided)
+    fn: Callable[..., Any] | None = _unwrap(provided)
     if fn is None:
         if fref.ref is None:
             raise FunctionRestoreError(component, part, fref.name,
                                        "it is a lambda, closure or nested function, which cannot be imported")
         try:
-            fn = _unwrap(_import(fref.ref))
+            fn = _unwrap(import_path(fref.ref))
         except Exception as exc:  # ImportError, AttributeError...
             raise FunctionRestoreError(component, part, fref.ref, f"import failed ({type(exc).__name__}: {exc})") from exc
         if fref.args or fref.kwargs:
@@ -265,13 +273,6 @@ def restore(fref: FunctionRef, provided: Callable | None, component: object, par
             "using the current code and keeping the logged identity", part, component, fref.hash, current,
         )
     return fn
-
-
-def literal_or_ref(value: Any) -> Any:
-    """Record a component parameter that may be a literal or a callable."""
-    if callable(value):
-        return describe(value)
-    return {"value": value}
 
 
 def content_id(*parts: Any) -> int:

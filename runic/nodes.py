@@ -38,7 +38,7 @@ Decisions where Runic's own behaviour is accidental, recorded here (see also
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 
 from .events import (
     ActivationConsumed,
@@ -56,17 +56,17 @@ from .events import (
 )
 from .coroutines import awaited, settle
 from .facts import Fact
-from .folds import record_fact, record_production, track_map_reduce
 from .functions import CallShape, intern_shape
 from .hashing import content_hash
 from .runnable import Apply, CausalContext, HookEvent, Runnable
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .core import Workflow
+    from .events import FailureRecorded
+    from .graph import Graph
 
 __all__ = [
     "Node", "Root", "Step", "Condition", "Join", "Accumulator", "FanOut", "FanIn",
-    "Skip", "Cont", "Halt", "ROOT_HASH", "WAITING", "call_with_shape",
+    "Skip", "Cont", "Halt", "ROOT_HASH", "WAITING", "call_with_shape", "Host",
 ]
 
 log = logging.getLogger("runic.core")
@@ -75,6 +75,10 @@ ROOT_HASH = content_hash("runic:root")
 _ONE = intern_shape(CallShape(1, False, False))  # one positional parameter, no context: fn(x)
 WAITING = "waiting"
 _PLAIN = frozenset({int, float, str, bytes, bool, type(None), list, tuple, dict, set, frozenset})
+PLAIN_RESULTS = _PLAIN
+ONE_ARG = _ONE
+"""The interned call shape ``fn(x)``: one positional parameter, no context."""
+"""Result types a step returns as they are (no coroutine to await, no iterator to materialise)."""
 
 
 class Cont:
@@ -100,13 +104,13 @@ class Skip:
 
     __slots__ = ("events", "node", "fact")
 
-    def __init__(self, node: "Node", fact: Fact, events: list) -> None:
+    def __init__(self, node: "Node", fact: Fact, events: list[Any]) -> None:
         self.node = node
         self.fact = fact
         self.events = events
 
 
-def call_with_shape(fn: Callable, shape: CallShape, value: Any, context: Any, *extra: Any) -> Any:
+def call_with_shape(fn: Callable[..., Any], shape: CallShape, value: Any, context: Any, *extra: Any) -> Any:
     """Call ``fn`` with an input ``value`` following its build-time :class:`CallShape`; a
     coroutine result is awaited (``async def`` functions).
 
@@ -115,7 +119,7 @@ def call_with_shape(fn: Callable, shape: CallShape, value: Any, context: Any, *e
     """
     n = shape.positional
     if extra:
-        args: tuple = (value, *extra)
+        args: tuple[Any, ...] = (value, *extra)
     elif n == 0:
         args = ()
     elif n == 1:
@@ -132,9 +136,9 @@ def call_with_shape(fn: Callable, shape: CallShape, value: Any, context: Any, *e
     return awaited(fn(*args))
 
 
-def _run_hooks(hooks: Iterable[Callable], event: HookEvent, ctx: CausalContext) -> list:
+def _run_hooks(hooks: Iterable[Callable[..., Any]], event: HookEvent, ctx: CausalContext) -> list[Any]:
     """Run new-style hooks; return deferred apply functions; raise ``_HookError`` on error."""
-    fns: list = []
+    fns: list[Any] = []
     for hook in hooks:
         try:
             res = awaited(hook(event, ctx))
@@ -159,6 +163,37 @@ class _HookError(Exception):
         self.reason = reason
 
 
+# --------------------------------------------------------------------------- the seam
+
+class Host(Protocol):
+    """What a node reads from (and, in ``fold_into``, writes to) the workflow it belongs to.
+
+    Nodes depend on this protocol, never on :class:`runic.Workflow` (which implements it), so
+    this module sits below the workflow in the import order. Every method is called by the
+    workflow's owner thread during prepare (``prepare``), apply (``coordinate``,
+    ``fold_into``, ``complete_batch``); ``execute`` never sees the host.
+    """
+
+    graph: "Graph"
+    mapped: dict[Any, Any]
+    mapped_paths: set[int]
+
+    def context_for(self, node: "Node", fact: Any, mapped: bool = False, **fields: Any) -> CausalContext: ...
+    def plain_context(self, node: "Node", fact: Any) -> CausalContext: ...
+    def effective_run_context(self, node: "Node") -> dict[str, Any]: ...
+    def activation_label(self, node_hash: int) -> str: ...
+    def latest_state_fact(self, accumulator_hash: int) -> Any: ...
+    def batch_of(self, fact_hash: int) -> tuple[int, int] | None: ...
+    def depth_of(self, fact_hash: int) -> int: ...
+    def scope_of(self, fact_hash: int) -> int | None: ...
+    def failure_event(self, node: Any, fact_hash: int, error: Any, *,
+                      traceback: str | None = None) -> "FailureRecorded": ...
+    def record_fact(self, fact: Any, weight: int) -> None: ...
+    def record_production(self, producer: int, h: int, label: str, weight: int) -> None: ...
+    def track_map_reduce(self, source: int, fan_out: int, fan_out_fact: int, step: int,
+                         result: int) -> None: ...
+
+
 # --------------------------------------------------------------------------- base
 
 class Node:
@@ -168,14 +203,13 @@ class Node:
     name: Any
     hash: int
     kind = "node"
-    context_keys: dict | None = None
-    is_match = False  # match nodes (Root, Condition) get "matchable" activations
+    context_keys: dict[Any, Any] | None = None
     activation_label = "runnable"
     coordinates = False  # Join/FanIn/FanOut derive completion events at apply time
     serial = False  # at most one runnable of this node is prepared per dispatch (accumulators)
 
-    def prepare(self, wf: "Workflow", fact: Fact) -> Runnable | Skip:
-        return Runnable(self, fact, wf._context_for(self, fact))
+    def prepare(self, wf: "Host", fact: Fact) -> Runnable | Skip:
+        return Runnable(self, fact, wf.context_for(self, fact))
 
     def execute(self, r: Runnable) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -185,15 +219,15 @@ class Node:
         fact = r.result
         return (fact.hash,) if fact.__class__ is Fact else ()
 
-    def describe(self, r: Runnable) -> list:
+    def describe(self, r: Runnable) -> list[Any]:
         """Build the events of a lazily described outcome (see ``fold_into``)."""
         raise NotImplementedError(f"{type(self).__name__} does not describe outcomes lazily")
 
-    def fold_into(self, wf: "Workflow", r: Runnable) -> None:
+    def fold_into(self, wf: "Host", r: Runnable) -> None:
         """Apply a lazily described outcome with the fold primitives, without building events."""
         raise NotImplementedError(f"{type(self).__name__} does not describe outcomes lazily")
 
-    def coordinate(self, wf: "Workflow", r: Runnable) -> list | None:
+    def coordinate(self, wf: "Host", r: Runnable) -> list[Any] | None:
         return None
 
     def __repr__(self) -> str:
@@ -207,7 +241,6 @@ class Root(Node):
 
     __slots__ = ()
     kind = "root"
-    is_match = True
     activation_label = "matchable"
 
     def __init__(self) -> None:
@@ -230,8 +263,8 @@ class Step(Node):
     __slots__ = ("work", "work_hash", "shape", "context_keys", "fref")
     kind = "step"
 
-    def __init__(self, work: Callable, name: str, hash: int, work_hash: int, shape: CallShape,  # noqa: A002
-                 context_keys: dict | None = None, fref: Any = None) -> None:
+    def __init__(self, work: Callable[..., Any], name: str, hash: int, work_hash: int, shape: CallShape,  # noqa: A002
+                 context_keys: dict[Any, Any] | None = None, fref: Any = None) -> None:
         self.work = work
         self.name = name
         self.hash = hash
@@ -240,10 +273,10 @@ class Step(Node):
         self.context_keys = context_keys or None
         self.fref = fref
 
-    def prepare(self, wf: "Workflow", fact: Fact) -> Runnable:
+    def prepare(self, wf: "Host", fact: Fact) -> Runnable:
         if self.hash in wf.mapped_paths:
-            return Runnable(self, fact, wf._context_for(self, fact, True))
-        return Runnable(self, fact, wf._plain_context(self, fact))
+            return Runnable(self, fact, wf.context_for(self, fact, True))
+        return Runnable(self, fact, wf.plain_context(self, fact))
 
     def execute(self, r: Runnable) -> None:
         ctx = r.context
@@ -259,7 +292,7 @@ class Step(Node):
                 return
             r.complete(Fact(value, (self.hash, inp.hash)), None)
             return
-        fns: list = []
+        fns: list[Any] = []
         try:
             if before:
                 fns = _run_hooks(before, HookEvent("before", self, self.hash, inp), ctx)
@@ -279,7 +312,7 @@ class Step(Node):
                 return
         r.complete(fact, None, fns)  # events described lazily (describe / fold_into)
 
-    def describe(self, r: Runnable) -> list:
+    def describe(self, r: Runnable) -> list[Any]:
         ctx = r.context
         fact = r.result
         inp = r.input_fact
@@ -290,17 +323,17 @@ class Step(Node):
             events.append(MapReduceTracked(foc[0], foc[1], foc[2], self.hash, fact.hash))
         return events
 
-    def fold_into(self, wf: "Workflow", r: Runnable) -> None:
+    def fold_into(self, wf: "Host", r: Runnable) -> None:
         ctx = r.context
         fact = r.result
         depth = ctx.ancestry_depth + 1
         h = fact.hash
-        record_fact(wf, fact, depth)
-        record_production(wf, self.hash, h, "produced", depth)
+        wf.record_fact(fact, depth)
+        wf.record_production(self.hash, h, "produced", depth)
         wf.graph.relabel(r.input_fact.hash, self.hash, "runnable", "ran")
         foc = ctx.fan_out_context
         if foc is not None:
-            track_map_reduce(wf, foc[0], foc[1], foc[2], self.hash, h)
+            wf.track_map_reduce(foc[0], foc[1], foc[2], self.hash, h)
 
 
 # --------------------------------------------------------------------------- condition
@@ -310,11 +343,10 @@ class Condition(Node):
 
     __slots__ = ("work", "work_hash", "shape", "context_keys", "fref")
     kind = "condition"
-    is_match = True
     activation_label = "matchable"
 
-    def __init__(self, work: Callable, name: str | None, hash: int, work_hash: int, shape: CallShape,  # noqa: A002
-                 context_keys: dict | None = None, fref: Any = None) -> None:
+    def __init__(self, work: Callable[..., Any], name: str | None, hash: int, work_hash: int, shape: CallShape,  # noqa: A002
+                 context_keys: dict[Any, Any] | None = None, fref: Any = None) -> None:
         self.work = work
         self.name = name
         self.hash = hash
@@ -335,7 +367,7 @@ class Condition(Node):
         ctx = r.context
         before, after = ctx.hooks
         inp = r.input_fact
-        fns: list = []
+        fns: list[Any] = []
         try:
             if before:
                 fns = _run_hooks(before, HookEvent("before", self, self.hash, inp), ctx)
@@ -374,7 +406,7 @@ class Join(Node):
         self.name = None
         self.hash = content_hash(("join", tuple(self.joins)))
 
-    def prepare(self, wf: "Workflow", fact: Fact) -> Runnable:
+    def prepare(self, wf: "Host", fact: Fact) -> Runnable:
         parent = fact.ancestry[0] if fact.ancestry else None
         if parent not in self.joins:
             # the fact came through a pass-through parent (a condition): find which one
@@ -382,7 +414,7 @@ class Join(Node):
                 if wf.graph.has_edge(fact.hash, p, "satisfied"):
                     parent = p
                     break
-        return Runnable(self, fact, wf._context_for(self, fact, join_context=parent))
+        return Runnable(self, fact, wf.context_for(self, fact, join_context=parent))
 
     def execute(self, r: Runnable) -> None:
         ctx = r.context
@@ -395,15 +427,15 @@ class Join(Node):
     def activation_sources(self, r: Runnable) -> Iterable[int]:
         return ()
 
-    def coordinate(self, wf: "Workflow", r: Runnable) -> list:
+    def coordinate(self, wf: "Host", r: Runnable) -> list[Any]:
         graph = wf.graph
         trigger = r.input_fact
-        scope = wf._scope.get(trigger.hash)
+        scope = wf.scope_of(trigger.hash)
         parents = set(self.joins)
         by_parent: dict[int, int] = {}
         weights = graph.predecessors(self.hash, "joined")
         for fh in weights:
-            if wf._scope.get(fh) != scope:
+            if wf.scope_of(fh) != scope:
                 continue
             parent = wf.mapped.get(("join_parent", fh, self.hash))
             if parent in parents and parent not in by_parent:
@@ -414,13 +446,13 @@ class Join(Node):
         values = [getattr(facts[by_parent[p]], "value", None) for p in self.joins]
         ancestry = (self.hash, trigger.hash)
         result = Fact(values, ancestry)
-        depth = max(wf._depth.get(fh, 0) for fh in by_parent.values()) + 1
-        derived: list = [JoinCompleted(self.hash, result.hash, values, ancestry, depth)]
+        depth = max(wf.depth_of(fh) for fh in by_parent.values()) + 1
+        derived: list[Any] = [JoinCompleted(self.hash, result.hash, values, ancestry, depth)]
         used = set(by_parent.values())
         for fh in list(weights):
             if fh in used:
                 derived.append(JoinEdgeRelabeled(fh, self.hash, "joined", "join_satisfied"))
-        return derived + [RunnableActivated(result.hash, child, wf._activation_label(child))
+        return derived + [RunnableActivated(result.hash, child, wf.activation_label(child))
                           for child in graph.successors(self.hash, "flow")]
 
 
@@ -434,8 +466,8 @@ class Accumulator(Node):
     kind = "accumulator"
     serial = True
 
-    def __init__(self, init: Callable[[], Any], reducer: Callable, name: str, hash: int,  # noqa: A002
-                 reduce_hash: int, shape: CallShape, context_keys: dict | None = None,
+    def __init__(self, init: Callable[[], Any], reducer: Callable[..., Any], name: str, hash: int,  # noqa: A002
+                 reduce_hash: int, shape: CallShape, context_keys: dict[Any, Any] | None = None,
                  init_ref: Any = None, reducer_ref: Any = None) -> None:
         self.init = init
         self.reducer = reducer
@@ -447,11 +479,11 @@ class Accumulator(Node):
         self.init_ref = init_ref
         self.reducer_ref = reducer_ref
 
-    def prepare(self, wf: "Workflow", fact: Fact) -> Runnable:
+    def prepare(self, wf: "Host", fact: Fact) -> Runnable:
         latest = wf.latest_state_fact(self.hash)
         if latest is None:
-            return Runnable(self, fact, wf._context_for(self, fact))
-        return Runnable(self, fact, wf._context_for(
+            return Runnable(self, fact, wf.context_for(self, fact))
+        return Runnable(self, fact, wf.context_for(
             self, fact, last_known_state=getattr(latest, "value", None), is_state_initialized=True))
 
     def execute(self, r: Runnable) -> None:
@@ -459,8 +491,8 @@ class Accumulator(Node):
         inp = r.input_fact
         depth = ctx.ancestry_depth + 1
         before, after = ctx.hooks
-        events: list = []
-        fns: list = []
+        events: list[Any] = []
+        fns: list[Any] = []
         try:
             if before:
                 fns = _run_hooks(before, HookEvent("before", self, self.hash, inp), ctx)
@@ -503,7 +535,7 @@ def _is_collection(value: Any) -> bool:
     return True
 
 
-def _iterable_items(value: Any) -> list | None:
+def _iterable_items(value: Any) -> list[Any] | None:
     """The elements a fan-out emits, or ``None`` when ``value`` is not a collection."""
     if not _is_collection(value):
         return None
@@ -527,12 +559,12 @@ class FanOut(Node):
         self.name = name
         self.hash = hash
 
-    def prepare(self, wf: "Workflow", fact: Fact) -> Runnable | Skip:
+    def prepare(self, wf: "Host", fact: Fact) -> Runnable | Skip:
         if not _is_collection(fact.value):
             log.warning("map %r received a %s, which is not a collection; skipping it",
                         self.name, type(fact.value).__name__)
             return Skip(self, fact, [ActivationConsumed(fact.hash, self.hash, "runnable")])
-        return Runnable(self, fact, wf._context_for(self, fact))
+        return Runnable(self, fact, wf.context_for(self, fact))
 
     def execute(self, r: Runnable) -> None:
         inp = r.input_fact
@@ -541,8 +573,8 @@ class FanOut(Node):
             r.fail(TypeError(f"map {self.name!r} needs a collection, got {type(inp.value).__name__}"))
             return
         depth = r.context.ancestry_depth + 1
-        events: list = []
-        facts: list = []
+        events: list[Any] = []
+        facts: list[Any] = []
         for elem in items:
             f = Fact(elem, (self.hash, inp.hash))
             facts.append(f)
@@ -553,11 +585,11 @@ class FanOut(Node):
     def activation_sources(self, r: Runnable) -> Iterable[int]:
         return [f.hash for f in r.result]
 
-    def coordinate(self, wf: "Workflow", r: Runnable) -> list | None:
+    def coordinate(self, wf: "Host", r: Runnable) -> list[Any] | None:
         if r.result:
             return None
         # empty collection: complete every reduce waiting on this fan-out with init()
-        derived: list = []
+        derived: list[Any] = []
         source = r.input_fact.hash
         for fan_in_hash in wf.graph.successors(self.hash, "fan_in"):
             fan_in = wf.graph.vertices.get(fan_in_hash)
@@ -576,8 +608,8 @@ class FanIn(Node):
     kind = "fan_in"
     coordinates = True
 
-    def __init__(self, init: Callable[[], Any], reducer: Callable, name: str, hash: int,  # noqa: A002
-                 shape: CallShape, map_name: str | None = None, context_keys: dict | None = None,
+    def __init__(self, init: Callable[[], Any], reducer: Callable[..., Any], name: str, hash: int,  # noqa: A002
+                 shape: CallShape, map_name: str | None = None, context_keys: dict[Any, Any] | None = None,
                  init_ref: Any = None, reducer_ref: Any = None) -> None:
         self.init = init
         self.reducer = reducer
@@ -598,11 +630,11 @@ class FanIn(Node):
             acc = res.value if res.__class__ is Cont else res
         return acc
 
-    def prepare(self, wf: "Workflow", fact: Fact) -> Runnable:
+    def prepare(self, wf: "Host", fact: Fact) -> Runnable:
         fan_outs = wf.graph.predecessors(self.hash, "fan_in")
         if fan_outs:
-            return Runnable(self, fact, wf._context_for(self, fact, fan_in_context=next(iter(fan_outs))))
-        return Runnable(self, fact, wf._context_for(self, fact))
+            return Runnable(self, fact, wf.context_for(self, fact, fan_in_context=next(iter(fan_outs))))
+        return Runnable(self, fact, wf.context_for(self, fact))
 
     def execute(self, r: Runnable) -> None:
         ctx = r.context
@@ -622,7 +654,7 @@ class FanIn(Node):
         fact = Fact(value, (self.hash, inp.hash))
         r.complete(fact, [FactProduced(fact.hash, value, fact.ancestry, "reduced", ctx.ancestry_depth + 1), consumed])
 
-    def coordinate(self, wf: "Workflow", r: Runnable) -> list | None:
+    def coordinate(self, wf: "Host", r: Runnable) -> list[Any] | None:
         fan_out_hash = r.context.fan_in_context
         if fan_out_hash is None:
             return None
@@ -643,36 +675,36 @@ class FanIn(Node):
         facts = wf.graph.vertices
         values = [getattr(facts.get(seen[e]), "value", None) for e in expected]
         return self.complete_batch(wf, source, fan_out, values, trigger,
-                                   max(wf._depth.get(seen[e], 0) for e in expected) + 1,
+                                   max(wf.depth_of(seen[e]) for e in expected) + 1,
                                    seen_key=(source, producer), sisters=[seen[e] for e in expected])
 
-    def complete_batch(self, wf: "Workflow", source: int, fan_out: int, values: list, trigger: Any,
-                       depth: int, seen_key: Any = None, sisters: list | None = None) -> list:
+    def complete_batch(self, wf: "Host", source: int, fan_out: int, values: list[Any], trigger: Any,
+                       depth: int, seen_key: Any = None, sisters: list[Any] | None = None) -> list[Any]:
         """Derive the events completing a map-reduce batch (also used for an empty batch).
 
         The activations of the batch's other results are consumed whether the reducer succeeds
         or fails, so a failing reducer fails the batch once (one failure recorded), not once
         per result still pending."""
-        consumed: list = []
+        consumed: list[Any] = []
         for sister in sisters or ():
             if trigger is not None and sister == trigger.hash:
                 continue
             if wf.graph.has_edge(sister, self.hash, "runnable"):
                 consumed.append(ActivationConsumed(sister, self.hash, "runnable"))
         try:
-            value = self.fold(values, wf._effective_run_context(self))
+            value = self.fold(values, wf.effective_run_context(self))
         except Exception as exc:
             log.warning("reduce %r failed: %s: %s", self.name, type(exc).__name__, exc)
             fact_hash = trigger.hash if trigger is not None else source
-            failed: list = [wf._failure_event(self, fact_hash, exc)]
+            failed: list[Any] = [wf.failure_event(self, fact_hash, exc)]
             if trigger is None:
                 return failed
             return consumed + failed + [UpstreamFailed(trigger.hash, self.hash, "runnable", exc)]
         ancestry = (self.hash, source)  # a reduce result descends from the collection
         result = Fact(value, ancestry)
-        derived: list = consumed
+        derived: list[Any] = consumed
         derived.append(FanInCompleted(self.hash, source, result.hash, value, ancestry,
                                       (source, fan_out), seen_key, depth))
-        derived.extend(RunnableActivated(result.hash, child, wf._activation_label(child))
+        derived.extend(RunnableActivated(result.hash, child, wf.activation_label(child))
                        for child in wf.graph.successors(self.hash, "flow"))
         return derived

@@ -101,19 +101,19 @@ class SchedulerPolicy:
     max_delay_ms: int = 30000
     timeout_ms: int | str = INFINITY
     on_failure: str = "halt"
-    fallback: Callable | None = None
+    fallback: Callable[..., Any] | None = None
     execution_mode: str = "sync"
     priority: str = "normal"
     idempotency_key: Any = None
     deadline_ms: int | None = None
-    circuit_breaker: dict | None = None
+    circuit_breaker: dict[Any, Any] | None = None
     executor: Any = None
     executor_opts: Any = ()
-    retry_on: tuple = ()
-    give_up_on: tuple = ()
+    retry_on: tuple[Any, ...] = ()
+    give_up_on: tuple[Any, ...] = ()
 
     @classmethod
-    def new(cls, spec: "dict | SchedulerPolicy | None" = None, **kwargs: Any) -> "SchedulerPolicy":
+    def new(cls, spec: "dict[Any, Any] | SchedulerPolicy | None" = None, **kwargs: Any) -> "SchedulerPolicy":
         """Build a policy from a dict and/or keyword arguments, validating every field."""
         if isinstance(spec, SchedulerPolicy):
             fields = spec.as_dict()
@@ -192,10 +192,10 @@ class SchedulerPolicy:
             return matches_any(error, self.retry_on)
         return True
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[Any, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
-    def for_event(self) -> dict:
+    def for_event(self) -> dict[Any, Any]:
         """The policy as recorded in ``RunnableDispatched``: fallback and idempotency key
         cleared, everything else as plain data."""
         d = self.as_dict()
@@ -213,7 +213,7 @@ _FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(SchedulerPolicy))
 _DEFAULT = SchedulerPolicy()
 
 
-def check_keys(fields: dict) -> None:
+def check_keys(fields: dict[Any, Any]) -> None:
     """Raise :class:`InvalidPolicyError` for a key that is not a policy field, naming the
     nearest valid key."""
     unknown = [k for k in fields if k not in _FIELD_NAMES]
@@ -255,7 +255,7 @@ def validate_matcher(matcher: Any) -> Any:
     )
 
 
-def validate_policies(policies: Iterable | None, *, what: str = "scheduler policies") -> list:
+def validate_policies(policies: Iterable[Any] | None, *, what: str = "scheduler policies") -> list[Any]:
     """Validate a list of ``(matcher, policy)`` pairs; return them as ``(matcher, dict)`` tuples.
 
     A policy may be a dict or a :class:`SchedulerPolicy`; every key and value is checked as
@@ -275,7 +275,7 @@ def validate_policies(policies: Iterable | None, *, what: str = "scheduler polic
     return out
 
 
-def validate_entry(matcher: Any, policy: Any) -> tuple[Any, dict]:
+def validate_entry(matcher: Any, policy: Any) -> tuple[Any, dict[Any, Any]]:
     """One validated ``(matcher, policy dict)`` pair."""
     validate_matcher(matcher)
     spec = policy.as_dict() if isinstance(policy, SchedulerPolicy) else policy
@@ -283,7 +283,7 @@ def validate_entry(matcher: Any, policy: Any) -> tuple[Any, dict]:
     return matcher, dict(spec or {})
 
 
-def order_by_priority(items: Sequence[Any], policies: Iterable[tuple[Any, dict]] | None) -> list:
+def order_by_priority(items: Sequence[Any], policies: Iterable[tuple[Any, dict[Any, Any]]] | None) -> list[Any]:
     """``items`` (runnables) sorted by their policy's ``priority``, highest first; stable, so
     activation order is kept within a priority. Returned unchanged (no resolution cost) when no
     policy sets a priority other than ``normal``."""
@@ -298,7 +298,7 @@ def default_policy() -> SchedulerPolicy:
     return _DEFAULT
 
 
-def merge(base: dict, overrides: dict) -> dict:
+def merge(base: dict[Any, Any], overrides: dict[Any, Any]) -> dict[Any, Any]:
     """Plain dict merge: ``overrides`` win."""
     return {**base, **overrides}
 
@@ -335,7 +335,7 @@ def matches(matcher: Any, node: Any) -> bool:
     return False
 
 
-def resolve(node_or_runnable: Any, policies: Iterable[tuple[Any, dict]] | None) -> SchedulerPolicy:
+def resolve(node_or_runnable: Any, policies: Iterable[tuple[Any, dict[Any, Any]]] | None) -> SchedulerPolicy:
     """The first matching policy merged over the defaults (defaults when nothing matches)."""
     node = getattr(node_or_runnable, "node", node_or_runnable)
     for matcher, spec in policies or ():
@@ -344,7 +344,7 @@ def resolve(node_or_runnable: Any, policies: Iterable[tuple[Any, dict]] | None) 
     return _DEFAULT
 
 
-def merge_policies(overrides: list | None, base: list | None, mode: str = "merge") -> list:
+def merge_policies(overrides: list[Any] | None, base: list[Any] | None, mode: str = "merge") -> list[Any]:
     """Combine runtime overrides with stored policies: ``merge`` prepends, ``replace`` uses the
     overrides alone; empty overrides leave ``base`` unchanged."""
     if mode not in ("merge", "replace"):
@@ -363,24 +363,24 @@ def backoff_delay_ms(policy: SchedulerPolicy, attempt: int, rng: random.Random |
     if policy.backoff == "linear":
         return min(base * (attempt + 1), cap)
     if policy.backoff == "exponential":
-        return min(base * 2**attempt, cap)
+        return float(min(base * 2**attempt, cap))
     if policy.backoff == "jitter":
         return min((rng or random).randint(1, max(int(base * 2**attempt), 1)), cap)
     return 0
 
 
-def llm_policy(max_retries: int = 3, timeout_ms: int = 30000, **overrides: Any) -> dict:
+def llm_policy(max_retries: int = 3, timeout_ms: int = 30000, **overrides: Any) -> dict[Any, Any]:
     """Preset for calls to language models: exponential backoff from 1 s, capped at 30 s."""
     return {"max_retries": max_retries, "timeout_ms": timeout_ms, "backoff": "exponential",
             "base_delay_ms": 1000, "max_delay_ms": 30000, "on_failure": "halt", **overrides}
 
 
-def io_policy(max_retries: int = 2, timeout_ms: int = 10000, **overrides: Any) -> dict:
+def io_policy(max_retries: int = 2, timeout_ms: int = 10000, **overrides: Any) -> dict[Any, Any]:
     """Preset for I/O: linear backoff from 500 ms; skip (do not halt) on final failure."""
     return {"max_retries": max_retries, "timeout_ms": timeout_ms, "backoff": "linear",
             "base_delay_ms": 500, "on_failure": "skip", **overrides}
 
 
-def fast_fail(**overrides: Any) -> dict:
+def fast_fail(**overrides: Any) -> dict[Any, Any]:
     """Preset: no retries, 5 s timeout, halt."""
     return {"max_retries": 0, "timeout_ms": 5000, "on_failure": "halt", **overrides}

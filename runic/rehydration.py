@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from .facts import Fact, FactRef
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .core import Workflow
+    from .memory import Memory
 
 __all__ = ["FactResolver", "classify", "dehydrate", "resolve_hot", "resolve_all", "resolve_pending",
            "rehydrate", "fact_refs"]
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 class FactResolver:
     """Resolves :class:`FactRef` values through a store's ``load_fact`` (cached)."""
 
-    def __init__(self, store: Any, cache: dict | None = None) -> None:
+    def __init__(self, store: Any, cache: dict[Any, Any] | None = None) -> None:
         self.store = store
         self.cache: dict[int, Any] = cache if cache is not None else {}
 
@@ -45,7 +45,7 @@ class FactResolver:
         """A Fact for ``fact``: Facts pass through, references are loaded; raises the store's
         ``NotFoundError`` when the value is not in the fact table."""
         if fact.__class__ is Fact:
-            return fact  # type: ignore[return-value]
+            return fact
         h = fact.hash
         if h in self.cache:
             return Fact(self.cache[h], fact.ancestry, h)
@@ -75,16 +75,16 @@ class FactResolver:
                 continue
 
 
-def fact_refs(wf: "Workflow") -> list[int]:
+def fact_refs(wf: "Memory") -> list[int]:
     """Hashes of every value-less fact vertex."""
     return [h for h, v in wf.graph.vertices.items() if v.__class__ is FactRef]
 
 
-def _facts(wf: "Workflow") -> dict[int, Any]:
+def _facts(wf: "Memory") -> dict[int, Any]:
     return {h: v for h, v in wf.graph.vertices.items() if v.__class__ in (Fact, FactRef)}
 
 
-def classify(wf: "Workflow") -> tuple[set[int], set[int]]:
+def classify(wf: "Memory") -> tuple[set[int], set[int]]:
     """``(hot, cold)``: a disjoint split of every fact hash (see the module docs)."""
     facts = _facts(wf)
     g = wf.graph
@@ -104,7 +104,7 @@ def classify(wf: "Workflow") -> tuple[set[int], set[int]]:
     return hot, set(facts) - hot
 
 
-def dehydrate(wf: "Workflow", cold: Iterable[int]) -> "Workflow":
+def dehydrate(wf: "Memory", cold: Iterable[int]) -> "Memory":
     """Replace the cold Facts by FactRefs (same hash and ancestry; edges untouched)."""
     v = wf.graph.vertices
     for h in cold:
@@ -114,7 +114,7 @@ def dehydrate(wf: "Workflow", cold: Iterable[int]) -> "Workflow":
     return wf
 
 
-def resolve_hot(wf: "Workflow", hashes: Iterable[int], resolver: FactResolver) -> "Workflow":
+def resolve_hot(wf: "Memory", hashes: Iterable[int], resolver: FactResolver) -> "Memory":
     """Swap the given FactRefs back to Facts (unresolvable ones stay references)."""
     v = wf.graph.vertices
     refs = [h for h in hashes if v.get(h).__class__ is FactRef]
@@ -126,12 +126,12 @@ def resolve_hot(wf: "Workflow", hashes: Iterable[int], resolver: FactResolver) -
     return wf
 
 
-def resolve_all(wf: "Workflow", resolver: FactResolver) -> "Workflow":
+def resolve_all(wf: "Memory", resolver: FactResolver) -> "Memory":
     """Resolve every FactRef (full rehydration)."""
     return resolve_hot(wf, fact_refs(wf), resolver)
 
 
-def resolve_pending(wf: "Workflow", resolver: FactResolver) -> "Workflow":
+def resolve_pending(wf: "Memory", resolver: FactResolver) -> "Memory":
     """Resolve what the next dispatch needs: inputs of pending work, pending join inputs,
     accumulator states and pending map results (lazy mode, before every prepare)."""
     v = wf.graph.vertices
@@ -142,7 +142,7 @@ def resolve_pending(wf: "Workflow", resolver: FactResolver) -> "Workflow":
     return resolve_hot(wf, hot, resolver)
 
 
-def rehydrate(wf: "Workflow", store: Any) -> tuple["Workflow", FactResolver]:
+def rehydrate(wf: "Memory", store: Any) -> tuple["Memory", FactResolver]:
     """Classify and dehydrate in one pass; return the workflow and a resolver for ``store``."""
     _hot, cold = classify(wf)
     return dehydrate(wf, cold), FactResolver(store)

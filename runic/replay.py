@@ -26,10 +26,9 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 from . import folds
-from .components import FunctionLookup, from_recipe
 from .errors import ArgumentError, CorruptLogError, FunctionRestoreError
 from .events import (
     LIFECYCLE_EVENTS,
@@ -44,12 +43,13 @@ from .events import (
     WorkflowDefined,
 )
 from .facts import STRIPPED, Fact, FactRef
-from .functions import FunctionRef, describe, restore
+from .evaluation import Evaluation
+from .functions import FunctionRef, describe, import_path, restore
 from .graph import PRODUCTION_LABELS
 from .policy import SchedulerPolicy, validate_entry
+from .recipes import FunctionLookup, from_recipe, restore_or_stub
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .core import Workflow
+W = TypeVar("W", bound=Evaluation)
 
 __all__ = ["WorkflowDefined", "build_log", "event_log", "from_events", "apply_any", "MEMORY_LABELS"]
 
@@ -77,7 +77,7 @@ def _policy_matcher_recipe(matcher: Any) -> Any:
     return {"name": str(matcher)}
 
 
-def _policy_recipe(policy: dict) -> dict:
+def _policy_recipe(policy: dict[Any, Any]) -> dict[Any, Any]:
     out = {}
     for k, v in policy.items():
         if k == "executor" and not isinstance(v, (str, type(None))):
@@ -93,7 +93,7 @@ def _policy_recipe(policy: dict) -> dict:
 _RETIRED = {"execution_mode": "async", "circuit_breaker": None, "idempotency_key": None}
 
 
-def _upgrade_policy(policy: dict, index: int) -> dict:
+def _upgrade_policy(policy: dict[Any, Any], index: int) -> dict[Any, Any]:
     """Drop settings that earlier versions accepted without effect and that are refused now."""
     if policy.get("execution_mode") == "async":
         log.warning("scheduler policy #%d was recorded with execution_mode='async', which never did "
@@ -107,80 +107,64 @@ def _upgrade_policy(policy: dict, index: int) -> dict:
     return policy
 
 
-def _restore_matcher(spec: dict, index: int, provided: Any) -> Any:
+def _restore_matcher(spec: dict[Any, Any], index: int, provided: Any) -> Any:
     if "name" in spec:
         return spec["name"]
     if "regex" in spec:
         return ("name", re.compile(spec["regex"]))
     if "type" in spec:
-        import importlib
-
-        types: list = []
+        types: list[Any] = []
         for t in spec["type"]:
             if ":" in t:
-                module, _, qual = t.partition(":")
-                obj: Any = importlib.import_module(module)
-                for part in qual.split("."):
-                    obj = getattr(obj, part)
-                types.append(obj)
+                types.append(import_path(t))
             else:
                 types.append(t)
         return ("type", types)
     return restore(spec["fn"], provided, f"scheduler policy #{index}", "matcher")
 
 
-def _restore_or_stub(fref: Any, provided: Any, component: str, part: str, lookup: FunctionLookup) -> Any:
-    try:
-        return restore(fref, provided, component, part)
-    except FunctionRestoreError as exc:
-        if not lookup.stub_missing:
-            raise
-        from .components import missing_function
-
-        return missing_function(exc)
-
-
-def _restore_policies(policies: list, lookup: FunctionLookup) -> list:
+def _restore_policies(policies: list[Any], lookup: FunctionLookup) -> list[Any]:
     defined = lookup.workflow.scheduler_policies if lookup.workflow is not None else []
     out = []
     for i, (mspec, pspec) in enumerate(policies):
         given = defined[i] if i < len(defined) else None
         if "fn" in mspec:
-            matcher = _restore_or_stub(mspec["fn"], given[0] if given and callable(given[0]) else None,
-                                       f"scheduler policy #{i}", "matcher", lookup)
+            matcher = restore_or_stub(mspec["fn"], given[0] if given and callable(given[0]) else None,
+                                      f"scheduler policy #{i}", "matcher", lookup.stub_missing)
         else:
             matcher = _restore_matcher(mspec, i, None)
         policy = _upgrade_policy(dict(pspec), i)
         fb = policy.get("fallback")
         if isinstance(fb, FunctionRef):
             provided = given[1].get("fallback") if given else None
-            policy["fallback"] = _restore_or_stub(fb, provided, f"scheduler policy #{i}", "fallback", lookup)
+            policy["fallback"] = restore_or_stub(fb, provided, f"scheduler policy #{i}", "fallback",
+                                                 lookup.stub_missing)
         out.append(validate_entry(matcher, policy))
     return out
 
 
 # --------------------------------------------------------------------------- logs
 
-def build_log(wf: "Workflow") -> list[Event]:
+def build_log(wf: Evaluation) -> list[Event]:
     """Build events, oldest first, led by the workflow's own definition."""
     policies = [[_policy_matcher_recipe(m), _policy_recipe(p)] for m, p in wf.scheduler_policies]
     head = WorkflowDefined(wf.name, wf.output_ports, policies)
     return [head, *wf.build_events]
 
 
-def event_log(wf: "Workflow") -> list[Event]:
+def event_log(wf: Evaluation) -> list[Event]:
     """Build log + memory snapshot + lifecycle events (see the module docs)."""
     g = wf.graph
     out: list[Event] = build_log(wf)
     for h, v in g.vertices.items():
         if v.__class__ is Fact:
-            out.append(FactProduced(h, v.value, v.ancestry, None, wf._depth.get(h, 0)))
+            out.append(FactProduced(h, v.value, v.ancestry, None, wf.depth_of(h)))
         elif v.__class__ is FactRef:
-            out.append(FactProduced(h, STRIPPED, v.ancestry, None, wf._depth.get(h, 0)))
+            out.append(FactProduced(h, STRIPPED, v.ancestry, None, wf.depth_of(h)))
     for label in MEMORY_LABELS:
         for frm, to, w in g.edges(label):
             out.append(ReactionOccurred(frm, to, label, w))
-    for fh in wf._prod_seq:  # production edges in the order they were made
+    for fh in wf.production_order():  # production edges in the order they were made
         fact = g.vertices.get(fh)
         anc = getattr(fact, "ancestry", None)
         if anc is None:
@@ -198,7 +182,7 @@ def event_log(wf: "Workflow") -> list[Event]:
 
 # --------------------------------------------------------------------------- replay
 
-def apply_any(wf: "Workflow", e: Event, functions: Any = None, *, skip_build: bool = False) -> None:
+def apply_any(wf: Evaluation, e: Event, functions: Any = None, *, skip_build: bool = False) -> None:
     """Fold one event of any family into ``wf``."""
     lookup = functions if isinstance(functions, FunctionLookup) else FunctionLookup(functions)
     t = type(e)
@@ -206,7 +190,7 @@ def apply_any(wf: "Workflow", e: Event, functions: Any = None, *, skip_build: bo
         if skip_build:
             return
         component = from_recipe(e.kind, e.name, e.hash, e.recipe, lookup)
-        wf._add_component(component, e.to, False)
+        wf.add_component(component, e.to)
         wf.build_events.append(e)
     elif isinstance(e, WorkflowDefined):
         if skip_build:
@@ -225,8 +209,9 @@ def apply_any(wf: "Workflow", e: Event, functions: Any = None, *, skip_build: bo
         folds.apply_event(wf, e)
 
 
-def from_events(events: Iterable[Event], functions: Any = None, *, base: "Workflow | None" = None,
-                fact_mode: str = "full", stub_missing: bool = False) -> "Workflow":
+def from_events(events: Iterable[Event], functions: Any = None, *, base: W | None = None,
+                fact_mode: str = "full", stub_missing: bool = False,
+                new: Callable[[], W] | None = None) -> W:
     """Rebuild a workflow by folding ``events`` in order (see the module docs).
 
     ``functions`` supplies callables that cannot be imported (lambdas, closures): a workflow
@@ -235,15 +220,20 @@ def from_events(events: Iterable[Event], functions: Any = None, *, base: "Workfl
     ``fact_mode="ref"`` turns stripped fact values into :class:`~runic.facts.FactRef` vertices.
     ``stub_missing=True`` (for inspection: graphs, productions) replaces functions that cannot
     be restored by stand-ins that raise the restore error if called, instead of failing.
+    ``new`` makes the empty workflow to fold into when there is no ``base``
+    (:meth:`runic.Workflow.from_events` passes its class).
     """
-    from .core import Workflow
-
     if fact_mode not in ("full", "ref"):
         raise ArgumentError('fact_mode must be "full" or "ref"')
     if isinstance(events, (str, bytes, dict)) or not hasattr(events, "__iter__"):
         raise ArgumentError(f"from_events needs an iterable of runic events, got {type(events).__name__}")
-    wf = base.copy() if base is not None else Workflow()
-    wf._fact_mode = fact_mode
+    if base is not None:
+        wf = base.copy()
+    elif new is not None:
+        wf = new()
+    else:
+        raise ArgumentError("from_events needs base= or new= (a workflow class); use runic.Workflow.from_events")
+    wf.set_fact_mode(fact_mode)
     lookup = FunctionLookup(functions, stub_missing)
     checks = _CHECKS
     runtime_folds = folds.FOLDS
@@ -271,7 +261,7 @@ def from_events(events: Iterable[Event], functions: Any = None, *, base: "Workfl
             except Exception as exc:  # noqa: BLE001 - any fold failing on damaged data is a damaged log
                 raise CorruptLogError(index, type(e).__name__, _diagnose(e, exc)) from exc
     finally:
-        wf._fact_mode = "full"
+        wf.set_fact_mode("full")
     return wf
 
 
@@ -310,7 +300,7 @@ def _expected_types(cls: type) -> dict[str, tuple[type, ...]]:
         for f in dataclasses.fields(cls) if dataclasses.is_dataclass(cls) else ():
             t = hints.get(f.name)
             args = typing.get_args(t) if typing.get_origin(t) is not None else (t,)
-            types = tuple(a for a in args if isinstance(a, type) and a is not typing.Any)  # type: ignore[comparison-overlap]
+            types = tuple(a for a in args if isinstance(a, type) and a is not typing.Any)
             if types and len(types) == len(args):
                 known[f.name] = types
         _FIELD_TYPES[cls] = known

@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any, Callable
 
 from .errors import ArgumentTypeError
+from .failures import exception_of, format_traceback
 
 __all__ = ["Runnable", "CausalContext", "HookEvent", "Apply", "runnable_id", "current_runnable",
            "PENDING", "COMPLETED", "FAILED", "SKIPPED"]
@@ -67,7 +68,7 @@ class CausalContext:
     input_fact: Any
     # class-level defaults: an instance only stores what differs (cheap to build per step)
     ancestry_depth = 0
-    hooks: tuple = ((), ())
+    hooks: tuple[Any, ...] = ((), ())
     last_known_state: Any = None
     is_state_initialized = False
     satisfied_conditions: Any = None
@@ -75,8 +76,8 @@ class CausalContext:
     fan_out_context: Any = None
     fan_in_context: Any = None
     mergeable = False
-    meta_context: dict = MappingProxyType({})  # type: ignore[assignment]
-    run_context: dict = MappingProxyType({})  # type: ignore[assignment]
+    meta_context: dict[Any, Any] = MappingProxyType({})  # type: ignore[assignment]
+    run_context: dict[Any, Any] = MappingProxyType({})  # type: ignore[assignment]
 
     def __init__(self, node_hash: int, input_fact: Any, ancestry_depth: int = 0, **fields: Any) -> None:
         d = self.__dict__
@@ -99,20 +100,20 @@ class CausalContext:
         return CausalContext(**fields)
 
     @property
-    def context(self) -> dict:
+    def context(self) -> dict[Any, Any]:
         """The effective context a function receives: run context, then meta context."""
         if not self.meta_context:
             return self.run_context
         return {**self.run_context, **self.meta_context}
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild_context, (dict(self.__dict__),))
 
     def __repr__(self) -> str:
         return f"CausalContext(node_hash={self.node_hash:#x}, depth={self.ancestry_depth})"
 
 
-def _rebuild_context(fields: dict) -> CausalContext:
+def _rebuild_context(fields: dict[Any, Any]) -> CausalContext:
     return CausalContext(**fields)
 
 
@@ -159,17 +160,17 @@ class Runnable:
         self.context = context if context is not None else CausalContext(node.hash, input_fact)
         self.status = PENDING
         self.result: Any = None
-        self._events: list | tuple | None = ()
-        self.hook_apply_fns: list | tuple = ()
+        self._events: list[Any] | tuple[Any, ...] | None = ()
+        self.hook_apply_fns: list[Any] | tuple[Any, ...] = ()
         self.error: Any = None
         #: the traceback of ``error``, formatted where it was raised ("" when unknown)
         self.traceback = ""
         #: :class:`runic.Failure` records of this runnable's failed attempts, oldest first
         #: (set by the policy driver; ``apply_runnable`` records them in the workflow)
-        self.failures: tuple = ()
+        self.failures: tuple[Any, ...] = ()
 
     @property
-    def events(self) -> list | tuple:
+    def events(self) -> list[Any] | tuple[Any, ...]:
         """The events describing the outcome. Nodes on the hot path describe a completed
         outcome lazily (``None`` until asked); asking builds the event list once."""
         ev = self._events
@@ -178,7 +179,7 @@ class Runnable:
         return ev
 
     @events.setter
-    def events(self, value: list | tuple) -> None:
+    def events(self, value: list[Any] | tuple[Any, ...]) -> None:
         self._events = value
 
     @property
@@ -190,7 +191,7 @@ class Runnable:
         return rid
 
     # -------------------------------------------------------------- outcomes
-    def complete(self, result: Any, events: list | None, hook_apply_fns: list | None = None) -> "Runnable":
+    def complete(self, result: Any, events: list[Any] | None, hook_apply_fns: list[Any] | None = None) -> "Runnable":
         """Mark completed. ``events=None`` means the node describes them lazily (``describe``)."""
         self.status = COMPLETED
         self.result = result
@@ -208,13 +209,11 @@ class Runnable:
         self.status = FAILED
         self.error = error
         if traceback is None:
-            from .failures import exception_of, format_traceback
-
             traceback = format_traceback(exception_of(error))
         self.traceback = traceback
         return self
 
-    def skip(self, events: list) -> "Runnable":
+    def skip(self, events: list[Any]) -> "Runnable":
         self.status = SKIPPED
         self._events = events
         return self
@@ -223,7 +222,7 @@ class Runnable:
         """A fresh pending copy (same id, node, fact and context) for another attempt."""
         return Runnable(self.node, self.input_fact, self.context, self._id)
 
-    def with_meta(self, overrides: dict) -> "Runnable":
+    def with_meta(self, overrides: dict[Any, Any]) -> "Runnable":
         """A fresh pending copy whose ``meta_context`` is updated with ``overrides``."""
         ctx = self.context.replace(meta_context={**self.context.meta_context, **overrides})
         return Runnable(self.node, self.input_fact, ctx, self._id)
@@ -256,10 +255,10 @@ class Runnable:
     def __repr__(self) -> str:
         return f"Runnable({self.node_name!r}, {self.status}, id={self.id:#x})"
 
-    def __getstate__(self) -> tuple:
+    def __getstate__(self) -> tuple[Any, ...]:
         return (self.id, self.node, self.input_fact, self.context, self.status, self.result,
                 self.events, self.hook_apply_fns, self.error, self.traceback, self.failures)
 
-    def __setstate__(self, state: tuple) -> None:
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
         (self._id, self.node, self.input_fact, self.context, self.status, self.result,
          self._events, self.hook_apply_fns, self.error, self.traceback, self.failures) = state

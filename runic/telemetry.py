@@ -25,7 +25,7 @@ __all__ = ["event_names", "attach", "detach", "execute", "span", "handlers", "Ha
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[tuple, dict, dict], Any]
+Handler = Callable[[tuple[Any, ...], dict[Any, Any], dict[Any, Any]], Any]
 
 _PREFIX = ("runic", "runner")
 _NAMES = [
@@ -37,8 +37,8 @@ _NAMES = [
 
 _lock = threading.Lock()
 _ids = itertools.count(1)
-_handlers: dict[Any, tuple[frozenset, Handler]] = {}
-_by_name: dict[tuple, list[tuple[Any, Handler]]] = {}
+_handlers: dict[Any, tuple[frozenset[Any], Handler]] = {}
+_by_name: dict[tuple[Any, ...], list[tuple[Any, Handler]]] = {}
 
 
 def event_names() -> list[tuple[str, ...]]:
@@ -47,7 +47,7 @@ def event_names() -> list[tuple[str, ...]]:
 
 
 def _rebuild() -> None:
-    by: dict[tuple, list] = {}
+    by: dict[tuple[Any, ...], list[Any]] = {}
     for hid, (names, fn) in _handlers.items():
         for n in names:
             by.setdefault(n, []).append((hid, fn))
@@ -55,7 +55,7 @@ def _rebuild() -> None:
     _by_name = by
 
 
-def attach(names: Iterable[tuple] | tuple, handler: Handler, handler_id: Any = None) -> Any:
+def attach(names: Iterable[tuple[Any, ...]] | tuple[Any, ...], handler: Handler, handler_id: Any = None) -> Any:
     """Call ``handler(name, measurements, metadata)`` for each event in ``names`` (a name or a
     list of names). Returns the handler id (for :func:`detach`)."""
     if isinstance(names, tuple) and names and isinstance(names[0], str):
@@ -81,12 +81,12 @@ def detach(handler_id: Any) -> bool:
     return found
 
 
-def handlers() -> dict[Any, tuple[frozenset, Handler]]:
+def handlers() -> dict[Any, tuple[frozenset[Any], Handler]]:
     """The attached handlers by id."""
     return dict(_handlers)
 
 
-def execute(name: tuple, measurements: dict, metadata: dict) -> None:
+def execute(name: tuple[Any, ...], measurements: dict[Any, Any], metadata: dict[Any, Any]) -> None:
     """Emit one event to its handlers (a raising handler is logged and detached)."""
     targets = _by_name.get(name)
     if not targets:
@@ -99,7 +99,7 @@ def execute(name: tuple, measurements: dict, metadata: dict) -> None:
             detach(hid)
 
 
-def span(prefix: tuple, metadata: dict, fn: Callable[[], Any]) -> Any:
+def span(prefix: tuple[Any, ...], metadata: dict[Any, Any], fn: Callable[[], Any]) -> Any:
     """Emit ``prefix + ("start",)``, run ``fn``, then ``("stop",)`` with ``duration`` (ms), or
     ``("exception",)`` with the error (and re-raise). Returns ``fn()``'s result."""
     start = time.monotonic_ns()

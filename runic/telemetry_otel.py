@@ -46,7 +46,7 @@ def install(tracer_name: str = "runic", tracer: Any = None) -> bool:
     tracer = tracer if tracer is not None else trace.get_tracer(tracer_name)
     p = ("runic", "runner")
 
-    def on_workflow(name: tuple, measurements: dict, metadata: dict) -> None:
+    def on_workflow(name: tuple[Any, ...], measurements: dict[Any, Any], metadata: dict[Any, Any]) -> None:
         key = ("wf", metadata.get("id"))
         with _lock:
             if name[-1] == "start":
@@ -57,7 +57,7 @@ def install(tracer_name: str = "runic", tracer: Any = None) -> bool:
         if span is not None:
             span.end()
 
-    def on_runnable(name: tuple, measurements: dict, metadata: dict) -> None:
+    def on_runnable(name: tuple[Any, ...], measurements: dict[Any, Any], metadata: dict[Any, Any]) -> None:
         key = ("r", metadata.get("workflow_id"), metadata.get("runnable_id"))
         with _lock:
             if name[-1] == "start":

@@ -1,4 +1,4 @@
-"""Building workflows: builders, wiring, registration and lookup (spec §1.6-1.7, §8.2)."""
+"""Building workflows: builders, wiring, registration and lookup (Runic's workflow_test cases)."""
 
 from __future__ import annotations
 

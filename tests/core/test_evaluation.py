@@ -1,5 +1,5 @@
 """Evaluation: planning, reacting, the three phases, joins, rules, accumulators, map/reduce,
-hooks and failure propagation (spec §1.6, §1.8, §8.2)."""
+hooks and failure propagation."""
 
 from __future__ import annotations
 

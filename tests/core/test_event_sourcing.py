@@ -1,4 +1,4 @@
-"""Events, folds, logs and replay (spec §2, §8.2 event_sourced_test and friends)."""
+"""Events, folds, logs and replay (Runic's event_sourced_test and friends)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Scheduler policies, matchers and the policy driver (spec §3, §8.2)."""
+"""Scheduler policies, matchers and the policy driver (Runic's scheduler policy tests)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Results, productions and output ports (spec §1.9, §8.2 workflow_results_test)."""
+"""Results, productions and output ports (Runic's workflow_results_test)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Run context: runtime values kept outside the graph (spec §1.10, §8.2 run_context_test)."""
+"""Run context: runtime values kept outside the graph (Runic's run_context_test)."""
 
 from __future__ import annotations
 

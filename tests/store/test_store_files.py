@@ -20,6 +20,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 from typing import Callable
 
 import pytest
@@ -272,6 +273,22 @@ def test_a_read_only_file_system_is_named_with_what_to_do(tmp_path: Path) -> Non
     assert not any(mnt.iterdir())  # the tmpfs lived in the child's namespace only
 
 
+class _Rows:
+    """Rows already fetched, answering like a cursor."""
+
+    def __init__(self, rows: list) -> None:
+        self.rows = rows
+
+    def fetchone(self) -> Any:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list:
+        return self.rows
+
+    def __iter__(self) -> Any:
+        return iter(self.rows)
+
+
 def test_identifying_a_store_another_process_is_creating_sees_one_state(tmp_path: Path) -> None:
     """The interleaving behind the old race, made deterministic: another connection creates the
     schema right after the identifying connection read the (still empty) application id."""
@@ -279,36 +296,46 @@ def test_identifying_a_store_another_process_is_creating_sees_one_state(tmp_path
 
     from runic.store.mnesia import _Database
 
+    created: dict[str, object] = {}
+
     def make_store_schema(path: Path) -> None:
-        MnesiaStore("app", dir=path.parent).close()
+        try:
+            MnesiaStore("app", dir=path.parent).close()
+            created[str(path)] = True
+        except Exception as exc:  # noqa: BLE001 - inspected below
+            created[str(path)] = exc
 
     class Interleaved:
         """A connection whose ``PRAGMA application_id`` lets a creator run before returning."""
 
-        def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
-            self.conn, self.path = conn, path
+        def __init__(self, conn: sqlite3.Connection, path: Path, wait_s: float) -> None:
+            self.conn, self.path, self.wait_s = conn, path, wait_s
             self.creator: threading.Thread | None = None
 
-        def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        def execute(self, sql: str, *args: object) -> Any:
             cursor = self.conn.execute(sql, *args)
             if sql.startswith("PRAGMA application_id") and self.creator is None:
+                # finish the statement first: an open statement would itself hold a read lock
+                cursor = _Rows(cursor.fetchall())
                 self.creator = threading.Thread(target=make_store_schema, args=(self.path,))
                 self.creator.start()
-                self.creator.join(0.5)  # it finishes, unless a read transaction holds it back
+                # nothing holds it back in the old way: let it finish, however loaded the machine;
+                # a read transaction holds it back in the new way: it cannot finish meanwhile
+                self.creator.join(self.wait_s)
             return cursor
 
         @property
         def in_transaction(self) -> bool:
             return self.conn.in_transaction
 
-    def identify(method: str, d: Path) -> object:
+    def identify(method: str, d: Path, wait_s: float) -> object:
         d.mkdir()
         path = d / DB_FILE
         path.touch()
         conn = sqlite3.connect(path, isolation_level=None, timeout=10)
         db = _Database.__new__(_Database)
         db.path = db.where = str(path)
-        wrapped = Interleaved(conn, path)
+        wrapped = Interleaved(conn, path, wait_s)
         try:
             return getattr(db, method)(wrapped)
         except Exception as exc:  # noqa: BLE001 - the outcome is what the test compares
@@ -319,8 +346,10 @@ def test_identifying_a_store_another_process_is_creating_sees_one_state(tmp_path
                 wrapped.creator.join(30)
 
     # two separate reads (what opening did before): the store looks foreign
-    assert identify("_identify", tmp_path / "old") == "ForeignStoreError"
+    outcome = identify("_identify", tmp_path / "old", 60.0)
+    assert created.get(str(tmp_path / "old" / DB_FILE)) is True, created
+    assert outcome == "ForeignStoreError"
     # one read transaction: a consistent view (a new, empty file), and the creator then finishes
-    assert identify("_identify_snapshot", tmp_path / "new") is None
+    assert identify("_identify_snapshot", tmp_path / "new", 0.5) is None
     with MnesiaStore("app", dir=tmp_path / "new") as s:
         assert s.meta()["schema_version"] >= 2
