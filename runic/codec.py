@@ -87,9 +87,9 @@ from typing import Any, Callable, Iterable, Iterator
 
 import msgpack
 
-from .errors import ArgumentError, ArgumentTypeError, ErrorInfo, RunicError
+from .errors import ArgumentError, ArgumentTypeError, DecodeError, EncodeError, ErrorInfo, NestingError, RunicError
 from .facts import Fact, FactRef, Sentinel
-from .hashing import MAX_DEPTH
+from .limits import MAX_DEPTH, too_deep_message
 
 __all__ = [
     "CODEC_VERSION",
@@ -125,28 +125,8 @@ _EXT_ERROR = 15
 _EXT_ENUM = 16
 
 
-class EncodeError(RunicError, TypeError):
-    """A value cannot be encoded (its type is not on the codec's allow-list, or it is nested
-    more than :data:`MAX_DEPTH` levels)."""
-
-
-class NestingError(EncodeError, ArgumentError):
-    """A value is nested more than :data:`MAX_DEPTH` levels deep (raised by :func:`dumps` and
-    by the content hasher). Also an :class:`~runic.ArgumentError`: the value is a bad argument."""
-
-
-class DecodeError(RunicError, ValueError):
-    """Data is not a valid runic encoding (malformed, truncated, nested more than
-    :data:`MAX_DEPTH` levels, or names an unknown type)."""
-
-
 def _too_deep_message(what: str) -> str:
-    return (
-        f"{what} is nested more than {MAX_DEPTH} levels deep (lists, dicts, tuples, sets, "
-        "records and facts each count as one level). runic refuses such values everywhere "
-        "(encoding, decoding, hashing) so that nothing is stored that cannot be read back; "
-        "flatten the value (for example store a deep tree as a list of (parent, child) rows)"
-    )
+    return too_deep_message(what)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -486,7 +466,7 @@ class _Encoder:
             return self._default(ErrorInfo.from_exception(obj))
         for base in (bool, int, float, str, bytes, dict, list, tuple):
             if isinstance(obj, base):
-                return base(obj)  # type: ignore[call-overload,arg-type]
+                return base(obj)
         raise EncodeError(
             f"cannot encode a value of type {t.__module__}.{t.__qualname__}: runic stores only "
             "msgpack types, tuples, sets, dates, Decimal, UUID, facts, registered records and "

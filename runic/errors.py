@@ -13,6 +13,9 @@ from typing import Any
 __all__ = [
     "ArgumentError",
     "ArgumentTypeError",
+    "EncodeError",
+    "NestingError",
+    "DecodeError",
     "MissingNameError",
     "NoMatchError",
     "ErrorInfo",
@@ -55,6 +58,30 @@ class NoMatchError(RunicError, LookupError):
 
 class WorkflowDefinitionError(RunicError, ValueError):
     """A workflow or component was built or wired incorrectly (bad shape, bad argument)."""
+
+
+class EncodeError(RunicError, TypeError):
+    """A value cannot be encoded (its type is not on the codec's allow-list, or it is nested
+    more than :data:`runic.limits.MAX_DEPTH` levels). Also ``runic.codec.EncodeError``."""
+
+
+class NestingError(EncodeError, ArgumentError):
+    """A value is nested more than :data:`runic.limits.MAX_DEPTH` levels deep (raised by
+    ``runic.codec.dumps`` and by the content hasher). Also an :class:`ArgumentError`: the value
+    is a bad argument."""
+
+
+class DecodeError(RunicError, ValueError):
+    """Data is not a valid runic encoding (malformed, truncated, nested more than
+    :data:`runic.limits.MAX_DEPTH` levels, or names an unknown type). Also
+    ``runic.codec.DecodeError``."""
+
+
+# Their public home is runic.codec (defined here, below it, so the content hasher can raise them
+# without importing the codec): failure records, error replies and pickles name them so.
+for _cls in (EncodeError, NestingError, DecodeError):
+    _cls.__module__ = "runic.codec"
+del _cls
 
 
 class ComponentNotFoundError(RunicError, LookupError):

@@ -19,7 +19,7 @@ The same value therefore hashes the same on every run, in every process and on e
 with the same Python major version.
 
 A value nested more than :data:`MAX_DEPTH` levels (every list, dict, tuple, set, frozenset and
-object counts as one level; ``[[1]]`` is two) raises :class:`runic.codec.NestingError` (an
+object counts as one level; ``[[1]]`` is two) raises :class:`runic.errors.NestingError` (an
 ``EncodeError`` and an ``ArgumentError``): the same limit :mod:`runic.codec` applies to what it
 encodes and decodes, so a value that hashes can always be stored and read back, and the other
 way round. The walk is plain Python recursion (no C stack per level), bounded by that limit.
@@ -37,11 +37,13 @@ from typing import Any
 
 import msgpack
 
+from .errors import NestingError
+from .limits import MAX_DEPTH, too_deep_message
+
 __all__ = ["canonical_bytes", "content_hash", "hash_bytes", "HASH_BITS", "MAX_DEPTH"]
 
 HASH_BITS = 64
 
-MAX_DEPTH = 100
 """The deepest nesting of containers runic hashes, encodes and decodes (see the module docs)."""
 
 _TAG_TUPLE = 1
@@ -67,7 +69,7 @@ def hash_bytes(data: bytes) -> int:
 def canonical_bytes(obj: Any) -> bytes:
     """Encode ``obj`` canonically (equal content gives equal bytes, in every process).
 
-    Raises :class:`runic.codec.NestingError` if ``obj`` is nested more than :data:`MAX_DEPTH`
+    Raises :class:`runic.errors.NestingError` if ``obj`` is nested more than :data:`MAX_DEPTH`
     levels deep.
     """
     if type(obj) in _SCALARS:
@@ -82,9 +84,7 @@ def canonical_bytes(obj: Any) -> bytes:
 
 
 def _too_deep() -> Exception:
-    from .codec import NestingError, _too_deep_message  # codec imports this module
-
-    return NestingError(_too_deep_message("the value to hash"))
+    return NestingError(too_deep_message("the value to hash"))
 
 
 def content_hash(obj: Any) -> int:

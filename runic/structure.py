@@ -24,7 +24,7 @@ Only the workflow's owner thread calls these methods.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Protocol, Self, Sequence
+from typing import Any, Callable, Protocol, Self
 
 from .context import RunContextError, declared_keys, missing_keys, scoped_context, with_declared_keys
 from .errors import ComponentNotFoundError, DuplicateComponentError, WorkflowDefinitionError

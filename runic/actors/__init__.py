@@ -17,7 +17,12 @@ moment (``runic.actors.guardian``). See ``docs/supervision.md`` for the trust mo
 cleanup guarantees.
 """
 
-from .errors import ActorSystemError, ActorSystemStartError, AttachError, UnsafeBindAddressError
+from .errors import (
+    ActorSystemError,
+    ActorSystemStartError,
+    AttachError,
+    UnsafeBindAddressError,
+)
 from .logconf import LEVEL_ENV, add_persistent_log
 from .network import DEFAULT_HOST, is_loopback
 from .relay import relay_this_process

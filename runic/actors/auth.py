@@ -239,13 +239,13 @@ def install() -> None:
 
     original_init = cls.__init__
 
-    def __init__(self, initType, *args):  # type: ignore[no-untyped-def]
+    def __init__(self, initType, *args):
         self._runic_secret = _current
         original_init(self, initType, *args)
 
     original_clone = cls.external_transport_clone
 
-    def external_transport_clone(self):  # type: ignore[no-untyped-def]
+    def external_transport_clone(self):
         global _current
         saved = _current
         _current = getattr(self, "_runic_secret", None)  # a clone talks to the same system
@@ -254,7 +254,7 @@ def install() -> None:
         finally:
             _current = saved
 
-    def serializer(self, intent):  # type: ignore[no-untyped-def]
+    def serializer(self, intent):
         secret = getattr(self, "_runic_secret", None)
         if secret is None:
             raise RuntimeError(
@@ -267,7 +267,7 @@ def install() -> None:
 
     original_added = cls._addedDataToIncoming
 
-    def _addedDataToIncoming(self, inc, skipFinish=False, has_exclusive_flag=False):  # type: ignore[no-untyped-def]
+    def _addedDataToIncoming(self, inc, skipFinish=False, has_exclusive_flag=False):
         buf = getattr(inc, "_rData", None)
         if buf is not None and inc.receivedAllData():
             size = getattr(buf, "_size", None)

@@ -27,11 +27,20 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator
+
+from . import auth, relay
+from .private_fds import (
+    _private_fds,
+    _private_socks,
+    register_private_fd,
+    register_private_socket,
+    unregister_private_fd,
+    unregister_private_socket,
+)
 
 __all__ = [
     "AdminFork",
@@ -42,8 +51,6 @@ __all__ = [
     "unregister_private_socket",
 ]
 
-_private_fds: set[int] = set()
-_private_socks: set[socket.socket] = set()
 
 
 @dataclass
@@ -59,22 +66,6 @@ class AdminFork:
 
 
 _admin: AdminFork | None = None
-
-
-def register_private_fd(fd: int) -> None:
-    _private_fds.add(fd)
-
-
-def unregister_private_fd(fd: int) -> None:
-    _private_fds.discard(fd)
-
-
-def register_private_socket(sock: socket.socket) -> None:
-    _private_socks.add(sock)
-
-
-def unregister_private_socket(sock: socket.socket) -> None:
-    _private_socks.discard(sock)
 
 
 @contextmanager
@@ -118,11 +109,7 @@ def _after_fork_in_child() -> None:
             signal.signal(signal.SIGINT, spec.sigint_handler)
         except (ValueError, OSError):  # pragma: no cover - not the main thread
             pass
-    from . import auth
-
     auth.keep_only_current()
-    from . import relay
-
     relay.install_actor_logging(spec.relay_path, spec.log_file, spec.log_level)
     if spec.relay_path is not None:
         relay.install_stdio(spec.relay_path)

@@ -60,9 +60,8 @@ class Guardian:
     @classmethod
     def start(cls, scratch_dir: Path, admin_port: int) -> "Guardian":
         """Fork the guardian of the system that will use ``scratch_dir`` and ``admin_port``."""
-        from .titles import set_title
-
         from . import forking
+        from .titles import set_title
 
         rfd, wfd = os.pipe2(os.O_CLOEXEC)
         forking.register_private_fd(wfd)  # before the fork: no other child may keep a copy

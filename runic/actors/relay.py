@@ -66,6 +66,8 @@ from typing import Any
 
 import msgpack
 
+from . import private_fds
+
 __all__ = [
     "install",
     "install_actor_logging",
@@ -323,7 +325,7 @@ def install() -> None:
         return
     from thespian.system import multiprocCommon
 
-    multiprocCommon.ThespianLogForwarder = _actor_root_logger(multiprocCommon.ThespianLogForwarder)  # type: ignore[attr-defined]
+    multiprocCommon.ThespianLogForwarder = _actor_root_logger(multiprocCommon.ThespianLogForwarder)
     _installed = True
 
 
@@ -334,20 +336,19 @@ class RelayServer:
     """The driver's end: accepts the system's processes and re-emits what they send."""
 
     def __init__(self, path: Path, name: str = "runic-relay") -> None:
-        from . import forking
 
         self.path = Path(path)
         self.name = name
         self.received = 0
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        forking.register_private_socket(self._listener)
+        private_fds.register_private_socket(self._listener)
         self._listener.bind(str(self.path))
         os.chmod(self.path, 0o600)
         self._listener.listen(64)
         self._listener.setblocking(False)
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
-        forking.register_private_fd(self._wake_r)
-        forking.register_private_fd(self._wake_w)
+        private_fds.register_private_fd(self._wake_r)
+        private_fds.register_private_fd(self._wake_w)
         self._sel = selectors.DefaultSelector()
         self._sel.register(self._listener, selectors.EVENT_READ, None)
         self._sel.register(self._wake_r, selectors.EVENT_READ, None)
@@ -381,7 +382,6 @@ class RelayServer:
             self._teardown()
 
     def _accept(self) -> None:
-        from . import forking
 
         try:
             conn, _ = self._listener.accept()
@@ -398,12 +398,11 @@ class RelayServer:
             conn.close()
             return
         conn.setblocking(False)
-        forking.register_private_socket(conn)
+        private_fds.register_private_socket(conn)
         self._conns[conn] = {}
         self._sel.register(conn, selectors.EVENT_READ, None)
 
     def _drop(self, conn: socket.socket) -> None:
-        from . import forking
 
         decoders = self._conns.pop(conn, {})
         for kind, dec in decoders.items():
@@ -414,7 +413,7 @@ class RelayServer:
             self._sel.unregister(conn)
         except (KeyError, ValueError):
             pass
-        forking.unregister_private_socket(conn)
+        private_fds.unregister_private_socket(conn)
         conn.close()
 
     def _read(self, conn: socket.socket) -> None:
@@ -467,15 +466,14 @@ class RelayServer:
             pass
 
     def _teardown(self) -> None:
-        from . import forking
 
         for conn in list(self._conns):
             self._drop(conn)
-        forking.unregister_private_socket(self._listener)
+        private_fds.unregister_private_socket(self._listener)
         self._sel.close()
         self._listener.close()
         for fd in (self._wake_r, self._wake_w):
-            forking.unregister_private_fd(fd)
+            private_fds.unregister_private_fd(fd)
             try:
                 os.close(fd)
             except OSError:

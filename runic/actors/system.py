@@ -34,8 +34,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from . import auth, forking, procs, relay, titles, transport_fixes
 from ..errors import ArgumentError
+from . import auth, forking, procs, relay, titles, transport_fixes
 from .errors import ActorSystemStartError, AttachError
 from .guardian import LOCK_FILE, Guardian
 from .interrupts import deferred_interrupt, held_sigint_handler

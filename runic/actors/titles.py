@@ -87,5 +87,5 @@ def install() -> None:
 
     for module in (utilis, multiprocCommon, logdirector):
         if hasattr(module, "setProcName"):
-            module.setProcName = _set_proc_name  # type: ignore[attr-defined]
+            module.setProcName = _set_proc_name
     _installed = True

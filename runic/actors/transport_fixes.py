@@ -47,7 +47,7 @@ def install() -> None:
     cls = tcp.TCPTransport
     original_close = cls.close
 
-    def close(self):  # type: ignore[no-untyped-def]
+    def close(self):
         intents = list(getattr(self, "_transmitIntents", {}).values())
         intents += list(getattr(self, "_waitingTransmits", []))
         idle = list(getattr(self, "_openSockets", {}).values())

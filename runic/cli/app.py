@@ -70,11 +70,33 @@ def _register() -> None:
     from .cmd_inspect import events_command, graph_command, ls_command, show_command
     from .cmd_manage import cancel_command, delete_command, stop_command
     from .cmd_run import resume_command, run_command
-    from .cmd_ui import ui_command
 
     for command in (demo_command, run_command, ls_command, show_command, events_command, graph_command,
-                    resume_command, stop_command, cancel_command, delete_command, gc_command, ui_command):
+                    resume_command, stop_command, cancel_command, delete_command, gc_command):
         cli.add_command(command)
+    for command in plugin_commands():
+        cli.add_command(command)
+
+
+COMMANDS_GROUP = "runic.commands"
+"""Entry-point group of commands that live above the command line (``runic ui`` lives in
+``runic.ui``, which builds on the command line's helpers; the CLI never imports it)."""
+
+
+def plugin_commands() -> list[click.Command]:
+    """The click commands registered under :data:`COMMANDS_GROUP`, in name order."""
+    from importlib.metadata import entry_points
+
+    found = []
+    for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        try:
+            command = ep.load()
+        except Exception as exc:  # noqa: BLE001 - one broken plugin must not break the CLI
+            log.warning("command %r (%s) could not be loaded: %s", ep.name, ep.value, exc)
+            continue
+        if isinstance(command, click.Command):
+            found.append(command)
+    return found
 
 
 _register()

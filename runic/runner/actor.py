@@ -28,8 +28,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import MissingNameError
-from ..store import MemoryStore, NodeFencedError
+from ..store import NodeFencedError
 from ..supervisor import ChildSpec, SupervisorActor
 from ..supervisor.messages import (
     DeleteChild,
@@ -39,8 +38,9 @@ from ..supervisor.messages import (
     TerminateChild,
 )
 from . import logs, stored
+from .batches import Batch
 from .errors import AlreadyStartedError, RunnerBusyError, WorkflowNotFoundError
-from .host import WorkerHost, error_entry, open_store, store_answer, store_path
+from .host import WorkerHost, error_entry, open_store, store_answer
 from .lease import NodeLease, default_node
 from .messages import (
     AwaitIdle,
@@ -79,32 +79,11 @@ from .messages import (
     WorkflowValue,
     pack,
 )
+from .placement import Entry, Placement
 
-__all__ = ["RunnerActor", "runner_child_spec"]
+__all__ = ["RunnerActor"]
 
 log = logging.getLogger("runic.runner")
-
-
-@dataclass
-class _Entry:
-    host: str
-    state: str  # starting | running
-    options: dict | None = None
-    callbacks_blob: bytes | None = None
-    functions_blob: bytes | None = None
-    dedicated: bool = False
-
-
-@dataclass
-class _Batch:
-    """A StartMany/AwaitMany split across hosts: the answers are merged before replying."""
-
-    sender: Any
-    ref: Any
-    kind: str  # start | await
-    parts: int = 0
-    done: dict = dataclasses.field(default_factory=dict)
-    errors: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclass
@@ -122,7 +101,6 @@ def _ref() -> str:
 
 _RENEW = "runic.runner:renew-lease"
 _REAP = "runic.runner:reap"
-DEFAULT_LEASE_S = 5.0
 
 
 def _with_owner(spec: ChildSpec, node: str, generation: int) -> ChildSpec:
@@ -131,56 +109,25 @@ def _with_owner(spec: ChildSpec, node: str, generation: int) -> ChildSpec:
     return dataclasses.replace(spec, start=(cls, {**opts, "node": node, "generation": generation}))
 
 
-def _is_shared(store_cls: type) -> bool:
-    """Whether several processes can open the store (MemoryStore lives in one process)."""
-    return not (isinstance(store_cls, type) and issubclass(store_cls, MemoryStore))
-
-
-def runner_child_spec(opts: dict) -> ChildSpec:
-    """The spec of ``<name>.Runner`` (a supervisor child) for the options of ``Runner``."""
-    name = opts.get("name")
-    if not name:
-        raise MissingNameError("name: a Runner needs a name (e.g. Runner.start_link(name='app', ...))")
-    store_cls = opts.get("store")
-    from .runner import resolve_store
-
-    store_cls = resolve_store(store_cls)
-    shared = _is_shared(store_cls)
-    pool = int(opts.get("pool_size") or (os.cpu_count() or 1)) if shared else 1
-    host_base = {"runner": name, "store": store_path(store_cls), "store_opts": dict(opts.get("store_opts") or {}),
-                 "threads": opts.get("threads"), "telemetry": opts.get("telemetry")}
-    hosts = [ChildSpec(id=f"{name}.host-{i}", start=(WorkerHost, {**host_base, "host_id": f"{name}.host-{i}"}),
-                       restart="permanent", shutdown=15.0) for i in range(pool)]
-    sup_opts = {
-        "children": hosts, "strategy": "one_for_one", "name": f"{name}.Runner",
-        "max_restarts": int(opts.get("max_restarts", 10)), "max_seconds": float(opts.get("max_seconds", 10)),
-        "runner": {**host_base, "recover": opts.get("recover", "auto"), "functions": opts.get("functions"),
-                   "shared": shared, "pool": [h.id for h in hosts], "node": opts.get("node"),
-                   "lease": float(opts.get("lease") or DEFAULT_LEASE_S), "driver": opts.get("driver"),
-                   "instance": opts.get("instance") or uuid.uuid4().hex},
-    }
-    return ChildSpec(id=f"{name}.Runner", start=(RunnerActor, sup_opts), restart="permanent",
-                     shutdown="infinity", type="supervisor")
-
-
 class RunnerActor(SupervisorActor):
     """See the module docs."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.conf: dict = {}
-        self.workflows: dict[Any, _Entry] = {}
+        self.placement = Placement([])
         self.pending: dict[Any, _Pending] = {}
         self.store: Any = None
         self.recovery_errors: dict[Any, str] = {}
-        self.load: dict[str, int] = {}  # workflows per host
         self._ready = False
-        self._rr = 0
         self.lease: NodeLease | None = None
 
     # ------------------------------------------------------------------ start/stop
-    def _begin_start(self, opts: dict) -> None:
+    def prepare_start(self, opts: dict) -> dict:
+        """Before the hosts start: open the store, register this node, give the hosts its name
+        and generation (they record it with every ownership)."""
         self.conf = dict(opts.get("runner") or {})
+        self.placement = Placement(self.conf.get("pool", []))
         if self.conf.get("shared") and self.store is None:
             self.store = open_store(self.conf["store"], self.conf["runner"], self.conf.get("store_opts") or {})
             logs.attach(logs.log_file(self.store, self.conf["runner"]))
@@ -192,7 +139,7 @@ class RunnerActor(SupervisorActor):
             generation = self.lease.start()
             self.conf["node"], self.conf["generation"] = node, generation
             opts = dict(opts, children=[_with_owner(spec, node, generation) for spec in opts.get("children") or []])
-        super()._begin_start(opts)
+        return opts
 
     def on_children_started(self) -> None:
         self._ready = True
@@ -213,7 +160,7 @@ class RunnerActor(SupervisorActor):
         """``recover="auto"``: take over the running workflows no live node owns."""
         assert self.lease is not None
         try:
-            orphans = self.lease.orphans(set(self.workflows))
+            orphans = self.lease.orphans(self.placement.held())
         except Exception:  # noqa: BLE001 - the next tick tries again
             log.exception("runner %r: looking for orphaned workflows failed", self.conf.get("runner"))
             return
@@ -239,11 +186,11 @@ class RunnerActor(SupervisorActor):
                           self.lease.node)
 
     def receiveMsg_WakeupMessage(self, msg: Any, sender: Any) -> Any:  # noqa: N802
-        if msg.payload == _RENEW and self.lease is not None and not self._shutting_down:
+        if msg.payload == _RENEW and self.lease is not None and not self.shutting_down:
             self.wakeupAfter(self.lease.lease_s / 3, _RENEW)
             self._renew()
             return None
-        if msg.payload == _REAP and self.lease is not None and not self._shutting_down:
+        if msg.payload == _REAP and self.lease is not None and not self.shutting_down:
             self._reap()
             self.wakeupAfter(self.lease.lease_s / 4, _REAP)
             return None
@@ -255,12 +202,12 @@ class RunnerActor(SupervisorActor):
         record = self.child_record(child_id)
         if record is None or record.restarts == 0:
             return  # a first start (a dedicated host): nothing to recover
-        mine = [wid for wid, e in self.workflows.items() if e.host == child_id]
+        mine = [wid for wid, e in self.placement.entries.items() if e.host == child_id]
         if mine:
             log.warning("runner %r: host %s restarted; resuming its %d workflows", self.conf["runner"],
                         child_id, len(mine))
         for wid in mine:
-            self._resume_internal(wid, self.workflows[wid])
+            self._resume_internal(wid, self.placement.entries[wid])
 
     def on_stop(self, reason: str) -> None:
         if self.lease is not None and reason in ("shutdown", "normal"):
@@ -280,26 +227,8 @@ class RunnerActor(SupervisorActor):
             self.send(to, ErrorReply.from_exception(exc, ref))
 
     def _pick_host(self) -> str:
-        """The least loaded running pool host (O(pool size); ties rotate)."""
-        pool = self.conf.get("pool", [])
-        running = [h for h in pool if self.child_address(h) is not None] or list(pool)
-        self._rr += 1
-        n = len(pool)
-        return min(running, key=lambda h: (self.load.get(h, 0), (pool.index(h) - self._rr) % n))
-
-    def _put(self, wid: Any, entry: _Entry) -> _Entry:
-        old = self.workflows.get(wid)
-        if old is not None:
-            self.load[old.host] = self.load.get(old.host, 1) - 1
-        self.workflows[wid] = entry
-        self.load[entry.host] = self.load.get(entry.host, 0) + 1
-        return entry
-
-    def _pop(self, wid: Any) -> _Entry | None:
-        e = self.workflows.pop(wid, None)
-        if e is not None:
-            self.load[e.host] = self.load.get(e.host, 1) - 1
-        return e
+        """The least loaded running pool host (see :class:`~runic.runner.placement.Placement`)."""
+        return self.placement.choose(h for h in self.placement.pool if self.child_address(h) is not None)
 
     def _forward(self, host: str, msg: Any, reply_to: Any) -> bool:
         addr = self.child_address(host)
@@ -317,10 +246,10 @@ class RunnerActor(SupervisorActor):
             raise RunnerBusyError(f"worker host {host} is restarting; retry in a moment")
         self.send(addr, dataclasses.replace(msg, reply_to=self.myAddress, ref=ref))
 
-    def _resume_internal(self, wid: Any, entry: _Entry | None) -> None:
+    def _resume_internal(self, wid: Any, entry: Entry | None) -> None:
         """Resume ``wid`` (recovery): on its host after a restart, else on a pool host."""
         host = entry.host if entry is not None else self._pick_host()
-        entry = self._put(wid, entry or _Entry(host, "starting", functions_blob=self.conf.get("functions")))
+        entry = self.placement.put(wid, entry or Entry(host, "starting", functions_blob=self.conf.get("functions")))
         entry.state = "starting"
         msg = ResumeWorkflow(wid, "full", entry.functions_blob or self.conf.get("functions"), entry.options,
                              entry.callbacks_blob, entry.dedicated)
@@ -332,8 +261,8 @@ class RunnerActor(SupervisorActor):
     # ------------------------------------------------------------------ lifecycle requests
     def receiveMsg_StartWorkflow(self, msg: StartWorkflow, sender: Any) -> None:  # noqa: N802
         wid = msg.workflow_id
-        if wid in self.workflows:
-            e = self.workflows[wid]
+        if wid in self.placement:
+            e = self.placement.entries[wid]
             self._reply_error(sender, AlreadyStartedError(
                 f"workflow {wid!r} is already started (host {e.host}); stop it first or use another id"), msg.ref)
             return
@@ -341,17 +270,17 @@ class RunnerActor(SupervisorActor):
             self._spawn_dedicated("start", msg, sender)
             return
         host = self._pick_host()
-        self._put(wid, _Entry(host, "starting", msg.options, msg.callbacks_blob, None, False))
+        self.placement.put(wid, Entry(host, "starting", msg.options, msg.callbacks_blob, None, False))
         try:
             self._through_me("start", host, msg, sender)
         except RunnerBusyError as exc:
-            self._pop(wid)
+            self.placement.pop(wid)
             self._reply_error(sender, exc, msg.ref)
 
     def receiveMsg_ResumeWorkflow(self, msg: ResumeWorkflow, sender: Any) -> None:  # noqa: N802
         wid = msg.workflow_id
-        if wid in self.workflows:
-            e = self.workflows[wid]
+        if wid in self.placement:
+            e = self.placement.entries[wid]
             self._reply_error(sender, AlreadyStartedError(
                 f"workflow {wid!r} is already running (host {e.host}); stop it before resuming it"), msg.ref)
             return
@@ -365,11 +294,11 @@ class RunnerActor(SupervisorActor):
             self._spawn_dedicated("resume", msg, sender)
             return
         host = self._pick_host()
-        self._put(wid, _Entry(host, "starting", msg.options, msg.callbacks_blob, msg.functions_blob, False))
+        self.placement.put(wid, Entry(host, "starting", msg.options, msg.callbacks_blob, msg.functions_blob, False))
         try:
             self._through_me("resume", host, msg, sender)
         except RunnerBusyError as exc:
-            self._pop(wid)
+            self.placement.pop(wid)
             self._reply_error(sender, exc, msg.ref)
 
     def _spawn_dedicated(self, kind: str, msg: Any, sender: Any) -> None:
@@ -380,7 +309,7 @@ class RunnerActor(SupervisorActor):
                 "MemoryStore keeps its tables in one process"), msg.ref)
             return
         host = f"{self.conf['runner']}.host/{wid}"
-        self._put(wid, _Entry(host, "starting", msg.options, msg.callbacks_blob,
+        self.placement.put(wid, Entry(host, "starting", msg.options, msg.callbacks_blob,
                               getattr(msg, "functions_blob", None), True))
         spec = ChildSpec(host, (WorkerHost, {**{k: self.conf.get(k) for k in ("runner", "store", "store_opts",
                                                                                 "threads", "telemetry", "node",
@@ -398,7 +327,7 @@ class RunnerActor(SupervisorActor):
         try:
             self._through_me(kind, msg.id, request, p.sender)
         except RunnerBusyError as exc:
-            self._pop(p.workflow_id)
+            self.placement.pop(p.workflow_id)
             self._reply_error(p.sender, exc, p.ref)
 
     def receiveMsg_StopWorkflow(self, msg: StopWorkflow, sender: Any) -> None:  # noqa: N802
@@ -412,23 +341,23 @@ class RunnerActor(SupervisorActor):
 
     # ------------------------------------------------------------------ batches
     def receiveMsg_StartMany(self, msg: StartMany, sender: Any) -> None:  # noqa: N802
-        batch = _Batch(sender, msg.ref, "start")
+        batch = Batch(sender, msg.ref, "start")
         groups: dict[str, list] = {}
         for wid, blob in msg.items:
-            if wid in self.workflows:
+            if wid in self.placement:
                 batch.errors[wid] = error_entry(AlreadyStartedError(
-                    f"workflow {wid!r} is already started (host {self.workflows[wid].host})"))
+                    f"workflow {wid!r} is already started (host {self.placement.entries[wid].host})"))
                 continue
             host = self._pick_host()
-            self._put(wid, _Entry(host, "starting", msg.options, msg.callbacks_blob))
+            self.placement.put(wid, Entry(host, "starting", msg.options, msg.callbacks_blob))
             groups.setdefault(host, []).append((wid, blob))
         self._scatter(batch, groups, lambda items: dataclasses.replace(msg, items=items))
 
     def receiveMsg_AwaitMany(self, msg: AwaitMany, sender: Any) -> None:  # noqa: N802
-        batch = _Batch(sender, msg.ref, "await")
+        batch = Batch(sender, msg.ref, "await")
         groups: dict[str, list] = {}
         for wid in msg.workflow_ids:
-            e = self.workflows.get(wid)
+            e = self.placement.get(wid)
             if e is not None:
                 if e.state == "running":
                     groups.setdefault(e.host, []).append(wid)
@@ -445,7 +374,7 @@ class RunnerActor(SupervisorActor):
                 batch.done[wid] = status
         self._scatter(batch, groups, lambda ids: dataclasses.replace(msg, workflow_ids=ids))
 
-    def _scatter(self, batch: _Batch, groups: dict[str, list], part: Any) -> None:
+    def _scatter(self, batch: Batch, groups: dict[str, list], part: Any) -> None:
         for host, items in groups.items():
             addr = self.child_address(host)
             if addr is None:
@@ -453,19 +382,18 @@ class RunnerActor(SupervisorActor):
                     wid = item[0] if batch.kind == "start" else item
                     batch.errors[wid] = error_entry(RunnerBusyError(f"worker host {host} is restarting"))
                     if batch.kind == "start":
-                        self._pop(wid)
+                        self.placement.pop(wid)
                 continue
             ref = _ref()
             self.pending[ref] = _Pending("batch", None, batch.ref, None, batch)
-            batch.parts += 1
+            batch.sent_part()
             self.send(addr, dataclasses.replace(part(items), reply_to=self.myAddress, ref=ref))
         self._maybe_gathered(batch)
 
-    def _maybe_gathered(self, batch: _Batch) -> None:
-        if batch.parts == 0 and batch.sender is not None:
-            reply = (ManyStarted if batch.kind == "start" else ManyIdle)(batch.done, batch.errors, batch.ref)
+    def _maybe_gathered(self, batch: Batch) -> None:
+        reply = batch.reply()
+        if reply is not None:
             self.send(batch.sender, reply)
-            batch.sender = None
 
     def receiveMsg_ManyStarted(self, msg: ManyStarted, sender: Any) -> None:  # noqa: N802
         p = self.pending.pop(msg.ref, None)
@@ -473,40 +401,27 @@ class RunnerActor(SupervisorActor):
             return
         batch = p.request
         for wid, host in msg.started.items():
-            e = self.workflows.get(wid)
-            if e is not None:
-                e.state = "running"
+            self.placement.started(wid, host)
         for wid in msg.errors:
-            e = self.workflows.get(wid)
+            e = self.placement.get(wid)
             if e is not None and e.state == "starting":
-                self._pop(wid)
-        batch.done.update(msg.started)
-        batch.errors.update(msg.errors)
-        batch.parts -= 1
+                self.placement.pop(wid)
+        batch.part_answered(msg.started, msg.errors)
         self._maybe_gathered(batch)
 
     def receiveMsg_ManyIdle(self, msg: ManyIdle, sender: Any) -> None:  # noqa: N802
         p = self.pending.pop(msg.ref, None)
         if p is None:
             return
-        batch = p.request
-        batch.done.update(msg.statuses)
-        batch.errors.update(msg.errors)
-        batch.parts -= 1
-        self._maybe_gathered(batch)
+        p.request.part_answered(msg.statuses, msg.errors)
+        self._maybe_gathered(p.request)
 
     # ------------------------------------------------------------------ replies from hosts
     def receiveMsg_WorkflowStarted(self, msg: WorkflowStarted, sender: Any) -> None:  # noqa: N802
         p = self.pending.pop(msg.ref, None)
         if p is None:
             return
-        e = self.workflows.get(p.workflow_id)
-        if e is not None:
-            e.state = "running"
-            if e.host != msg.host:
-                self.load[e.host] = self.load.get(e.host, 1) - 1
-                self.load[msg.host] = self.load.get(msg.host, 0) + 1
-                e.host = msg.host
+        self.placement.started(p.workflow_id, msg.host)
         if p.sender is not None:
             self.send(p.sender, WorkflowStarted(p.workflow_id, msg.host, p.ref))
 
@@ -525,7 +440,7 @@ class RunnerActor(SupervisorActor):
             super().receiveMsg_ErrorReply(msg, sender)  # a child start failure: supervision's business
             return
         if p.kind in ("start", "resume", "spawn"):
-            e = self.workflows.get(p.workflow_id)
+            e = self.placement.get(p.workflow_id)
             if e is not None and e.state == "starting":
                 self._forget(p.workflow_id)
             if p.sender is None:
@@ -536,7 +451,7 @@ class RunnerActor(SupervisorActor):
             self.send(p.sender, dataclasses.replace(msg, ref=p.ref))
 
     def receiveMsg_HostNotice(self, msg: HostNotice, sender: Any) -> None:  # noqa: N802
-        e = self.workflows.get(msg.workflow_id)
+        e = self.placement.get(msg.workflow_id)
         if e is None or e.host != msg.host or e.state != "running":
             return
         if msg.detail == "fenced":
@@ -545,14 +460,14 @@ class RunnerActor(SupervisorActor):
         self._forget(msg.workflow_id)
 
     def _forget(self, wid: Any) -> None:
-        e = self._pop(wid)
+        e = self.placement.pop(wid)
         if e is not None and e.dedicated:
             self.send(self.myAddress, TerminateChild(e.host, ref=_ref()))
             self.send(self.myAddress, DeleteChild(e.host, ref=_ref()))
 
     # ------------------------------------------------------------------ data requests
-    def _running(self, wid: Any, sender: Any, ref: Any) -> _Entry | None:
-        e = self.workflows.get(wid)
+    def _running(self, wid: Any, sender: Any, ref: Any) -> Entry | None:
+        e = self.placement.get(wid)
         if e is None or e.state != "running":
             what = "is still starting" if e is not None else "is not running"
             self._reply_error(sender, WorkflowNotFoundError(
@@ -576,7 +491,7 @@ class RunnerActor(SupervisorActor):
         """Live: the host answers once it settles. Being started or resumed, or stored as running
         with no Worker: no answer now (the waiter probes, and arms again or gives up). Stored and
         settled: its stored status answers. Unknown: ``WorkflowNotFoundError``."""
-        e = self.workflows.get(msg.workflow_id)
+        e = self.placement.get(msg.workflow_id)
         if e is not None:
             if e.state == "running":
                 self._direct(msg, sender)
@@ -595,7 +510,7 @@ class RunnerActor(SupervisorActor):
     def _live_or_stored(self, msg: Any, sender: Any, read: Any) -> None:
         """A read: the live Worker answers; otherwise the store (read here when it is shared,
         else by the first pool host, which holds the in-process store)."""
-        e = self.workflows.get(msg.workflow_id)
+        e = self.placement.get(msg.workflow_id)
         if e is not None and e.state == "running":
             self._direct(msg, sender)
             return
@@ -620,7 +535,7 @@ class RunnerActor(SupervisorActor):
             pack(stored.load(store, msg.workflow_id)), msg.ref))
 
     def receiveMsg_GetStatus(self, msg: GetStatus, sender: Any) -> None:  # noqa: N802
-        e = self.workflows.get(msg.workflow_id)
+        e = self.placement.get(msg.workflow_id)
         if e is not None and e.state == "starting":
             self.send(sender, StatusReply(msg.workflow_id, "running", True, msg.ref))
             return
@@ -632,7 +547,7 @@ class RunnerActor(SupervisorActor):
             stored.failures(store, msg.workflow_id), msg.ref))
 
     def receiveMsg_CancelWorkflow(self, msg: CancelWorkflow, sender: Any) -> None:  # noqa: N802
-        e = self.workflows.get(msg.workflow_id)
+        e = self.placement.get(msg.workflow_id)
         if e is not None and e.state == "running":
             try:
                 self._through_me("stop", e.host, msg, sender)
@@ -668,7 +583,7 @@ class RunnerActor(SupervisorActor):
     def receiveMsg_Probe(self, msg: Probe, sender: Any) -> None:  # noqa: N802
         states: dict = {}
         for wid in msg.workflow_ids:
-            e = self.workflows.get(wid)
+            e = self.placement.get(wid)
             if e is not None:
                 rec = self.child_record(e.host)
                 pid = rec.pid if rec is not None and rec.state == "running" else None
@@ -686,7 +601,7 @@ class RunnerActor(SupervisorActor):
     def receiveMsg_GetNodes(self, msg: GetNodes, sender: Any) -> None:  # noqa: N802
         if self.store is None:  # an in-process store: this Runner is the only node
             node = self.conf.get("node") or default_node((self.conf.get("driver") or (os.getpid(),))[0])
-            mine = [w for w, e in self.workflows.items() if e.state == "running"]
+            mine = [w for w, e in self.placement.entries.items() if e.state == "running"]
             self.send(sender, NodeList([{"node": node, "generation": None, "alive": True, "lease_expires_at": None,
                                          "workflows": mine}], msg.ref))
             return
@@ -699,10 +614,10 @@ class RunnerActor(SupervisorActor):
                                                         "workflows")} for n in nodes], msg.ref))
 
     def receiveMsg_ListWorkflows(self, msg: ListWorkflows, sender: Any) -> None:  # noqa: N802
-        self.send(sender, WorkflowList([w for w, e in self.workflows.items() if e.state == "running"], msg.ref))
+        self.send(sender, WorkflowList([w for w, e in self.placement.entries.items() if e.state == "running"], msg.ref))
 
     def receiveMsg_Lookup(self, msg: Lookup, sender: Any) -> None:  # noqa: N802
-        e = self.workflows.get(msg.workflow_id)
+        e = self.placement.get(msg.workflow_id)
         if e is None or e.state != "running":
             self.send(sender, Location(msg.workflow_id, None, ref=msg.ref))
             return
@@ -713,9 +628,9 @@ class RunnerActor(SupervisorActor):
     def receiveMsg_GetTree(self, msg: GetTree, sender: Any) -> None:  # noqa: N802
         entries = [{"id": self.child_id, "role": "runner", "pid": os.getpid(), "restarts": None,
                     "recovery_errors": dict(self.recovery_errors)}]
-        for cid in list(self._children):
+        for cid in self.child_ids():
             rec = self.child_record(cid)
             entries.append({"id": cid, "role": "host", "pid": rec.pid if rec else None,
                             "restarts": rec.restarts if rec else None,
-                            "workflows": sorted((w for w, e in self.workflows.items() if e.host == cid), key=str)})
+                            "workflows": sorted((w for w, e in self.placement.entries.items() if e.host == cid), key=str)})
         self.send(sender, Tree(entries, msg.ref))

@@ -29,7 +29,10 @@ from typing import Any, Hashable
 
 from ..actors import procs
 
-__all__ = ["NodeLease", "default_node"]
+__all__ = ["NodeLease", "default_node", "DEFAULT_LEASE_S"]
+
+DEFAULT_LEASE_S = 5.0
+"""A node's default lease, in seconds (renewed every third of it)."""
 
 log = logging.getLogger("runic.runner")
 
@@ -68,7 +71,7 @@ class NodeLease:
                 self.generation = entry["generation"]
                 self.renew()
                 log.info("node %s: continuing generation %d", self.node, self.generation)
-                return self.generation  # type: ignore[return-value]
+                return self.generation
         self.generation = self.store.register_node(self.node, self.lease_s, mine)
         log.info("node %s: registered generation %d (lease %.1f s)", self.node, self.generation, self.lease_s)
         return self.generation

@@ -33,11 +33,11 @@ import weakref
 from typing import Any, Iterable
 
 from ..actors import ActorSystemHandle, default_system, procs, replies
-from ..errors import ArgumentError, ArgumentTypeError, MissingNameError
-from ..store import MemoryStore, MnesiaStore
+from ..errors import ArgumentError, MissingNameError
+from ..store import MnesiaStore
 from ..supervisor import ChildSpec, Supervisor
 from ..supervisor.messages import ErrorReply
-from .actor import runner_child_spec
+from .config import resolve_store, runner_child_spec
 from .door import (
     check_callbacks,
     check_id,
@@ -89,34 +89,12 @@ __all__ = ["Runner", "resolve_store"]
 
 log = logging.getLogger("runic.runner")
 
-_STORES = {"mnesia": MnesiaStore, "memory": MemoryStore}
 _FOREVER = 7 * 24 * 3600.0  # "no timeout" (select() cannot wait longer than ~24 days)
 PROBE_S = 1.0
 """A wait that heard nothing for this long asks where the workflow stands (see ``_settle``)."""
 LOST_GRACE_S = 5.0
 """How long a workflow may be held by no Worker (and not being resumed) before its waiters are
 told it is lost."""
-
-
-def resolve_store(store: Any) -> type:
-    """A store class from a class, ``"mnesia"``/``"memory"`` or a ``"module:Class"`` path."""
-    if store is None:
-        return MnesiaStore
-    if isinstance(store, type):
-        return store
-    if isinstance(store, str):
-        if store in _STORES:
-            return _STORES[store]
-        from .host import open_store  # noqa: F401 - same resolution rules
-
-        module, _, qual = store.partition(":")
-        import importlib
-
-        obj: Any = importlib.import_module(module)
-        for part in qual.split("."):
-            obj = getattr(obj, part)
-        return obj
-    raise ArgumentTypeError(f"store must be a store class or 'mnesia'/'memory', got {store!r}")
 
 
 class Runner:

@@ -129,6 +129,7 @@ class SupervisorActor(ChildActor):
     # -- start ----------------------------------------------------------------------------------
 
     def _begin_start(self, opts: dict) -> None:
+        opts = self.prepare_start(opts)
         self._name = str(opts.get("name") or self.child_id or "supervisor")
         self._strategy = check_strategy(opts.get("strategy", "one_for_one"))
         self._intensity = RestartIntensity(opts.get("max_restarts", 3), opts.get("max_seconds", 5))
@@ -158,7 +159,13 @@ class SupervisorActor(ChildActor):
         self._start_done({"name": self._name, "strategy": self._strategy, "children": list(self._children)})
         self._hook("on_children_started")
 
-    # -- hooks for subclasses -----------------------------------------------------------------------
+    # -- hooks for subclasses (each runs on the actor's thread, inside a handler) --------------------
+
+    def prepare_start(self, opts: dict) -> dict:
+        """Called once per (re)start, before the options are read: return them, possibly changed
+        (e.g. children specs completed with what only the started actor knows). Raise to fail
+        the start."""
+        return opts
 
     def on_children_started(self) -> None:
         """Called once, after the initial start of every child has succeeded."""
@@ -172,6 +179,15 @@ class SupervisorActor(ChildActor):
         if c is None or c.state != "running":
             return None
         return c.real_address or c.address
+
+    def child_ids(self) -> list[str]:
+        """The ids of the children, in start order."""
+        return list(self._children)
+
+    @property
+    def shutting_down(self) -> bool:
+        """True once the supervisor is stopping (no child is restarted any more)."""
+        return self._shutting_down
 
     def child_record(self, child_id: str) -> Any:
         """The supervisor's record of a child (``state``, ``pid``, ``restarts`` ...), or None."""

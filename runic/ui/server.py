@@ -49,7 +49,6 @@ import json
 import logging
 import threading
 import time
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Hashable
 from urllib.parse import parse_qs, unquote, urlsplit

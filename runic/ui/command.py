@@ -20,12 +20,12 @@ from typing import Any, Callable
 
 import click
 
-from ..ui import DEFAULT_PORT, Dashboard, OwnRunner, PortInUseError, source_for
-from ..ui.actions import ActionError
-from . import interrupts
-from .context import Settings, add_cwd_to_path, make_console, store_options
-from .errors import UsageProblem
-from .render import esc
+from ..cli import interrupts
+from ..cli.context import Settings, add_cwd_to_path, make_console, store_options
+from ..cli.errors import UsageProblem
+from ..cli.render import esc
+from . import DEFAULT_PORT, Dashboard, OwnRunner, PortInUseError, source_for
+from .actions import ActionError
 
 __all__ = ["ui_command", "MainThreadCalls"]
 
