@@ -577,7 +577,7 @@ def summarise_spies(outdir: Path) -> dict:
 def probes() -> dict:
     """In-process probes of the two costs the throughput profile points at (no actors)."""
     from runic.runner.actor import RunnerActor, _Entry
-    from runic.runner.host import HostService
+    from runic.runner.service import HostService
     from runic.runner.loop import HostLoop
 
     actor = RunnerActor.__new__(RunnerActor)

@@ -40,7 +40,7 @@ from ..supervisor.messages import (
 from . import logs, stored
 from .batches import Batch
 from .errors import AlreadyStartedError, RunnerBusyError, WorkflowNotFoundError
-from .host import WorkerHost, error_entry, open_store, store_answer
+from .host import WorkerHost, open_store
 from .lease import NodeLease, default_node
 from .messages import (
     AwaitIdle,
@@ -80,6 +80,7 @@ from .messages import (
     pack,
 )
 from .placement import Entry, Placement
+from .service import error_entry, store_answer
 
 __all__ = ["RunnerActor"]
 

@@ -1,9 +1,29 @@
 """Worker hosts: the processes where workflows run.
 
 A :class:`WorkerHost` is a supervised actor (a child of the runner actor) that hosts many
-Workers in one :class:`~runic.runner.loop.HostLoop`. Its actor thread only receives control
-requests and sends the replies the loop leaves in its outbox; :class:`HostService` holds the
-request handlers, which run on the loop thread.
+Workers in one :class:`~runic.runner.loop.HostLoop`. A worker host process has three kinds of
+thread, each with its own module:
+
+=================  ==============================================  ==================================
+thread             runs                                            module
+=================  ==============================================  ==================================
+the actor thread   thespian's message loop: every ``receiveMsg_*``  this module (:class:`WorkerHost`)
+                   and ``on_start``/``on_stop`` here; hands each
+                   request to the loop, sends the replies the loop
+                   leaves in its outbox (thespian's ``send`` is
+                   only safe from this thread)
+the loop thread    request handlers, timers, inline steps, every   :mod:`runic.runner.loop`
+                   Worker method not on a step thread               (:class:`~runic.runner.loop.HostLoop`),
+                                                                    :mod:`runic.runner.service`
+step threads       steps (the policy driver); the thread that      :mod:`runic.runner.loop`
+                   finished a step applies its result and runs     (``_run_jobs``),
+                   the next step of a chain itself                  :mod:`runic.runner.executors`
+=================  ==============================================  ==================================
+
+The one lock, ``HostLoop.lock``, guards every Worker and the loop's registry of Workers: the loop
+thread takes it around each request and timer, a step thread around each result it applies. The
+actor thread never takes it: it only touches the loop's inbox (a thread-safe queue) and outbox (a
+deque drained on the actor thread, woken through a pipe).
 
 Recovery: a host that is restarted after a crash starts empty; the runner actor, its
 supervisor, sends it ``ResumeWorkflow`` for every workflow it ran, and each is rebuilt from
@@ -20,64 +40,20 @@ from typing import Any
 from thespian.actors import ThespianWatch
 
 from .. import telemetry
-from ..codec import DecodeError
-from ..core import Workflow
-from ..errors import ArgumentError, RunicError
-from ..events import FactProduced
-from ..facts import NOTHING, STRIPPED
-from ..rehydration import FactResolver, classify, resolve_all, resolve_hot
-from ..remote import describe
-from ..store import CorruptStoreError, NotFoundError, StoreDecodeError
+from ..errors import RunicError
 from ..supervisor import ChildActor
-from ..supervisor.messages import Done, ErrorReply
-from . import executors, logs, stored
-from .errors import (
-    AlreadyStartedError,
-    PersistenceError,
-    WorkflowCancelledError,
-    WorkflowFailedError,
-    WorkflowNotFoundError,
-)
+from ..supervisor.messages import ErrorReply
+from . import executors, logs
 from .loop import HostLoop
 from .messages import (
-    Accepted,
-    AwaitIdle,
-    AwaitMany,
-    CancelWorkflow,
-    Checkpoint,
-    FailureList,
-    GetFailures,
-    GetResults,
-    GetStatus,
-    GetWorkflow,
     HostNotice,
-    Idle,
-    ManyIdle,
-    ManyStarted,
-    Results,
-    ResumeWorkflow,
-    Run,
-    StartMany,
-    StartWorkflow,
-    StatusReply,
-    StopWorkflow,
-    StoreAnswer,
-    StoreQuery,
-    WorkerState,
-    WorkerStateReply,
-    WorkflowStarted,
-    WorkflowValue,
-    pack,
     unpack,
 )
-from .worker import Worker
+from .service import HANDLERS, HostService
 
-__all__ = ["WorkerHost", "HostService", "open_store", "store_path"]
+__all__ = ["WorkerHost", "open_store", "store_path"]
 
 log = logging.getLogger("runic.runner")
-
-REHYDRATION_MODES = ("full", "hybrid", "lazy")
-
 
 def store_path(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
@@ -90,309 +66,6 @@ def open_store(path: str, runner_name: str, store_opts: dict) -> Any:
     for part in qual.split("."):
         obj = getattr(obj, part)
     return obj(runner_name, **(store_opts or {}))
-
-
-class HostService:
-    """The request handlers of a host; every method runs on the host loop thread (with
-    ``HostLoop.lock`` held). A handler returns its reply, or ``None`` when the reply is sent later
-    (an await); an exception it raises is answered as an error reply."""
-
-    def __init__(self, loop: HostLoop, owner: str, node: str | None = None, generation: int | None = None) -> None:
-        self.loop = loop
-        self.owner = owner
-        self.node = node
-        self.generation = generation
-
-    def _acquire(self, wid: Any) -> int:
-        """Ownership of ``wid`` for this host, recorded under this Runner's node and generation."""
-        if self.node is None:
-            return self.store.acquire(wid, self.owner)
-        return self.store.acquire(wid, self.owner, node=self.node, generation=self.generation)
-
-    @property
-    def store(self) -> Any:
-        return self.loop.store
-
-    def _worker(self, workflow_id: Any) -> Worker:
-        w = self.loop.workers.get(workflow_id)
-        if w is None:
-            raise WorkflowNotFoundError(f"workflow {workflow_id!r} is not running on host {self.loop.host_id}",
-                                        workflow_id)
-        return w
-
-    def _refuse_stored(self, wid: Any) -> None:
-        """``start`` of an id the store already holds is refused: nothing is appended."""
-        if self.store.exists(wid):
-            status = self.store.status(wid)
-            raise AlreadyStartedError(
-                f"workflow {wid!r} is already stored (status {status or 'unknown'}): resume it with "
-                f"runner.resume({wid!r}) (or `runic resume`), read it with get_results/status, or "
-                f"delete it (`runic delete`) before starting it again")
-
-    def _new_worker(self, wid: Any, workflow: Any, options: dict, callbacks: Any, input_blob: bytes | None) -> Worker:
-        self._refuse_stored(wid)
-        epoch = self._acquire(wid)
-        first = unpack(input_blob) if input_blob is not None else NOTHING
-        worker = Worker(self.loop, wid, workflow, options, callbacks, epoch, first_input=first)
-        self.loop.workers[wid] = worker
-        if first is not NOTHING:
-            self.loop.post(worker.pump)  # after the reply: the caller never waits for the work
-        return worker
-
-    def start(self, msg: StartWorkflow) -> WorkflowStarted:
-        wid = msg.workflow_id
-        if wid in self.loop.workers:
-            raise AlreadyStartedError(f"workflow {wid!r} is already running on host {self.loop.host_id}")
-        workflow = unpack(msg.workflow_blob)
-        if not isinstance(workflow, Workflow):
-            raise RunicError(f"start_workflow({wid!r}) needs a runic.Workflow, got {type(workflow).__name__}")
-        self._new_worker(wid, workflow, msg.options, unpack(msg.callbacks_blob), msg.input_blob)
-        return WorkflowStarted(wid, self.loop.host_id, msg.ref)
-
-    def resume(self, msg: ResumeWorkflow) -> WorkflowStarted:
-        wid = msg.workflow_id
-        if wid in self.loop.workers:
-            raise AlreadyStartedError(f"workflow {wid!r} is already running on host {self.loop.host_id}")
-        mode = msg.rehydration
-        if mode not in REHYDRATION_MODES:
-            raise ArgumentError(f"rehydration must be one of {REHYDRATION_MODES}, got {mode!r}")
-        functions = unpack(msg.functions_blob)
-        store = self.store
-        if store.status(wid) == "cancelled":
-            raise WorkflowCancelledError(
-                f"workflow {wid!r} was cancelled; a cancelled workflow is not resumed (start a new id, "
-                "or delete it)", wid)
-        # take ownership BEFORE reading: a previous owner's later appends are then refused
-        # (fenced) instead of landing after what we read and being lost to us
-        epoch = self._acquire(wid)
-        try:
-            try:
-                events = list(store.stream(wid))
-            except NotFoundError:
-                try:
-                    events = store.load(wid)
-                except NotFoundError:
-                    raise WorkflowNotFoundError(
-                        f"nothing is stored for workflow {wid!r}; start it with start_workflow", wid) from None
-            stripped = any(e.__class__ is FactProduced and e.value is STRIPPED for e in events)
-            resolver: FactResolver | None = None
-            if mode == "full":
-                wf = Workflow.from_events(events, functions, fact_mode="ref" if stripped else "full")
-                if stripped:
-                    resolve_all(wf, FactResolver(store))
-            else:
-                wf = Workflow.from_events(events, functions, fact_mode="ref")
-                resolver = FactResolver(store)
-                if mode == "hybrid":
-                    hot, _cold = classify(wf)
-                    resolve_hot(wf, hot, resolver)
-        except (StoreDecodeError, CorruptStoreError, DecodeError) as exc:
-            # a value that cannot be read back: the workflow fails, the host lives on
-            log.error("workflow %r cannot be resumed: its stored events cannot be read back: %s", wid, exc)
-            try:
-                store.set_status(wid, "failed", epoch=epoch)
-            except Exception:  # noqa: BLE001 - the error below says what happened
-                log.exception("workflow %r: recording status failed", wid)
-            raise WorkflowFailedError(wid, [stored.damage_failure(wid, exc)]) from exc
-        options = msg.options if msg.options is not None else dict(wf.annotations.get("runner.options") or {})
-        cs = options.get("checkpoint_strategy")
-        if isinstance(cs, list):
-            options["checkpoint_strategy"] = tuple(cs)
-        worker = Worker(self.loop, wid, wf, options, unpack(msg.callbacks_blob), epoch, resumed=True,
-                        resolver=resolver, lazy=mode == "lazy")
-        worker.apply_options(unpack(msg.run_context_blob), unpack(msg.policies_blob))
-        self.loop.workers[wid] = worker
-        if telemetry.enabled():
-            telemetry.execute(("runic", "runner", "rehydration", "complete"), {},
-                              {"id": wid, "mode": mode, "events": len(events)})
-        if worker.resumed():
-            self.loop.post(worker.pump)  # after the reply
-        return WorkflowStarted(wid, self.loop.host_id, msg.ref)
-
-    def run(self, msg: Run) -> Any:
-        """Accepted once the input is durable; dispatch follows the reply."""
-        worker = self._worker(msg.workflow_id)
-        worker.accept(unpack(msg.input_blob), unpack(msg.run_context_blob), unpack(msg.policies_blob))
-        self.loop.post(worker.pump)
-        if msg.await_idle:
-            return self.await_idle(AwaitIdle(msg.workflow_id, ref=msg.ref, reply_to=msg.reply_to))
-        return Accepted(msg.workflow_id, msg.ref)
-
-    def await_idle(self, msg: AwaitIdle) -> Any:
-        worker = self.loop.workers.get(msg.workflow_id)
-        if worker is None:  # a stored workflow (in-process store): its settled status answers
-            status = stored.stored_status(self.store, msg.workflow_id)
-            return Idle(msg.workflow_id, status, msg.ref) if status != "running" else None
-        loop, reply_to, ref = self.loop, msg.reply_to, msg.ref
-        if worker.await_idle(lambda w: loop.reply(reply_to, settled_reply(w, ref))):
-            return settled_reply(worker, ref)
-        return None
-
-    def start_many(self, msg: StartMany) -> ManyStarted | None:
-        """Start many Workers of one definition (each gets its own copy)."""
-        definition = unpack(msg.workflow_blob)
-        if not isinstance(definition, Workflow):
-            raise RunicError(f"start_many needs a runic.Workflow, got {type(definition).__name__}")
-        callbacks = unpack(msg.callbacks_blob)
-        started: dict = {}
-        errors: dict = {}
-        for wid, blob in msg.items:
-            try:
-                if wid in self.loop.workers:
-                    raise AlreadyStartedError(f"workflow {wid!r} is already running on host {self.loop.host_id}")
-                self._new_worker(wid, definition.copy(), msg.options, callbacks, blob)
-                started[wid] = self.loop.host_id
-            except Exception as exc:  # noqa: BLE001 - reported per workflow
-                errors[wid] = error_entry(exc)
-        if not msg.await_idle:
-            return ManyStarted(started, errors, msg.ref)
-
-        def after(statuses: dict, errs: dict) -> None:
-            errors.update(errs)
-            self.loop.reply(msg.reply_to, ManyStarted(started, errors, msg.ref))
-
-        self.loop.post(lambda: self._when_all_idle(list(started), after))
-        return None
-
-    def await_many(self, msg: AwaitMany) -> ManyIdle | None:
-        errors: dict = {}
-        present = []
-        done: dict = {}
-        for wid in msg.workflow_ids:
-            if wid in self.loop.workers:
-                present.append(wid)
-                continue
-            try:
-                status = stored.stored_status(self.store, wid)
-            except Exception as exc:  # noqa: BLE001 - unknown id
-                errors[wid] = error_entry(exc)
-                continue
-            if status != "running":
-                done[wid] = status
-
-        def after(statuses: dict, errs: dict) -> None:
-            errors.update(errs)
-            self.loop.reply(msg.reply_to, ManyIdle({**done, **statuses}, errors, msg.ref))
-
-        self._when_all_idle(present, after)
-        return None
-
-    def _when_all_idle(self, workflow_ids: list, then: Any) -> None:
-        """Call ``then(statuses, errors)`` once every listed workflow has settled or ended."""
-        statuses: dict = {}
-        errors: dict = {}
-        waiting = set(workflow_ids)
-
-        def record(worker: Worker) -> None:
-            if worker.end_error is not None:
-                errors[worker.id] = error_entry(worker.end_error)
-            else:
-                statuses[worker.id] = worker.status
-
-        def settled(worker: Worker) -> None:
-            record(worker)
-            waiting.discard(worker.id)
-            if not waiting:
-                then(statuses, errors)
-
-        for wid in workflow_ids:
-            worker = self.loop.workers.get(wid)
-            if worker is None:
-                statuses[wid] = "stopped"
-                waiting.discard(wid)
-            elif worker.await_idle(settled):
-                record(worker)
-                waiting.discard(wid)
-        if not waiting:
-            then(statuses, errors)
-
-    # -- reads: the live Worker, else the store ----------------------------------------------
-    def results(self, msg: GetResults) -> Results:
-        w = self.loop.workers.get(msg.workflow_id)
-        if w is None:
-            return Results(pack(stored.results(self.store, msg.workflow_id, msg.components, msg.facts, msg.all)),
-                           msg.ref)
-        wf = w.workflow
-        if msg.components is None and not msg.facts and not msg.all:
-            value: Any = wf.raw_productions()
-        else:
-            value = wf.results(msg.components, facts=msg.facts, all=msg.all)
-        return Results(pack(value), msg.ref)
-
-    def workflow(self, msg: GetWorkflow) -> WorkflowValue:
-        w = self.loop.workers.get(msg.workflow_id)
-        wf = w.workflow if w is not None else stored.load(self.store, msg.workflow_id)
-        return WorkflowValue(pack(wf), msg.ref)
-
-    def status(self, msg: GetStatus) -> StatusReply:
-        w = self.loop.workers.get(msg.workflow_id)
-        if w is not None:
-            return StatusReply(msg.workflow_id, w.status, True, msg.ref)
-        return StatusReply(msg.workflow_id, stored.stored_status(self.store, msg.workflow_id), False, msg.ref)
-
-    def failures(self, msg: GetFailures) -> FailureList:
-        w = self.loop.workers.get(msg.workflow_id)
-        if w is not None:
-            return FailureList(list(w.workflow.failures), msg.ref)
-        return FailureList(stored.failures(self.store, msg.workflow_id), msg.ref)
-
-    def checkpoint(self, msg: Checkpoint) -> Done:
-        w = self._worker(msg.workflow_id)
-        if not w.checkpoint("checkpoint"):
-            raise w.end_error or PersistenceError(
-                f"checkpoint of workflow {msg.workflow_id!r} failed: {w.persist_error}", msg.workflow_id)
-        return Done(msg.ref)
-
-    def stop(self, msg: StopWorkflow) -> Done:
-        self._worker(msg.workflow_id).stop(persist=msg.persist)
-        return Done(msg.ref)
-
-    def cancel(self, msg: CancelWorkflow) -> Done:
-        w = self.loop.workers.get(msg.workflow_id)
-        if w is not None:
-            w.cancel()
-            return Done(msg.ref)
-        status = stored.stored_status(self.store, msg.workflow_id)  # raises if unknown
-        if status != "cancelled":
-            self.store.set_status(msg.workflow_id, "cancelled")
-        return Done(msg.ref)
-
-    def worker_state(self, msg: WorkerState) -> WorkerStateReply:
-        return WorkerStateReply(self._worker(msg.workflow_id).state(), msg.ref)
-
-    def store_query(self, msg: StoreQuery) -> StoreAnswer:
-        return store_answer(self.store, msg.workflow_id, msg.ref)
-
-
-def error_entry(exc: BaseException) -> tuple:
-    """``(type, message, attrs)`` of an error, as batch replies carry them."""
-    return describe(exc)
-
-
-def settled_reply(worker: Worker, ref: Any) -> Any:
-    """What a waiter gets once ``worker`` settled or ended: ``Idle`` (with the failure records
-    of a failed outcome) or the error that ended it."""
-    if worker.end_error is not None:
-        return ErrorReply.from_exception(worker.end_error, ref)
-    failed = worker.failure_error() if worker.status == "failed" else None
-    return Idle(worker.id, worker.status, ref, getattr(failed, "failures", None))
-
-
-def store_answer(store: Any, workflow_id: Any, ref: Any) -> StoreAnswer:
-    """What ``store`` holds for ``workflow_id``."""
-    cursor_fn = getattr(store, "cursor", None)
-    cursor = cursor_fn(workflow_id) if cursor_fn is not None else 0
-    return StoreAnswer(workflow_id, store.exists(workflow_id), cursor or 0, store.status(workflow_id),
-                       store.owner(workflow_id), ref)
-
-
-_HANDLERS = {
-    StartWorkflow: HostService.start, ResumeWorkflow: HostService.resume, Run: HostService.run,
-    AwaitIdle: HostService.await_idle, GetResults: HostService.results, GetWorkflow: HostService.workflow,
-    Checkpoint: HostService.checkpoint, StopWorkflow: HostService.stop, WorkerState: HostService.worker_state,
-    StoreQuery: HostService.store_query, StartMany: HostService.start_many, AwaitMany: HostService.await_many,
-    GetStatus: HostService.status, GetFailures: HostService.failures, CancelWorkflow: HostService.cancel,
-}
 
 
 class WorkerHost(ChildActor):
@@ -465,7 +138,7 @@ class WorkerHost(ChildActor):
         assert self.loop is not None and self.service is not None
         reply_to = msg.reply_to if msg.reply_to is not None else sender
         msg.reply_to = reply_to
-        handler = _HANDLERS.get(type(msg))
+        handler = HANDLERS.get(type(msg))
         if handler is None:
             self.send(reply_to, ErrorReply.from_exception(
                 RunicError(f"worker hosts do not handle {type(msg).__name__}; send it to the runner actor"), msg.ref))

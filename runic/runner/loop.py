@@ -10,8 +10,29 @@ Worker still sees one thing at a time.
 
 Answers leave through an outbox: ``(address, message)`` pairs plus one byte written to a pipe.
 The actor watches that pipe (``ThespianWatch``) and sends the replies from its own thread,
-because ``send`` from another thread can stall until some other message arrives (see
-``shared/notes/thespian.md``).
+because thespian's ``send`` from another thread can stall until some other message arrives
+(measured: a thread-pool completion reported that way never finished).
+
+**Thread territory** (the loop is the :class:`~runic.runner.port.HostPort` of its Workers):
+
+===========================  ====================  ===================================================
+method                       thread                state it touches
+===========================  ====================  ===================================================
+``call``, ``post``,          any                   ``inbox`` (a thread-safe ``SimpleQueue``)
+``call_later``
+``reply``                    loop or step thread   ``outbox`` (a deque; appends are atomic) + the pipe
+                             (lock held)
+``drain_outbox``             actor thread          ``outbox``, the pipe
+``_run``, ``_handle``        loop thread           ``_timers`` (loop thread only); takes ``lock``
+                                                   around each request and timer
+``_run_jobs``                step threads          takes ``lock`` around each result it applies
+``submit_work``,             loop or step thread   ``workers``, the executors
+``worker_stopped``           (lock held)
+``stop``                     actor thread          posts the final persist, then waits for the loop
+===========================  ====================  ===================================================
+
+``lock`` guards ``workers`` and every Worker's state. ``RUNIC_DEBUG_LOCKS=1`` makes Workers
+assert that they run with it held.
 """
 
 from __future__ import annotations
@@ -29,6 +50,7 @@ from typing import Any, Callable
 from ..driver import execute_with_policy, now_ms
 from ..supervisor.messages import ErrorReply
 from .executors import attempts_of, make_executor
+from .port import make_lock
 from .worker import unencodable
 
 __all__ = ["HostLoop"]
@@ -63,7 +85,7 @@ class HostLoop:
         self._on_worker_stopped = on_worker_stopped
         self._stopping = False
         self.draining = False  # set when the host stops: no new step starts
-        self.lock = threading.RLock()
+        self.lock = make_lock()
         self._timers: list[tuple[float, int, Callable[[], Any]]] = []  # loop thread only
         self._timer_seq = itertools.count()
         self.thread = threading.Thread(target=self._run, name=f"runic-host-loop-{host_id}", daemon=True)
@@ -140,6 +162,12 @@ class HostLoop:
 
     def on_loop_thread(self) -> bool:
         return threading.current_thread() is self.thread
+
+    def assert_locked(self) -> None:
+        """With ``RUNIC_DEBUG_LOCKS=1``: fail unless this thread holds :attr:`lock`."""
+        held = getattr(self.lock, "held", None)
+        if held is not None:
+            assert held(), f"host {self.host_id}: a Worker ran without the host lock held"
 
     def reply(self, address: Any, message: Any) -> None:
         if address is None:

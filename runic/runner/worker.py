@@ -61,10 +61,11 @@ from ..store import FencedError, StoreError, supports_stream
 from .errors import PersistenceError, WorkflowTakenOverError
 from .executors import attempts_of, kill_attempts
 from .outcome import failed_error, halting
+from .port import DEBUG_LOCKS
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..core import Workflow
-    from .loop import HostLoop
+    from .port import HostPort
 
 __all__ = ["Worker", "CHECKPOINT_STRATEGIES", "HOOKS", "parse_checkpoint_strategy", "STORE_RETRY_S"]
 
@@ -119,13 +120,13 @@ def unencodable(r: Runnable) -> Runnable:
 class Worker:
     """One workflow under a worker host (see the module docs)."""
 
-    def __init__(self, loop: "HostLoop", workflow_id: Any, workflow: "Workflow", options: dict,
+    def __init__(self, port: "HostPort", workflow_id: Any, workflow: "Workflow", options: dict,
                  callbacks: dict | None, epoch: int | None, *, resumed: bool = False,
                  resolver: FactResolver | None = None, lazy: bool = False, first_input: Any = NOTHING) -> None:
-        self.loop = loop
+        self.port = port
         self.id = workflow_id
         self.workflow = workflow
-        self.store = loop.store
+        self.store = port.store
         self.options = dict(options or {})
         self.epoch = epoch
         self.resolver = resolver
@@ -165,7 +166,7 @@ class Worker:
             raise ArgumentError("max_concurrency must be >= 1")
         self.strategy, self.every_n = parse_checkpoint_strategy(self.options.get("checkpoint_strategy", "every_cycle"))
         self.executor_name = self.options.get("executor") or "thread"
-        self.executor = loop.executor(self.executor_name)
+        self.executor = port.executor(self.executor_name)
         self.streams = supports_stream(self.store)
         self.saves_facts = hasattr(self.store, "save_fact")
         if self.streams:
@@ -230,7 +231,7 @@ class Worker:
             "max_concurrency": self.max_concurrency, "checkpoint_strategy": self.strategy,
             "cycle_count": self.cycle_count, "event_cursor": self.event_cursor, "epoch": self.epoch,
             "hooks": {k: (v is not None) for k, v in self.hooks.items()},
-            "resolver": self.resolver is not None, "pid": os.getpid(), "host": self.loop.host_id,
+            "resolver": self.resolver is not None, "pid": os.getpid(), "host": self.port.host_id,
             "store": type(self.store).__name__, "uncommitted": len(self.pending_events),
             "persistence_status": persistence,
         }
@@ -240,6 +241,8 @@ class Worker:
         """Take an input: plan it, then make the input and the status ``running`` durable in one
         write. Returns only once it is durable (the caller may then be told "accepted"); raises
         if it cannot be made durable. Dispatch is the caller's next step (:meth:`pump`)."""
+        if DEBUG_LOCKS:
+            self.port.assert_locked()
         if self.persist_error is not None:
             raise PersistenceError(
                 f"workflow {self.id!r} cannot persist (failing since "
@@ -303,15 +306,17 @@ class Worker:
 
         Inline work runs only on the loop thread: called on a step thread, the inline queue is
         left to a pump posted to the loop."""
+        if DEBUG_LOCKS:
+            self.port.assert_locked()
         if self.stopped:
             return
-        on_loop = self.loop.on_loop_thread()
+        on_loop = self.port.on_loop_thread()
         while True:
             self.dispatch()
             if not self._inline or self.stopped:
                 break
             if not on_loop:
-                self.loop.post(self.pump)
+                self.port.post(self.pump)
                 return
             r, policy, key, executor = self._inline.popleft()
             t0 = now_ms()
@@ -330,7 +335,7 @@ class Worker:
         """Prepare pending work not in flight and hand it to executors."""
         wf = self.workflow
         free = self.max_concurrency - len(self.active)
-        if free <= 0 or not wf.graph.pending or self.loop.draining or self.persist_error is not None:
+        if free <= 0 or not wf.graph.pending or self.port.draining or self.persist_error is not None:
             return
         if self.lazy and self.resolver is not None:
             resolve_pending(wf, self.resolver)
@@ -358,15 +363,17 @@ class Worker:
                                    "policy": policy})
             executor = self.executor
             if policy.executor is not None and policy.executor != self.executor_name:
-                executor = self.loop.executor(policy.executor)
+                executor = self.port.executor(policy.executor)
             if executor.inline:
                 self._inline.append((r, policy, key, executor))
             else:
-                self.loop.submit_work(self, key, r, policy, executor)
+                self.port.submit_work(self, key, r, policy, executor)
 
     # ------------------------------------------------------------------ results
     def on_result(self, key: tuple, r: Runnable, lifecycle: list, duration_ms: int, *, dispatch: bool = True) -> None:
         """Apply one executed runnable."""
+        if DEBUG_LOCKS:
+            self.port.assert_locked()
         entry = self.active.pop(key, None)
         if entry is None or self.stopped:
             return
@@ -499,7 +506,7 @@ class Worker:
         if not self._retry_armed and not self.stopped:
             self._retry_armed = True
             delay = min(_RETRY_MAX_S, _RETRY_FIRST_S * (2 ** min(self._persist_attempts - 1, 10)))
-            self.loop.call_later(delay, self._retry_persist)
+            self.port.call_later(delay, self._retry_persist)
 
     def _retry_persist(self) -> None:
         self._retry_armed = False
@@ -588,6 +595,8 @@ class Worker:
 
         In-flight ``process`` attempts are killed; thread attempts are abandoned (their results
         are discarded when they arrive)."""
+        if DEBUG_LOCKS:
+            self.port.assert_locked()
         if self.stopped:
             return
         if persist:
@@ -604,7 +613,7 @@ class Worker:
             log.info("workflow %r: killed %d in-flight attempt process(es): %s", self.id, len(killed), killed)
         self.active.clear()
         self._inline.clear()
-        self.loop.worker_stopped(self, reason)
+        self.port.worker_stopped(self, reason)
 
     def cancel(self) -> None:
         """Cancel: keep what completed (persisted), kill or abandon what is in flight, run
