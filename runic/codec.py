@@ -83,7 +83,7 @@ import decimal
 import enum
 import threading
 import uuid
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, cast
 
 import msgpack
 
@@ -135,7 +135,7 @@ class _Record:
     name: str
     version: int
     fields: tuple[str, ...]
-    upcast: Callable[[int, list], list] | None
+    upcast: Callable[[int, list[Any]], list[Any]] | None
     setter: Callable[[Any, str, Any], None]
 
 
@@ -157,7 +157,7 @@ def register(
     *,
     fields: Iterable[str] | None = None,
     version: int = 1,
-    upcast: Callable[[int, list], list] | None = None,
+    upcast: Callable[[int, list[Any]], list[Any]] | None = None,
 ) -> type:
     """Allow ``cls`` in encoded data, identified by ``name`` (default ``module.QualName``).
 
@@ -299,7 +299,7 @@ def _depth(o: Any, cap: int) -> int:
     return best + 1
 
 
-def _dict_children(d: dict) -> Iterator[Any]:
+def _dict_children(d: dict[Any, Any]) -> Iterator[Any]:
     for k, v in d.items():
         yield k
         yield v
@@ -394,7 +394,8 @@ class _Encoder:
         packer = packers[level]
         self.depth = level + 1
         try:
-            return packer.pack(obj)
+            packed: bytes = packer.pack(obj)
+            return packed
         except BaseException:
             packer.reset()
             raise
@@ -466,7 +467,7 @@ class _Encoder:
             return self._default(ErrorInfo.from_exception(obj))
         for base in (bool, int, float, str, bytes, dict, list, tuple):
             if isinstance(obj, base):
-                return base(obj)
+                return cast(Any, base)(obj)
         raise EncodeError(
             f"cannot encode a value of type {t.__module__}.{t.__qualname__}: runic stores only "
             "msgpack types, tuples, sets, dates, Decimal, UUID, facts, registered records and "
@@ -558,7 +559,7 @@ def _leaf(code: int, data: bytes) -> Any:
 _NOT_PLAIN = object()
 
 
-def _plain_record(items: list) -> Any:
+def _plain_record(items: list[Any]) -> Any:
     """The record a payload of the current version with the right field count stands for, or
     ``_NOT_PLAIN`` (the hooks then take the general path, :meth:`_Decoder._record`)."""
     if len(items) == 3:
@@ -691,7 +692,7 @@ class _Decoder:
             return _dt.timedelta(days=days, seconds=seconds, microseconds=micros)
         return self._enum(items)
 
-    def _substitute(self, items: list, pending: int, level: int) -> None:
+    def _substitute(self, items: list[Any], pending: int, level: int) -> None:
         """Resolve, in place, the ``pending`` placeholders among ``items`` and inside their
         lists and dicts; the extension values they stand for are at extension level ``level``.
         Direct items come first (usually every placeholder is there)."""
@@ -726,7 +727,7 @@ class _Decoder:
             raise DecodeError("malformed extension value: a nested value could not be placed")
 
     @staticmethod
-    def _record(payload: list) -> Any:
+    def _record(payload: list[Any]) -> Any:
         if len(payload) != 3 or type(payload[0]) is not str:
             raise DecodeError("malformed record")
         name, version, values = payload
@@ -758,7 +759,7 @@ class _Decoder:
         return obj
 
     @staticmethod
-    def _enum(items: list) -> Any:
+    def _enum(items: list[Any]) -> Any:
         if len(items) != 2 or type(items[0]) is not str:
             raise DecodeError("malformed enum member")
         name, key = items

@@ -28,6 +28,7 @@ class Sentinel:
     """A named singleton that survives pickling and the codec with its identity intact."""
 
     __slots__ = ("name",)
+    name: str
     _registry: dict[str, "Sentinel"] = {}
 
     def __new__(cls, name: str) -> "Sentinel":
@@ -42,7 +43,7 @@ class Sentinel:
     def __repr__(self) -> str:
         return f"runic.{self.name}"
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         return (Sentinel, (self.name,))
 
     def __bool__(self) -> bool:
@@ -81,7 +82,7 @@ class Fact:
         value: Any,
         ancestry: tuple[int, int] | None = None,
         hash: int | None = None,  # noqa: A002 - the spec's field name
-        meta: dict | None = None,
+        meta: dict[Any, Any] | None = None,
     ) -> None:
         self.value = value
         self.ancestry = ancestry
@@ -105,7 +106,7 @@ class Fact:
     def __hash__(self) -> int:
         return self.hash
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         return (Fact, (self.value, self.ancestry, self.hash, self.meta))
 
     @property
@@ -133,7 +134,7 @@ class FactRef:
     def __hash__(self) -> int:
         return self.hash
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         return (FactRef, (self.hash, self.ancestry))
 
     @property
@@ -143,11 +144,11 @@ class FactRef:
 
 def has_value(x: object) -> bool:
     """True only for a :class:`Fact` whose value is not ``None``/stripped."""
-    return x.__class__ is Fact and x.value is not None and x.value is not STRIPPED  # type: ignore[attr-defined]
+    return isinstance(x, Fact) and x.__class__ is Fact and x.value is not None and x.value is not STRIPPED
 
 
 def to_ref(fact: Fact | FactRef) -> FactRef:
     """Drop a fact's value, keeping its hash and ancestry."""
     if fact.__class__ is FactRef:
-        return fact  # type: ignore[return-value]
+        return fact
     return FactRef(fact.hash, fact.ancestry)

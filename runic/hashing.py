@@ -33,7 +33,7 @@ import decimal
 import enum
 import uuid
 from hashlib import blake2b
-from typing import Any
+from typing import Any, Callable
 
 import msgpack
 
@@ -57,7 +57,7 @@ _TAG_REPR = 8
 
 _SCALARS = frozenset({int, str, float, bool, type(None), bytes})
 _packer = msgpack.Packer(use_bin_type=True, strict_types=True, autoreset=True)
-_pack = _packer.pack
+_pack: Callable[[Any], bytes] = _packer.pack
 _Ext = msgpack.ExtType
 
 
@@ -134,12 +134,12 @@ def _canon(obj: Any, depth: int) -> Any:
     return _Ext(_TAG_REPR, _pack([_qualname(t), repr(obj)]))
 
 
-def _pack_sorted_items(mapping: dict, depth: int) -> bytes:
+def _pack_sorted_items(mapping: dict[Any, Any], depth: int) -> bytes:
     items = sorted((_pack(_canon(k, depth)), _pack(_canon(v, depth))) for k, v in mapping.items())
     return b"".join(k + v for k, v in items)
 
 
-def _object_state(obj: Any) -> dict | None:
+def _object_state(obj: Any) -> dict[Any, Any] | None:
     state = getattr(obj, "__dict__", None)
     if isinstance(state, dict) and state and not callable(obj):
         return state

@@ -102,14 +102,14 @@ def install_bind_patch(host: str | None) -> None:
 
     original = IPBase.IPActorAddress.__init__
 
-    def __init__(self, af, socktype, proto, baseaddr, port, external=False):  # type: ignore[no-untyped-def]
+    def __init__(self, af, socktype, proto, baseaddr, port, external=False):
         original(self, af, socktype, proto, baseaddr, port, external)
         bind_host = os.environ.get(_BIND_ENV)
         if bind_host and self.bindname and self.bindname[0] in ("", "0.0.0.0"):
             self.bindname = (bind_host, self.bindname[1])
 
-    __init__.__wrapped__ = original  # type: ignore[attr-defined]
-    IPBase.IPActorAddress.__init__ = __init__  # type: ignore[method-assign]
+    setattr(__init__, "__wrapped__", original)  # noqa: B010 - a function attribute, for inspection
+    setattr(IPBase.IPActorAddress, "__init__", __init__)  # noqa: B010
     IPBase.thisSystem.add_local_addr(host or DEFAULT_HOST)
     _patched = True
 

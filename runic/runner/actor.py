@@ -627,8 +627,8 @@ class RunnerActor(SupervisorActor):
                                    getattr(rec, "pid", None), msg.ref))
 
     def receiveMsg_GetTree(self, msg: GetTree, sender: Any) -> None:  # noqa: N802
-        entries = [{"id": self.child_id, "role": "runner", "pid": os.getpid(), "restarts": None,
-                    "recovery_errors": dict(self.recovery_errors)}]
+        entries: list[dict[str, Any]] = [{"id": self.child_id, "role": "runner", "pid": os.getpid(),
+                                          "restarts": None, "recovery_errors": dict(self.recovery_errors)}]
         for cid in self.child_ids():
             rec = self.child_record(cid)
             entries.append({"id": cid, "role": "host", "pid": rec.pid if rec else None,

@@ -24,14 +24,14 @@ class Batch:
     ref: Any
     kind: str  # "start" | "await"
     parts: int = 0
-    done: dict = dataclasses.field(default_factory=dict)
-    errors: dict = dataclasses.field(default_factory=dict)
+    done: dict[Any, Any] = dataclasses.field(default_factory=dict)
+    errors: dict[Any, Any] = dataclasses.field(default_factory=dict)
     answered: bool = False
 
     def sent_part(self) -> None:
         self.parts += 1
 
-    def part_answered(self, done: dict, errors: dict) -> None:
+    def part_answered(self, done: dict[Any, Any], errors: dict[Any, Any]) -> None:
         self.done.update(done)
         self.errors.update(errors)
         self.parts -= 1

@@ -47,7 +47,8 @@ def pack_for_host(value: Any, what: str) -> bytes | None:
     if value is None:
         return None
     try:
-        return cloudpickle.dumps(value)
+        blob: bytes = cloudpickle.dumps(value)
+        return blob
     except Exception as exc:  # noqa: BLE001 - pickling raises many types
         raise codec.EncodeError(
             f"the {what} cannot be sent to a worker host ({type(exc).__name__}: {exc}); pass values "
@@ -56,7 +57,7 @@ def pack_for_host(value: Any, what: str) -> bytes | None:
 
 
 def check_options(*, max_concurrency: Any = None, checkpoint_strategy: Any = "every_cycle",
-                  executor: Any = "thread", store_retry_s: Any = None) -> dict:
+                  executor: Any = "thread", store_retry_s: Any = None) -> dict[Any, Any]:
     """The plain options dict of a workflow, validated."""
     if max_concurrency is not None and (isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int)
                                         or max_concurrency < 1):
@@ -74,7 +75,7 @@ def check_options(*, max_concurrency: Any = None, checkpoint_strategy: Any = "ev
     return options
 
 
-def check_callbacks(on_complete: Any, hooks: dict | None) -> dict | None:
+def check_callbacks(on_complete: Any, hooks: dict[Any, Any] | None) -> dict[Any, Any] | None:
     """``{"on_complete": fn, "hooks": {...}}`` validated (``None`` when there are none)."""
     if on_complete is not None and not callable(on_complete):
         raise ArgumentTypeError(f"on_complete must be callable (workflow_id, workflow), got {on_complete!r}")
@@ -90,7 +91,7 @@ def check_callbacks(on_complete: Any, hooks: dict | None) -> dict | None:
     return {"on_complete": on_complete, "hooks": hooks} if (on_complete or hooks) else None
 
 
-def check_policies(policies: Iterable | None) -> list | None:
+def check_policies(policies: Iterable[Any] | None) -> list[Any] | None:
     """Runtime scheduler policies ``[(matcher, {...}), ...]``, every dict validated."""
     if policies is None:
         return None
@@ -103,7 +104,7 @@ def check_policies(policies: Iterable | None) -> list | None:
     return out
 
 
-def check_workflow(workflow: Any, policies: list | None = None) -> Workflow:
+def check_workflow(workflow: Any, policies: list[Any] | None = None) -> Workflow:
     """``workflow`` if it is a :class:`runic.Workflow` whose policies all name components of it."""
     if not isinstance(workflow, Workflow):
         raise ArgumentTypeError(f"expected a runic.Workflow, got {type(workflow).__name__}; build one with "

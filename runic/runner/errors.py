@@ -82,6 +82,6 @@ class WorkflowCancelledError(RunnerError):
         self.workflow_id = workflow_id
 
 
-def error_for(type_name: str, message: str, attrs: dict | None = None) -> Exception:
+def error_for(type_name: str, message: str, attrs: dict[Any, Any] | None = None) -> Exception:
     """The exception to raise in the caller for an error reply (see :mod:`runic.remote`)."""
     return rebuild(type_name, message, attrs)

@@ -114,13 +114,14 @@ def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the chi
     forkserver, which means dead attempts."""
     from multiprocessing import forkserver
 
-    alive = getattr(forkserver._forkserver, "_forkserver_alive_fd", None)
+    server: Any = getattr(forkserver, "_forkserver", None)
+    alive = getattr(server, "_forkserver_alive_fd", None)
     if alive is not None:
         try:
             os.close(alive)
         except OSError:
             pass
-        forkserver._forkserver._forkserver_alive_fd = None
+        server._forkserver_alive_fd = None
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
     except (OSError, AttributeError):
@@ -195,7 +196,8 @@ def run_in_process(runnable: Runnable, timeout_s: float | None) -> Runnable:
         ms = int((timeout_s or 0) * 1000)
         log.warning("step %r timed out after %d ms in pid %s; killing it", runnable.node_name, ms, proc.pid)
         try:
-            os.kill(proc.pid, signal.SIGKILL)
+            if proc.pid is not None:
+                os.kill(proc.pid, signal.SIGKILL)
         except OSError:
             pass
         proc.join(5)

@@ -144,4 +144,5 @@ class WorkerHost(ChildActor):
                 RunicError(f"worker hosts do not handle {type(msg).__name__}; send it to the runner actor"), msg.ref))
             return
         service = self.service
-        self.loop.call(lambda: handler(service, msg), reply_to, msg.ref)
+        run: Any = handler
+        self.loop.call(lambda: run(service, msg), reply_to, msg.ref)

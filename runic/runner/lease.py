@@ -56,7 +56,7 @@ class NodeLease:
         self.generation: int | None = None
         self.expires_at: int | None = None
 
-    def info(self) -> dict:
+    def info(self) -> dict[Any, Any]:
         pid, start = self.driver or (os.getpid(), procs.start_time(os.getpid()))
         return {"host": socket.gethostname(), "pid": pid, "start": start, "runner": self.runner,
                 "instance": self.instance}
@@ -116,6 +116,6 @@ class NodeLease:
         return [wid for wid in self.store.orphans(["running"]) if wid not in held]
 
 
-def _same_runner(info: Any, mine: dict) -> bool:
+def _same_runner(info: Any, mine: dict[Any, Any]) -> bool:
     return isinstance(info, dict) and mine["instance"] is not None and info.get("instance") == mine["instance"] \
         and info.get("host") == mine["host"] and info.get("pid") == mine["pid"]

@@ -78,6 +78,8 @@ class HostLoop:
         self.outbox: deque = deque()
         self.workers: dict[Any, Any] = {}
         self._executors: dict[str, Any] = {}
+        self._notify_r: int | None
+        self._notify_w: int | None
         self._notify_r, self._notify_w = os.pipe() if notify_fd is None else (None, notify_fd)
         if self._notify_r is not None:
             os.set_blocking(self._notify_r, False)
@@ -116,12 +118,13 @@ class HostLoop:
             return
         executor.submit(lambda: self._run_jobs(job), None)
 
-    def _run_jobs(self, job: tuple | None) -> None:
+    def _run_jobs(self, job: tuple[Any, ...] | None) -> None:
         """Runs on a step thread: execute, then apply under the lock; repeat with a chained job."""
         _tls.chaining = True
         try:
             while job is not None:
                 _tls.next = None
+                worker: Any
                 worker, key, r, policy, executor = job
                 t0 = now_ms()
                 try:
@@ -134,7 +137,7 @@ class HostLoop:
                 except BaseException as exc:  # noqa: BLE001 - the task crashed
                     crash = exc
                 with self.lock:
-                    if self.workers.get(worker.id) is worker and not self._stopping:
+                    if self.holds(worker) and not self._stopping:
                         try:
                             if crash is None:
                                 worker.on_result(key, result, lifecycle, now_ms() - t0)
@@ -191,8 +194,12 @@ class HostLoop:
             out.append(self.outbox.popleft())
         return out
 
+    def holds(self, worker: Any) -> bool:
+        """True while ``worker`` is this host's Worker of its workflow (not one that ended)."""
+        return self.workers.get(worker.id) is worker
+
     def worker_stopped(self, worker: Any, reason: str) -> None:
-        if self.workers.get(worker.id) is worker:
+        if self.holds(worker):
             del self.workers[worker.id]
         waiting, worker.awaiters = worker.awaiters, []
         for notify in waiting:

@@ -96,8 +96,8 @@ class StartWorkflow(Request):
     """
 
     workflow_id: Any
-    workflow_blob: bytes
-    options: dict = field(default_factory=dict)
+    workflow_blob: bytes | None
+    options: dict[Any, Any] = field(default_factory=dict)
     callbacks_blob: bytes | None = None
     input_blob: bytes | None = None
     dedicated: bool = False
@@ -115,7 +115,7 @@ class ResumeWorkflow(Request):
     workflow_id: Any
     rehydration: str = "full"
     functions_blob: bytes | None = None
-    options: dict | None = None
+    options: dict[Any, Any] | None = None
     callbacks_blob: bytes | None = None
     dedicated: bool = False
     run_context_blob: bytes | None = None
@@ -128,7 +128,7 @@ class Run(Request):
     ``scheduler_policies`` are packed too (policies are merged into the workflow's)."""
 
     workflow_id: Any
-    input_blob: bytes
+    input_blob: bytes | None  # None: the value None
     run_context_blob: bytes | None = None
     policies_blob: bytes | None = None
     await_idle: bool = False  # reply Idle once the workflow settles instead of Accepted at once
@@ -146,7 +146,7 @@ class GetResults(Request):
     """``components=None``: raw productions (a list); else ``results(components, facts=, all=)``."""
 
     workflow_id: Any
-    components: list | None = None
+    components: list[Any] | None = None
     facts: bool = False
     all: bool = False
 
@@ -200,7 +200,7 @@ class Probe(Request):
     ``state`` one of ``"live"``, ``"starting"`` (being started or resumed) or ``"gone"`` (no
     Worker of this Runner holds it)."""
 
-    workflow_ids: list
+    workflow_ids: list[Any]
 
 
 @dataclass
@@ -209,9 +209,9 @@ class StartMany(Request):
     workflow — one request for many workflows (``input_blob`` None: no first input). With
     ``await_idle`` the reply comes once every one of them has settled."""
 
-    workflow_blob: bytes
-    items: list
-    options: dict = field(default_factory=dict)
+    workflow_blob: bytes | None
+    items: list[Any]
+    options: dict[Any, Any] = field(default_factory=dict)
     callbacks_blob: bytes | None = None
     await_idle: bool = False
 
@@ -220,7 +220,7 @@ class StartMany(Request):
 class AwaitMany(Request):
     """Answer once every workflow of ``workflow_ids`` has no pending or in-flight work."""
 
-    workflow_ids: list
+    workflow_ids: list[Any]
 
 
 @dataclass
@@ -235,7 +235,7 @@ class GetNodes(Request):
 
 @dataclass
 class NodeList:
-    nodes: list
+    nodes: list[Any]
     ref: Any = None
 
 
@@ -281,7 +281,7 @@ class Idle:
     workflow_id: Any
     status: str
     ref: Any = None
-    failures: list | None = None
+    failures: list[Any] | None = None
 
 
 @dataclass
@@ -294,31 +294,31 @@ class StatusReply:
 
 @dataclass
 class ProbeReply:
-    states: dict
+    states: dict[Any, Any]
     ref: Any = None
 
 
 @dataclass
 class FailureList:
-    failures: list
+    failures: list[Any]
     ref: Any = None
 
 
 @dataclass
 class Results:
-    value_blob: bytes
+    value_blob: bytes | None
     ref: Any = None
 
 
 @dataclass
 class WorkflowValue:
-    workflow_blob: bytes
+    workflow_blob: bytes | None
     ref: Any = None
 
 
 @dataclass
 class WorkflowList:
-    ids: list
+    ids: list[Any]
     ref: Any = None
 
 
@@ -336,13 +336,13 @@ class Tree:
     """``entries``: one dict per actor — ``id``, ``role`` (supervisor|store|runner|host),
     ``pid``, ``restarts``, and for hosts ``workflows``."""
 
-    entries: list
+    entries: list[Any]
     ref: Any = None
 
 
 @dataclass
 class WorkerStateReply:
-    state: dict
+    state: dict[Any, Any]
     ref: Any = None
 
 
@@ -360,8 +360,8 @@ class StoreAnswer:
 class ManyStarted:
     """``started``: workflow id -> host; ``errors``: workflow id -> (error type, message, attrs)."""
 
-    started: dict
-    errors: dict
+    started: dict[Any, Any]
+    errors: dict[Any, Any]
     ref: Any = None
 
 
@@ -369,8 +369,8 @@ class ManyStarted:
 class ManyIdle:
     """``statuses``: workflow id -> status; ``errors``: workflow id -> (error type, message, attrs)."""
 
-    statuses: dict
-    errors: dict
+    statuses: dict[Any, Any]
+    errors: dict[Any, Any]
     ref: Any = None
 
 

@@ -25,7 +25,7 @@ class Entry:
 
     host: str
     state: str  # "starting" | "running"
-    options: dict | None = None
+    options: dict[Any, Any] | None = None
     callbacks_blob: bytes | None = None
     functions_blob: bytes | None = None
     dedicated: bool = False

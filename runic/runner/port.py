@@ -33,7 +33,7 @@ class HostPort(Protocol):
     def executor(self, name: str) -> Any:
         """The executor named ``name`` (``thread``, ``inline``, ``process``) of this host."""
 
-    def submit_work(self, worker: Any, key: tuple, runnable: Any, policy: Any, executor: Any) -> None:
+    def submit_work(self, worker: Any, key: tuple[Any, ...], runnable: Any, policy: Any, executor: Any) -> None:
         """Run ``runnable`` under ``policy`` on ``executor``'s threads; the result comes back as
         ``worker.on_result(...)`` (or ``worker.on_crash(...)``), with the lock held."""
 

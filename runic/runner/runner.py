@@ -30,7 +30,7 @@ import os
 import time
 import uuid
 import weakref
-from typing import Any, Iterable
+from typing import Any, Iterable, TypeVar
 
 from ..actors import ActorSystemHandle, default_system, procs, replies
 from ..errors import ArgumentError, MissingNameError
@@ -48,6 +48,7 @@ from .door import (
     pack_for_host,
 )
 from .errors import (
+    RunnerError,
     RunnerNotRunningError,
     RunnerTimeoutError,
     WorkflowFailedError,
@@ -61,6 +62,7 @@ from .messages import (
     AwaitMany,
     CancelWorkflow,
     Checkpoint,
+    FailureList,
     GetFailures,
     GetNodes,
     GetResults,
@@ -71,21 +73,29 @@ from .messages import (
     ListWorkflows,
     Location,
     Lookup,
+    NodeList,
     Probe,
     ResumeWorkflow,
     Run,
     StartMany,
     StartWorkflow,
+    StatusReply,
     StopWorkflow,
     StoreAnswer,
     StoreQuery,
+    Tree,
     WorkerState,
+    WorkerStateReply,
+    WorkflowList,
+    WorkflowStarted,
     pack,
     unpack,
 )
 from .outcome import halting
 
 __all__ = ["Runner", "resolve_store"]
+
+_R = TypeVar("_R")
 
 log = logging.getLogger("runic.runner")
 
@@ -116,7 +126,7 @@ class Runner:
 
     # ------------------------------------------------------------------ starting
     @classmethod
-    def child_spec(cls, opts: dict) -> ChildSpec:
+    def child_spec(cls, opts: dict[Any, Any]) -> ChildSpec:
         """The spec of ``<name>.Runner`` for a children list (``store`` may be a class or a name;
         ``functions``/``telemetry`` may be given unpacked)."""
         opts = dict(opts)
@@ -127,9 +137,9 @@ class Runner:
         return runner_child_spec(opts)
 
     @classmethod
-    def start_link(cls, *, name: str, store: Any = MnesiaStore, store_opts: dict | None = None,
+    def start_link(cls, *, name: str, store: Any = MnesiaStore, store_opts: dict[Any, Any] | None = None,
                    pool_size: int | None = None, recover: str = "auto", functions: Any = None,
-                   telemetry: Iterable | None = None, threads: int | None = None,
+                   telemetry: Iterable[Any] | None = None, threads: int | None = None,
                    system: ActorSystemHandle | None = None, timeout: float = 60.0,
                    node: str | None = None, lease: float = 5.0) -> "Runner":
         """Start the store actor and the runner (its worker hosts) under a new supervisor.
@@ -153,7 +163,7 @@ class Runner:
             raise ArgumentError(f"node must be a non-empty str (or None for the default), got {node!r}")
         me = os.getpid()
         node = node or _default_node_name(name)
-        store_cls = resolve_store(store)
+        store_cls: Any = resolve_store(store)
         store_opts = dict(store_opts or {})
         system = system if system is not None else default_system()
         children = [
@@ -198,12 +208,20 @@ class Runner:
         """The reply to ``ref`` (None after ``timeout``); see :mod:`runic.actors.replies`."""
         return replies.receive_any(self.system, (ref,), timeout)
 
-    def _receive_any(self, refs: tuple, timeout: float) -> Any:
+    def _receive_any(self, refs: tuple[Any, ...], timeout: float) -> Any:
         return replies.receive_any(self.system, refs, timeout)
 
     def _raise_for(self, reply: Any) -> Any:
         if isinstance(reply, ErrorReply):
             raise reply.to_exception()
+        return reply
+
+    def _ask(self, msg: Any, reply_type: type[_R], timeout: float | None = None) -> _R:
+        """:meth:`_call`, checking that the reply is a ``reply_type``."""
+        reply = self._call(msg, timeout)
+        if not isinstance(reply, reply_type):
+            raise RunnerError(f"runner {self.name!r} answered {type(msg).__name__} with {type(reply).__name__}, "
+                              f"not {reply_type.__name__}")
         return reply
 
     def _call(self, msg: Any, timeout: float | None = None) -> Any:
@@ -298,14 +316,14 @@ class Runner:
             raise WorkflowFailedError(wid, failures)
         return reply.status
 
-    def _halting_failures(self, wid: Any) -> list:
+    def _halting_failures(self, wid: Any) -> list[Any]:
         failures = self.failures(wid)
         return halting(failures) or failures[-1:]
 
     # ------------------------------------------------------------------ API
     def start_workflow(self, workflow_id: Any, workflow: Any, *, max_concurrency: int | None = None,
                        checkpoint_strategy: Any = "every_cycle", on_complete: Any = None,
-                       hooks: dict | None = None, executor: str = "thread", dedicated: bool = False,
+                       hooks: dict[Any, Any] | None = None, executor: str = "thread", dedicated: bool = False,
                        input: Any = None, store_retry_s: float | None = None) -> str:  # noqa: A002
         """Start a Worker for ``workflow`` under ``workflow_id``; returns the host it runs on.
 
@@ -321,12 +339,12 @@ class Runner:
             check_input(input)
         msg = StartWorkflow(wid, pack_for_host(workflow, "workflow"), options, pack_for_host(callbacks, "callbacks"),
                             pack_for_host(input, "input"), bool(dedicated))
-        return self._call(msg).host
+        return self._ask(msg, WorkflowStarted).host
 
     def start_many(self, workflow: Any, items: Iterable[tuple[Any, Any]], *, await_idle: bool = False,
                    timeout: float | None = None, max_concurrency: int | None = None,
-                   checkpoint_strategy: Any = "every_cycle", on_complete: Any = None, hooks: dict | None = None,
-                   executor: str = "thread", store_retry_s: float | None = None) -> dict:
+                   checkpoint_strategy: Any = "every_cycle", on_complete: Any = None, hooks: dict[Any, Any] | None = None,
+                   executor: str = "thread", store_retry_s: float | None = None) -> dict[Any, Any]:
         """Start one workflow per ``(workflow_id, input)`` item, all from the same definition,
         in one request (``input`` None: start without an input). With ``await_idle=True``
         return once all of them have settled. Returns ``{workflow_id: host}``; ids that could
@@ -347,18 +365,19 @@ class Runner:
         reply = self._call(msg, _FOREVER if (await_idle and timeout is None) else timeout)
         if reply.errors:
             raise _batch_error("start", reply.errors, reply.started)
-        return reply.started
+        started: dict[Any, Any] = reply.started
+        return started
 
-    def await_many(self, workflow_ids: Iterable[Any], timeout: float | None = None) -> dict:
+    def await_many(self, workflow_ids: Iterable[Any], timeout: float | None = None) -> dict[Any, Any]:
         """Block until every listed workflow has settled; returns ``{workflow_id: status}``
         (``"failed"`` workflows are reported, not raised). Like :meth:`await_idle`, it never
         waits for ever on a workflow that cannot progress."""
         ids = [check_id(w) for w in workflow_ids]
         deadline = None if timeout is None else time.monotonic() + timeout
         stash = replies.stash_of(self.system)
-        statuses: dict = {}
+        statuses: dict[Any, Any] = {}
         pending = list(dict.fromkeys(ids))
-        armed: dict = {}
+        armed: dict[Any, Any] = {}
         msg = AwaitMany(pending)
         self._send(msg)
         while pending:
@@ -396,8 +415,8 @@ class Runner:
                 self._send(msg)
         return {wid: statuses[wid] for wid in ids}
 
-    def run(self, workflow_id: Any, input: Any, run_context: dict | None = None,  # noqa: A002
-            scheduler_policies: list | None = None, *, await_idle: bool = False,
+    def run(self, workflow_id: Any, input: Any, run_context: dict[Any, Any] | None = None,  # noqa: A002
+            scheduler_policies: list[Any] | None = None, *, await_idle: bool = False,
             timeout: float | None = None, raise_on_failure: bool = True) -> str | None:
         """Feed an input; returns once the input is durable in the store (work goes on).
 
@@ -427,14 +446,14 @@ class Runner:
     def status(self, workflow_id: Any) -> str:
         """``running``, ``idle``, ``failed``, ``stopped`` or ``cancelled``: the live Worker's
         status, else the one recorded in the store."""
-        return self._call(GetStatus(check_id(workflow_id))).status
+        return self._ask(GetStatus(check_id(workflow_id)), StatusReply).status
 
-    def failures(self, workflow_id: Any) -> list:
+    def failures(self, workflow_id: Any) -> list[Any]:
         """The failure records (:class:`runic.Failure`) of the workflow, oldest first: every
         failed attempt, retried ones too (live Worker, else read from the store)."""
-        return self._call(GetFailures(check_id(workflow_id))).failures
+        return self._ask(GetFailures(check_id(workflow_id)), FailureList).failures
 
-    def get_results(self, workflow_id: Any, components: list | None = None, *, facts: bool = False,
+    def get_results(self, workflow_id: Any, components: list[Any] | None = None, *, facts: bool = False,
                     all: bool = False) -> Any:  # noqa: A002
         """Raw productions (a list), or ``results(components, facts=, all=)`` (a dict)."""
         reply = self._call(GetResults(check_id(workflow_id), components, facts, all))
@@ -459,9 +478,9 @@ class Runner:
         self._call(CancelWorkflow(check_id(workflow_id)))
 
     def resume(self, workflow_id: Any, rehydration: str = "full", functions: Any = None, *,
-               run_context: dict | None = None, scheduler_policies: list | None = None,
+               run_context: dict[Any, Any] | None = None, scheduler_policies: list[Any] | None = None,
                max_concurrency: int | None = None, checkpoint_strategy: Any = None, on_complete: Any = None,
-               hooks: dict | None = None, executor: str | None = None, dedicated: bool = False,
+               hooks: dict[Any, Any] | None = None, executor: str | None = None, dedicated: bool = False,
                store_retry_s: float | None = None) -> str:
         """Rebuild a workflow from the store and run its unfinished work; returns its host.
 
@@ -482,34 +501,34 @@ class Runner:
         msg = ResumeWorkflow(wid, rehydration, pack_for_host(functions, "functions"), options,
                              pack_for_host(callbacks, "callbacks"), bool(dedicated),
                              pack_for_host(run_context, "run context"), pack_for_host(policies, "scheduler policies"))
-        return self._call(msg).host
+        return self._ask(msg, WorkflowStarted).host
 
-    def nodes(self) -> list[dict]:
+    def nodes(self) -> list[dict[Any, Any]]:
         """Every node of the cluster on this store, dead ones too: ``{"node", "generation",
         "alive", "lease_expires_at", "workflows"}`` (``workflows``: the running ids it owns)."""
-        return self._call(GetNodes()).nodes
+        return self._ask(GetNodes(), NodeList).nodes
 
-    def list_workflows(self) -> list:
+    def list_workflows(self) -> list[Any]:
         """Ids of the running Workers."""
-        return self._call(ListWorkflows()).ids
+        return self._ask(ListWorkflows(), WorkflowList).ids
 
     def lookup(self, workflow_id: Any) -> Location | None:
         """Where the workflow runs (host, address, pid), or ``None``."""
         loc = self._call(Lookup(workflow_id))
         return loc if loc.host is not None else None
 
-    def worker_state(self, workflow_id: Any) -> dict:
+    def worker_state(self, workflow_id: Any) -> dict[Any, Any]:
         """A snapshot of the Worker's state (status, in-flight work, executor, hooks ...)."""
-        return self._call(WorkerState(workflow_id)).state
+        return self._ask(WorkerState(workflow_id), WorkerStateReply).state
 
     def stored(self, workflow_id: Any) -> StoreAnswer:
         """What the store holds for ``workflow_id`` (exists, cursor, status, owner)."""
-        return self._call(StoreQuery(workflow_id))
+        return self._ask(StoreQuery(workflow_id), StoreAnswer)
 
-    def tree(self) -> list[dict]:
+    def tree(self) -> list[dict[Any, Any]]:
         """The live tree: one dict per actor (``id``, ``role``, ``pid``, ``restarts``, and for
         hosts ``workflows``)."""
-        entries: list[dict] = []
+        entries: list[dict[Any, Any]] = []
         if self.supervisor is not None:
             entries.append({"id": self.supervisor.name, "role": "supervisor", "pid": self.supervisor.pid,
                             "restarts": None})
@@ -518,7 +537,7 @@ class Runner:
                 if role == "runner":
                     continue
                 entries.append({"id": info.id, "role": role, "pid": info.pid, "restarts": info.restarts})
-        runner_entries = self._call(GetTree()).entries
+        runner_entries: list[dict[str, Any]] = self._ask(GetTree(), Tree).entries
         if self.supervisor is not None:
             for info in self.supervisor.which_children():
                 if info.id == f"{self.name}.Runner":
@@ -558,7 +577,7 @@ def _default_node_name(runner_name: str) -> str:
     return f"{base}-{n}"
 
 
-def _batch_error(what: str, errors: dict, done: dict) -> Exception:
+def _batch_error(what: str, errors: dict[Any, Any], done: dict[Any, Any]) -> Exception:
     """One exception for a batch: the class of the first error, its message counting them all;
     ``.errors`` maps each failed id to ``(type, message, attrs)``, ``.done`` the others."""
     wid, (type_name, message, *rest) = next(iter(errors.items()))

@@ -42,7 +42,7 @@ def stored_status(store: Any, workflow_id: Any) -> str:
     :class:`WorkflowNotFoundError` when nothing is stored."""
     status = store.status(workflow_id)
     if status is not None:
-        return status
+        return str(status)
     if store.exists(workflow_id):
         return "idle"
     raise _missing(store, workflow_id)
@@ -62,7 +62,7 @@ def load(store: Any, workflow_id: Any) -> Workflow:
     return wf
 
 
-def results(store: Any, workflow_id: Any, components: list | None, facts: bool, all: bool) -> Any:  # noqa: A002
+def results(store: Any, workflow_id: Any, components: list[Any] | None, facts: bool, all: bool) -> Any:  # noqa: A002
     """What ``get_results`` answers for a stored workflow."""
     wf = load(store, workflow_id)
     if components is None and not facts and not all:
@@ -78,7 +78,7 @@ def damage_failure(workflow_id: Any, exc: BaseException) -> Failure:
                    kind="exception", component_kind="store")
 
 
-def failures(store: Any, workflow_id: Any) -> list:
+def failures(store: Any, workflow_id: Any) -> list[Any]:
     """The failure records of a stored workflow (oldest first)."""
     try:
         wf = load(store, workflow_id)
