@@ -32,7 +32,6 @@ the store under a new ownership epoch (the dead process's epoch is fenced).
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from typing import Any
@@ -41,6 +40,7 @@ from thespian.actors import ThespianWatch
 
 from .. import telemetry
 from ..errors import RunicError
+from ..functions import import_path
 from ..supervisor import ChildActor
 from ..supervisor.messages import ErrorReply
 from . import executors, logs
@@ -61,11 +61,7 @@ def store_path(cls: type) -> str:
 
 def open_store(path: str, runner_name: str, store_opts: dict) -> Any:
     """Open a store handle from its ``module:Class`` path."""
-    module, _, qual = path.partition(":")
-    obj: Any = importlib.import_module(module)
-    for part in qual.split("."):
-        obj = getattr(obj, part)
-    return obj(runner_name, **(store_opts or {}))
+    return import_path(path)(runner_name, **(store_opts or {}))
 
 
 class WorkerHost(ChildActor):

@@ -8,13 +8,13 @@ instead export the class to start through a module-level ``child_spec``).
 from __future__ import annotations
 
 import builtins
-
 import importlib
 import math
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from ..functions import import_path
 from .errors import InvalidChildSpecError
 
 __all__ = [
@@ -131,18 +131,14 @@ def resolve_class(ref: type | str, child_id: str = "?") -> type:
     """Import ``"module:Class"`` (or ``"module.Class"``); classes are returned unchanged."""
     if isinstance(ref, type):
         return ref
-    module_name, sep, attr = ref.partition(":")
-    if not sep:
-        module_name, _, attr = ref.rpartition(".")
-    if not module_name or not attr:
+    path = ref if ":" in ref else ":".join(ref.rsplit(".", 1))
+    if ":" not in path or path.startswith(":") or path.endswith(":"):
         raise InvalidChildSpecError(
             f"child {child_id!r}: cannot resolve {ref!r}; write it as 'package.module:Class'"
         )
     try:
-        obj: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
+        obj: Any = import_path(path)
+    except (ImportError, AttributeError, ValueError) as exc:
         raise InvalidChildSpecError(
             f"child {child_id!r}: cannot import {ref!r} ({exc}); the actor class must be defined "
             "at module level in an importable module"
