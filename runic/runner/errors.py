@@ -13,7 +13,8 @@ from ..remote import rebuild
 
 __all__ = ["RunnerError", "WorkflowNotFoundError", "AlreadyStartedError", "RunnerTimeoutError",
            "RunnerNotRunningError", "RunnerBusyError", "WorkflowFailedError", "WorkflowTakenOverError",
-           "PersistenceError", "WorkflowLostError", "WorkflowCancelledError", "error_for"]
+           "PersistenceError", "WorkflowLostError", "WorkflowCancelledError", "RequestInterruptedError",
+           "error_for"]
 
 
 class RunnerError(RunicError):
@@ -68,6 +69,15 @@ class PersistenceError(RunnerError):
 
 class WorkflowLostError(RunnerError):
     """The process running the workflow died and no Worker took it over (see the message)."""
+
+    def __init__(self, message: str, workflow_id: Any = None) -> None:
+        super().__init__(message)
+        self.workflow_id = workflow_id
+
+
+class RequestInterruptedError(RunnerError):
+    """The process that was taking a request died before it answered: whether the request took
+    effect is unknown (the message says how to find out)."""
 
     def __init__(self, message: str, workflow_id: Any = None) -> None:
         super().__init__(message)

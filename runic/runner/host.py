@@ -39,17 +39,20 @@ from typing import Any
 from thespian.actors import ThespianWatch
 
 from .. import telemetry
+from ..actors import current_scratch_dir
 from ..errors import RunicError
 from ..functions import import_path
 from ..supervisor import ChildActor
 from ..supervisor.messages import ErrorReply
 from . import executors, logs
+from .endpoint import ConnReply, Endpoint
 from .loop import HostLoop
 from .messages import (
     HostNotice,
     unpack,
 )
 from .service import HANDLERS, HostService
+from .wire import endpoint_path
 
 __all__ = ["WorkerHost", "open_store", "store_path"]
 
@@ -75,6 +78,7 @@ class WorkerHost(ChildActor):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.loop: HostLoop | None = None
+        self.endpoint: Endpoint | None = None
         self.service: HostService | None = None
 
     def on_start(self, opts: dict) -> dict:
@@ -97,7 +101,20 @@ class WorkerHost(ChildActor):
         self.service = HostService(loop, owner=f"{opts['runner']}/{host_id}/{os.getpid()}",
                                    node=opts.get("node"), generation=opts.get("generation"))
         loop.start()
+        scratch = current_scratch_dir()
+        if scratch is not None:  # the direct channel (see runic.runner.endpoint)
+            self.endpoint = Endpoint(endpoint_path(scratch, host_id), self._direct)
+            self.endpoint.start()
         return {"host": host_id}
+
+    def _direct(self, msg: Any, reply: ConnReply) -> None:
+        """A request from the direct channel (runs on the endpoint thread): to the loop, like a
+        request from thespian; the reply goes straight back on the caller's connection."""
+        assert self.loop is not None and self.service is not None
+        msg.reply_to = reply
+        run: Any = HANDLERS[type(msg)]
+        service = self.service
+        self.loop.call(lambda: run(service, msg), reply, msg.ref)
 
     def _worker_stopped(self, workflow_id: Any, reason: str) -> None:
         # runs on the loop thread: the notice goes out through the outbox
@@ -105,6 +122,8 @@ class WorkerHost(ChildActor):
             self.loop.reply(self.supervisor_address, HostNotice(self.loop.host_id, workflow_id, "stopped", reason))
 
     def on_stop(self, reason: str) -> None:
+        if self.endpoint is not None:
+            self.endpoint.stop()
         if self.loop is not None:
             self.loop.stop()
             self._send_outbox()

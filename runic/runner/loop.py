@@ -49,6 +49,7 @@ from typing import Any, Callable
 
 from ..driver import execute_with_policy, now_ms
 from ..supervisor.messages import ErrorReply
+from .endpoint import ConnReply
 from .executors import attempts_of, make_executor
 from .port import make_lock
 from .worker import unencodable
@@ -173,7 +174,12 @@ class HostLoop:
             assert held(), f"host {self.host_id}: a Worker ran without the host lock held"
 
     def reply(self, address: Any, message: Any) -> None:
+        """Send ``message`` to ``address``: a caller on the direct channel is written to at once
+        (by this thread); an actor address goes through the outbox (sent by the actor thread)."""
         if address is None:
+            return
+        if type(address) is ConnReply:
+            address.send(message)
             return
         self.outbox.append((address, message))
         if self._notify_w is not None:

@@ -30,13 +30,18 @@ import os
 import time
 import uuid
 import weakref
-from typing import Any, Iterable, TypeVar
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generator, Iterable, TypeVar
 
 from ..actors import ActorSystemHandle, default_system, procs, replies
 from ..errors import ArgumentError, MissingNameError
 from ..store import MnesiaStore
 from ..supervisor import ChildSpec, Supervisor
 from ..supervisor.messages import ErrorReply
+from .channel import ChannelBroken, Channels
 from .config import resolve_store, runner_child_spec
 from .door import (
     check_callbacks,
@@ -48,6 +53,7 @@ from .door import (
     pack_for_host,
 )
 from .errors import (
+    RequestInterruptedError,
     RunnerError,
     RunnerNotRunningError,
     RunnerTimeoutError,
@@ -73,8 +79,10 @@ from .messages import (
     ListWorkflows,
     Location,
     Lookup,
+    ManyStarted,
     NodeList,
     Probe,
+    ProbeReply,
     ResumeWorkflow,
     Run,
     StartMany,
@@ -92,10 +100,22 @@ from .messages import (
     unpack,
 )
 from .outcome import halting
+from .wire import endpoint_path
 
 __all__ = ["Runner", "resolve_store"]
 
 _R = TypeVar("_R")
+_NOT_FOUND = "runic.runner.errors.WorkflowNotFoundError"
+
+
+@dataclass
+class _Token:
+    """A waiting request in flight: its ``ref``, and its future on the direct channel (``None``
+    when it went through the runner actor)."""
+
+    ref: Any
+    future: Future[Any] | None
+    path: Path | None
 
 log = logging.getLogger("runic.runner")
 
@@ -120,6 +140,8 @@ class Runner:
         self.node: str | None = None
         self._owns_tree = False
         self._closed = False
+        self._channels = Channels()
+        self._endpoints: dict[Any, Path] = {}  # workflow id -> its worker host's endpoint
 
     def __repr__(self) -> str:
         return f"<Runner {self.name!r}>"
@@ -251,20 +273,135 @@ class Runner:
         except Exception:  # noqa: BLE001
             pass
 
+    # ------------------------------------------------------------------ the direct channel
+    def _endpoint(self, wid: Any) -> Path | None:
+        """Where the worker host running ``wid`` listens (None: not live, or no direct channel)."""
+        path = self._endpoints.get(wid)
+        if path is not None or self.system.scratch_dir is None:
+            return path
+        loc = self._ask(Lookup(wid), Location)
+        if loc.host is None:
+            return None
+        return self._remember(wid, loc.host)
+
+    def _remember(self, wid: Any, host: str) -> Path | None:
+        if self.system.scratch_dir is None:
+            return None
+        path = endpoint_path(self.system.scratch_dir, host)
+        self._endpoints[wid] = path
+        return path
+
+    def _data(self, msg: Any, timeout: float | None = None) -> Any:
+        """A request about a live workflow, sent straight to its worker host (falls back to the
+        runner actor when the workflow is not live there, or the host's connection broke)."""
+        wid = msg.workflow_id
+        t = self.timeout if timeout is None else timeout
+        path = self._endpoint(wid)
+        if path is None:
+            return self._call(msg, timeout)
+        try:
+            fut = self._channels.get(path).request(msg)
+            reply = fut.result(t)
+        except ChannelBroken as exc:
+            self._endpoints.pop(wid, None)
+            if isinstance(msg, Run):  # the host died while taking the input: it may have been accepted
+                raise RequestInterruptedError(
+                    f"the worker host of workflow {wid!r} died while accepting the input ({exc}); it may or may "
+                    "not have been accepted: check runner.status / get_results before sending it again", wid
+                ) from exc
+            return self._call(msg, timeout)
+        except FutureTimeout:
+            self._channels.get(path).forget(msg.ref)
+            raise RunnerTimeoutError(f"the worker host of workflow {wid!r} did not answer {type(msg).__name__} "
+                                     f"within {t:g} s") from None
+        if isinstance(reply, ErrorReply) and reply.type == _NOT_FOUND:
+            self._endpoints.pop(wid, None)  # it moved (or stopped): the runner actor knows
+            return self._call(msg, timeout)
+        return self._raise_for(reply)
+
+    def _arm(self, msg: Any) -> _Token | None:
+        """Send a waiting request (``AwaitIdle``, ``Run`` with ``await_idle``): over the direct
+        channel when the workflow's host is known, else through the runner actor. ``None`` when
+        its host cannot be reached now (it is being restarted: the wait probes, then arms again);
+        a ``Run`` that cannot be delivered raises instead (nothing was accepted)."""
+        path = self._endpoint(msg.workflow_id)
+        if path is not None:
+            try:
+                return _Token(msg.ref, self._channels.get(path).request(msg), path)
+            except ChannelBroken:
+                self._endpoints.pop(msg.workflow_id, None)
+                if not isinstance(msg, Run):
+                    return None
+        self._send(msg)
+        return _Token(msg.ref, None, None)
+
+    def _forget(self, tokens: list[_Token]) -> None:
+        stash = replies.stash_of(self.system)
+        for token in tokens:
+            if token.future is None:
+                stash.forget(token.ref)
+            elif token.path is not None:
+                self._channels.get(token.path).forget(token.ref)
+
+    def _wait_tokens(self, tokens: list[_Token], seconds: float) -> tuple[_Token, Any] | None:
+        """The first of ``tokens`` answered within ``seconds`` (its reply, or the
+        :class:`ChannelBroken` that ended it), else None."""
+        futures = {t.future: t for t in tokens if t.future is not None}
+        refs = tuple(t.ref for t in tokens if t.future is None)
+        deadline = time.monotonic() + seconds
+        while True:
+            for fut, token in futures.items():
+                if fut.done():
+                    exc = fut.exception()
+                    return token, exc if exc is not None else fut.result()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            if not refs:
+                wait(list(futures), timeout=left, return_when=FIRST_COMPLETED)
+                continue
+            reply = self._receive_any(refs, left if not futures else min(left, 0.05))
+            if reply is not None:
+                return next(t for t in tokens if t.ref == reply.ref), reply
+
     def _settle(self, wid: Any, first: Any, timeout: float | None, raise_on_failure: bool) -> str:
         """Send ``first`` (``AwaitIdle``, or ``Run`` with ``await_idle``) and wait for its
-        ``Idle``; never for ever on a workflow that cannot progress. Waits armed again send
-        ``AwaitIdle`` (never the ``Run`` again).
+        ``Idle``; never for ever on a workflow that cannot progress (see :meth:`_settle_ops`)."""
+        ops = self._settle_ops(wid, first, timeout, raise_on_failure)
+        value: Any = None
+        failure: BaseException | None = None
+        while True:
+            try:
+                op = ops.throw(failure) if failure is not None else ops.send(value)
+            except StopIteration as stop:
+                return str(stop.value)
+            failure = None
+            try:
+                if op[0] == "arm":
+                    value = self._arm(op[1])
+                elif op[0] == "wait":
+                    value = self._wait_tokens(op[1], op[2])
+                else:
+                    value = self._ask(Probe([wid]), ProbeReply).states[wid]
+            except BaseException as exc:  # noqa: BLE001 - raised inside the plan, which decides
+                failure = exc
 
-        Every :data:`PROBE_S` seconds without an answer the runner is asked where the workflow
-        stands (:class:`~runic.runner.messages.Probe`): its host was restarted and it was resumed
-        (the wait is armed again there), it ended (its stored status answers), it could not be
-        resumed (:class:`WorkflowLostError` with the reason), or the Runner is gone."""
+    def _settle_ops(self, wid: Any, first: Any, timeout: float | None,
+                    raise_on_failure: bool) -> Generator[tuple[Any, ...], Any, str]:
+        """The plan of a wait, as operations a driver carries out (the threads' driver is
+        :meth:`_settle`, the asyncio one ``AsyncRunner._settle``): ``("arm", request)`` ->
+        a token, ``("wait", tokens, seconds)`` -> ``(token, reply)`` or None, ``("probe",)`` ->
+        the workflow's state (see :class:`~runic.runner.messages.Probe`).
+
+        Every :data:`PROBE_S` seconds without an answer — or at once when the worker host's
+        connection breaks — the runner is asked where the workflow stands: its host was
+        restarted and it was resumed (the wait is armed again there, with ``AwaitIdle``: never the
+        ``Run`` again), it ended (its stored status answers), it could not be resumed
+        (:class:`WorkflowLostError` with the reason), or the Runner is gone."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        stash = replies.stash_of(self.system)
-        self._send(first)
-        refs = [first.ref]  # every request armed for this wait: any of them may answer
-        armed_pid = None
+        token = yield ("arm", first)
+        tokens: list[_Token] = [token] if token is not None else []
+        armed_pid: Any = None
         gone_since: float | None = None
         try:
             while True:
@@ -272,18 +409,22 @@ class Runner:
                 if left is not None and left <= 0:
                     raise RunnerTimeoutError(f"workflow {wid!r} did not settle within {timeout:g} s (it may "
                                              "still be running: await it again, or check runner.status)")
-                reply = self._receive_any(tuple(refs), PROBE_S if left is None else min(PROBE_S, left))
-                if reply is not None:
-                    refs.remove(reply.ref)
-                    return self._settled(wid, self._raise_for(reply), raise_on_failure)
-                state, pid, status, error = self._call(Probe([wid]), self.timeout).states[wid]
+                got = yield ("wait", tokens, PROBE_S if left is None else min(PROBE_S, left))
+                if got is not None:
+                    token, reply = got
+                    tokens.remove(token)
+                    if not isinstance(reply, ChannelBroken) and not _host_restarting(reply):
+                        return self._settled(wid, self._raise_for(reply), raise_on_failure)
+                    self._endpoints.pop(wid, None)  # its host died: where is it now?
+                    armed_pid = None
+                state, pid, status, error = yield ("probe",)
                 if state == "live":
                     gone_since = None
-                    if pid != armed_pid:  # first probe, or its host was restarted: wait there (again)
-                        armed_pid = pid
-                        again = AwaitIdle(wid)
-                        self._send(again)
-                        refs.append(again.ref)
+                    if pid != armed_pid or not tokens:  # first probe, or a new host: wait there (again)
+                        token = yield ("arm", AwaitIdle(wid))
+                        if token is not None:
+                            armed_pid = pid
+                            tokens.append(token)
                     continue
                 if state == "starting":
                     gone_since = None
@@ -291,10 +432,10 @@ class Runner:
                     continue
                 if status in ("idle", "failed", "stopped", "cancelled"):
                     # it ended: a reply may still be on its way (it says more, e.g. who took it over)
-                    reply = self._receive_any(tuple(refs), min(PROBE_S, 0.5))
-                    if reply is not None:
-                        refs.remove(reply.ref)
-                        return self._settled(wid, self._raise_for(reply), raise_on_failure)
+                    got = (yield ("wait", tokens, min(PROBE_S, 0.5))) if tokens else None
+                    if got is not None and not isinstance(got[1], ChannelBroken):
+                        tokens.remove(got[0])
+                        return self._settled(wid, self._raise_for(got[1]), raise_on_failure)
                     return self._settled(wid, Idle(wid, status, None, None), raise_on_failure)
                 if error:
                     raise WorkflowLostError(f"workflow {wid!r} is no longer running and could not be resumed: "
@@ -307,8 +448,7 @@ class Runner:
                         f"{status!r}): its process ended and nothing resumed it. Resume it with "
                         f"runner.resume({wid!r})", wid)
         finally:
-            for ref in refs:  # requests still armed: their late replies are dropped
-                stash.forget(ref)
+            self._forget(tokens)  # requests still armed: their late replies are dropped
 
     def _settled(self, wid: Any, reply: Idle, raise_on_failure: bool) -> str:
         if reply.status == "failed" and raise_on_failure:
@@ -339,7 +479,9 @@ class Runner:
             check_input(input)
         msg = StartWorkflow(wid, pack_for_host(workflow, "workflow"), options, pack_for_host(callbacks, "callbacks"),
                             pack_for_host(input, "input"), bool(dedicated))
-        return self._ask(msg, WorkflowStarted).host
+        host = self._ask(msg, WorkflowStarted).host
+        self._remember(wid, host)
+        return host
 
     def start_many(self, workflow: Any, items: Iterable[tuple[Any, Any]], *, await_idle: bool = False,
                    timeout: float | None = None, max_concurrency: int | None = None,
@@ -360,12 +502,16 @@ class Runner:
             if x is not None:
                 check_input(x, f"input of {wid!r}")
             packed.append((wid, pack_for_host(x, f"input of {wid!r}")))
-        msg = StartMany(pack_for_host(workflow, "workflow"), packed, options,
-                        pack_for_host(callbacks, "callbacks"), await_idle)
-        reply = self._call(msg, _FOREVER if (await_idle and timeout is None) else timeout)
-        if reply.errors:
-            raise _batch_error("start", reply.errors, reply.started)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        msg = StartMany(pack_for_host(workflow, "workflow"), packed, options, pack_for_host(callbacks, "callbacks"))
+        reply = self._ask(msg, ManyStarted, timeout)
         started: dict[Any, Any] = reply.started
+        for wid, host in started.items():
+            self._remember(wid, host)
+        if await_idle and started:  # a separate wait: the start's reply never waits for the work
+            self.await_many(list(started), None if deadline is None else max(0.001, deadline - time.monotonic()))
+        if reply.errors:
+            raise _batch_error("start", reply.errors, started)
         return started
 
     def await_many(self, workflow_ids: Iterable[Any], timeout: float | None = None) -> dict[Any, Any]:
@@ -429,7 +575,7 @@ class Runner:
         pol = pack_for_host(policies, "scheduler policies")
         blob = pack_for_host(input, "input")
         if not await_idle:
-            reply = self._call(Run(wid, blob, ctx, pol, False), timeout)
+            reply = self._data(Run(wid, blob, ctx, pol, False), timeout)
             assert isinstance(reply, Accepted)
             return None
         return self._settle(wid, Run(wid, blob, ctx, pol, True), timeout, raise_on_failure)
@@ -446,36 +592,44 @@ class Runner:
     def status(self, workflow_id: Any) -> str:
         """``running``, ``idle``, ``failed``, ``stopped`` or ``cancelled``: the live Worker's
         status, else the one recorded in the store."""
-        return self._ask(GetStatus(check_id(workflow_id)), StatusReply).status
+        reply = self._data(GetStatus(check_id(workflow_id)))
+        assert isinstance(reply, StatusReply)
+        return reply.status
 
     def failures(self, workflow_id: Any) -> list[Any]:
         """The failure records (:class:`runic.Failure`) of the workflow, oldest first: every
         failed attempt, retried ones too (live Worker, else read from the store)."""
-        return self._ask(GetFailures(check_id(workflow_id)), FailureList).failures
+        reply = self._data(GetFailures(check_id(workflow_id)))
+        assert isinstance(reply, FailureList)
+        return reply.failures
 
     def get_results(self, workflow_id: Any, components: list[Any] | None = None, *, facts: bool = False,
                     all: bool = False) -> Any:  # noqa: A002
         """Raw productions (a list), or ``results(components, facts=, all=)`` (a dict)."""
-        reply = self._call(GetResults(check_id(workflow_id), components, facts, all))
+        reply = self._data(GetResults(check_id(workflow_id), components, facts, all))
         return unpack(reply.value_blob)
 
     def get_workflow(self, workflow_id: Any) -> Any:
         """A copy of the workflow value (as the Worker holds it now, else rebuilt from the store)."""
-        return unpack(self._call(GetWorkflow(check_id(workflow_id))).workflow_blob)
+        return unpack(self._data(GetWorkflow(check_id(workflow_id))).workflow_blob)
 
     def checkpoint(self, workflow_id: Any) -> None:
         """Persist now, whatever the checkpoint strategy."""
-        self._call(Checkpoint(check_id(workflow_id)))
+        self._data(Checkpoint(check_id(workflow_id)))
 
     def stop(self, workflow_id: Any, persist: bool = True) -> None:
         """Stop the Worker (persisting first unless ``persist=False``); status ``stopped``,
         resumable. In-flight process attempts are killed either way."""
-        self._call(StopWorkflow(check_id(workflow_id), persist))
+        wid = check_id(workflow_id)
+        self._call(StopWorkflow(wid, persist))
+        self._endpoints.pop(wid, None)
 
     def cancel(self, workflow_id: Any) -> None:
         """Cancel: in-flight ``process`` attempts are killed, thread attempts abandoned (their
         results discarded), nothing more runs; status ``cancelled`` (not resumed later)."""
-        self._call(CancelWorkflow(check_id(workflow_id)))
+        wid = check_id(workflow_id)
+        self._call(CancelWorkflow(wid))
+        self._endpoints.pop(wid, None)
 
     def resume(self, workflow_id: Any, rehydration: str = "full", functions: Any = None, *,
                run_context: dict[Any, Any] | None = None, scheduler_policies: list[Any] | None = None,
@@ -501,7 +655,9 @@ class Runner:
         msg = ResumeWorkflow(wid, rehydration, pack_for_host(functions, "functions"), options,
                              pack_for_host(callbacks, "callbacks"), bool(dedicated),
                              pack_for_host(run_context, "run context"), pack_for_host(policies, "scheduler policies"))
-        return self._ask(msg, WorkflowStarted).host
+        host = self._ask(msg, WorkflowStarted).host
+        self._remember(wid, host)
+        return host
 
     def nodes(self) -> list[dict[Any, Any]]:
         """Every node of the cluster on this store, dead ones too: ``{"node", "generation",
@@ -519,7 +675,9 @@ class Runner:
 
     def worker_state(self, workflow_id: Any) -> dict[Any, Any]:
         """A snapshot of the Worker's state (status, in-flight work, executor, hooks ...)."""
-        return self._ask(WorkerState(workflow_id), WorkerStateReply).state
+        reply = self._data(WorkerState(workflow_id))
+        assert isinstance(reply, WorkerStateReply)
+        return reply.state
 
     def stored(self, workflow_id: Any) -> StoreAnswer:
         """What the store holds for ``workflow_id`` (exists, cursor, status, owner)."""
@@ -555,6 +713,7 @@ class Runner:
             return
         self._closed = True
         _LIVE.discard(self)
+        self._channels.close()
         if self._owns_tree and self.supervisor is not None:
             self.supervisor.stop()
 
@@ -563,6 +722,10 @@ class Runner:
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
+
+
+def _host_restarting(reply: Any) -> bool:
+    return isinstance(reply, ErrorReply) and reply.type == "runic.runner.errors.RunnerBusyError"
 
 
 def _default_node_name(runner_name: str) -> str:
