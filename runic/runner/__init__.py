@@ -7,9 +7,11 @@
 """
 
 from . import messages
+from .aio import AsyncRunner
 from .errors import (
     AlreadyStartedError,
     PersistenceError,
+    RequestInterruptedError,
     RunnerBusyError,
     RunnerError,
     RunnerNotRunningError,
@@ -23,7 +25,7 @@ from .errors import (
 from .runner import Runner
 
 __all__ = [
-    "Runner", "messages", "RunnerError", "WorkflowNotFoundError", "AlreadyStartedError",
+    "Runner", "AsyncRunner", "messages", "RunnerError", "WorkflowNotFoundError", "AlreadyStartedError",
     "RunnerTimeoutError", "RunnerNotRunningError", "RunnerBusyError", "WorkflowFailedError",
-    "WorkflowTakenOverError", "WorkflowLostError", "WorkflowCancelledError", "PersistenceError",
+    "WorkflowTakenOverError", "WorkflowLostError", "WorkflowCancelledError", "PersistenceError", "RequestInterruptedError",
 ]

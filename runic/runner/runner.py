@@ -30,7 +30,7 @@ import os
 import time
 import uuid
 import weakref
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
@@ -568,17 +568,29 @@ class Runner:
 
         ``await_idle=True``: return the status once the workflow has settled instead (one
         request instead of ``run`` + ``await_idle``)."""
+        msg = self._run_request(workflow_id, input, run_context, scheduler_policies, await_idle)
+        if not await_idle:
+            reply = self._data(msg, timeout)
+            assert isinstance(reply, Accepted)
+            return None
+        return self._settle(msg.workflow_id, msg, timeout, raise_on_failure)
+
+    def _run_request(self, workflow_id: Any, input: Any, run_context: dict[str, Any] | None,  # noqa: A002
+                     scheduler_policies: list[Any] | None, await_idle: bool = True) -> Run:
+        """The ``Run`` request for an input, checked at the door (see :mod:`runic.runner.door`)."""
         wid = check_id(workflow_id)
         check_input(input)
         policies = check_policies(scheduler_policies)
-        ctx = pack_for_host(run_context, "run context")
-        pol = pack_for_host(policies, "scheduler policies")
-        blob = pack_for_host(input, "input")
-        if not await_idle:
-            reply = self._data(Run(wid, blob, ctx, pol, False), timeout)
-            assert isinstance(reply, Accepted)
-            return None
-        return self._settle(wid, Run(wid, blob, ctx, pol, True), timeout, raise_on_failure)
+        return Run(wid, pack_for_host(input, "input"), pack_for_host(run_context, "run context"),
+                   pack_for_host(policies, "scheduler policies"), await_idle)
+
+    def settled(self, workflow_id: Any, timeout: float | None = None) -> Future[str]:
+        """A :class:`concurrent.futures.Future` of the workflow's status once it settles (as
+        :meth:`await_idle` would return or raise), completed by a thread of this process: what
+        wakes your code when a workflow finishes (``on_complete`` runs in the worker host, not
+        here). With asyncio, ``await AsyncRunner.await_idle(id)`` instead."""
+        wid = check_id(workflow_id)
+        return _SETTLED.submit(self.await_idle, wid, timeout)
 
     def await_idle(self, workflow_id: Any, timeout: float | None = None, raise_on_failure: bool = True) -> str:
         """Block until the workflow has nothing left to do; returns its status.
@@ -754,6 +766,8 @@ def _batch_error(what: str, errors: dict[Any, Any], done: dict[Any, Any]) -> Exc
 
 
 _LIVE: "weakref.WeakSet[Runner]" = weakref.WeakSet()
+_SETTLED = ThreadPoolExecutor(max_workers=64, thread_name_prefix="runic-settled")
+"""The threads that complete :meth:`Runner.settled` futures (each waits on the direct channel)."""
 
 
 @atexit.register
