@@ -512,9 +512,10 @@ class RunnerActor(SupervisorActor):
         """A read: the live Worker answers; otherwise the store (read here when it is shared,
         else by the first pool host, which holds the in-process store)."""
         e = self.placement.get(msg.workflow_id)
-        if e is not None and e.state == "running":
+        if e is not None and e.state == "running" and (self.child_address(e.host) is not None or self.store is None):
             self._direct(msg, sender)
             return
+        # not live, or its host is being restarted: what the store holds is the truth now
         if self.store is not None:
             try:
                 reply = read(self.store)
@@ -619,7 +620,7 @@ class RunnerActor(SupervisorActor):
 
     def receiveMsg_Lookup(self, msg: Lookup, sender: Any) -> None:  # noqa: N802
         e = self.placement.get(msg.workflow_id)
-        if e is None or e.state != "running":
+        if e is None or e.state != "running" or self.child_address(e.host) is None:  # not live, or restarting
             self.send(sender, Location(msg.workflow_id, None, ref=msg.ref))
             return
         rec = self.child_record(e.host)
