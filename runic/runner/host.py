@@ -38,7 +38,7 @@ from typing import Any
 
 from thespian.actors import ThespianWatch
 
-from .. import telemetry
+from .. import telemetry, telemetry_otel
 from ..actors import current_scratch_dir
 from ..errors import RunicError
 from ..functions import import_path
@@ -126,6 +126,7 @@ class WorkerHost(ChildActor):
             self.endpoint.stop()
         if self.loop is not None:
             self.loop.stop()
+            telemetry_otel.flush()  # spans batched in this process are exported before it exits
             self._send_outbox()
             try:
                 self.loop.store.close()

@@ -101,6 +101,7 @@ class StartWorkflow(Request):
     callbacks_blob: bytes | None = None
     input_blob: bytes | None = None
     dedicated: bool = False
+    trace: dict[str, str] | None = None  # the caller's trace context (W3C headers), if any
 
 
 @dataclass
@@ -132,6 +133,7 @@ class Run(Request):
     run_context_blob: bytes | None = None
     policies_blob: bytes | None = None
     await_idle: bool = False  # reply Idle once the workflow settles instead of Accepted at once
+    trace: dict[str, str] | None = None  # the caller's trace context (W3C headers), if any
 
 
 @dataclass
@@ -214,6 +216,7 @@ class StartMany(Request):
     options: dict[Any, Any] = field(default_factory=dict)
     callbacks_blob: bytes | None = None
     await_idle: bool = False
+    trace: dict[str, str] | None = None  # the caller's trace context (W3C headers), if any
 
 
 @dataclass

@@ -41,6 +41,7 @@ from ..errors import ArgumentError, MissingNameError
 from ..store import MnesiaStore
 from ..supervisor import ChildSpec, Supervisor
 from ..supervisor.messages import ErrorReply
+from ..telemetry_otel import trace_carrier
 from .channel import ChannelBroken, Channels
 from .config import resolve_store, runner_child_spec
 from .door import (
@@ -478,7 +479,7 @@ class Runner:
         if input is not None:
             check_input(input)
         msg = StartWorkflow(wid, pack_for_host(workflow, "workflow"), options, pack_for_host(callbacks, "callbacks"),
-                            pack_for_host(input, "input"), bool(dedicated))
+                            pack_for_host(input, "input"), bool(dedicated), trace=trace_carrier())
         host = self._ask(msg, WorkflowStarted).host
         self._remember(wid, host)
         return host
@@ -503,7 +504,8 @@ class Runner:
                 check_input(x, f"input of {wid!r}")
             packed.append((wid, pack_for_host(x, f"input of {wid!r}")))
         deadline = None if timeout is None else time.monotonic() + timeout
-        msg = StartMany(pack_for_host(workflow, "workflow"), packed, options, pack_for_host(callbacks, "callbacks"))
+        msg = StartMany(pack_for_host(workflow, "workflow"), packed, options, pack_for_host(callbacks, "callbacks"),
+                        trace=trace_carrier())
         reply = self._ask(msg, ManyStarted, timeout)
         started: dict[Any, Any] = reply.started
         for wid, host in started.items():
@@ -582,7 +584,7 @@ class Runner:
         check_input(input)
         policies = check_policies(scheduler_policies)
         return Run(wid, pack_for_host(input, "input"), pack_for_host(run_context, "run context"),
-                   pack_for_host(policies, "scheduler policies"), await_idle)
+                   pack_for_host(policies, "scheduler policies"), await_idle, trace=trace_carrier())
 
     def settled(self, workflow_id: Any, timeout: float | None = None) -> Future[str]:
         """A :class:`concurrent.futures.Future` of the workflow's status once it settles (as

@@ -117,11 +117,12 @@ class HostService:
                 f"runner.resume({wid!r}) (or `runic resume`), read it with get_results/status, or "
                 f"delete it (`runic delete`) before starting it again")
 
-    def _new_worker(self, wid: Any, workflow: Any, options: dict, callbacks: Any, input_blob: bytes | None) -> Worker:
+    def _new_worker(self, wid: Any, workflow: Any, options: dict, callbacks: Any, input_blob: bytes | None,
+                    trace: dict[str, str] | None = None) -> Worker:
         self._refuse_stored(wid)
         epoch = self._acquire(wid)
         first = unpack(input_blob) if input_blob is not None else NOTHING
-        worker = Worker(self.loop, wid, workflow, options, callbacks, epoch, first_input=first)
+        worker = Worker(self.loop, wid, workflow, options, callbacks, epoch, first_input=first, trace=trace)
         self.loop.workers[wid] = worker
         if first is not NOTHING:
             self.loop.post(worker.pump)  # after the reply: the caller never waits for the work
@@ -134,7 +135,7 @@ class HostService:
         workflow = unpack(msg.workflow_blob)
         if not isinstance(workflow, Workflow):
             raise RunicError(f"start_workflow({wid!r}) needs a runic.Workflow, got {type(workflow).__name__}")
-        self._new_worker(wid, workflow, msg.options, unpack(msg.callbacks_blob), msg.input_blob)
+        self._new_worker(wid, workflow, msg.options, unpack(msg.callbacks_blob), msg.input_blob, msg.trace)
         return WorkflowStarted(wid, self.loop.host_id, msg.ref)
 
     def resume(self, msg: ResumeWorkflow) -> WorkflowStarted:
@@ -200,7 +201,7 @@ class HostService:
     def run(self, msg: Run) -> Any:
         """Accepted once the input is durable; dispatch follows the reply."""
         worker = self._worker(msg.workflow_id)
-        worker.accept(unpack(msg.input_blob), unpack(msg.run_context_blob), unpack(msg.policies_blob))
+        worker.accept(unpack(msg.input_blob), unpack(msg.run_context_blob), unpack(msg.policies_blob), msg.trace)
         self.loop.post(worker.pump)
         if msg.await_idle:
             return self.await_idle(AwaitIdle(msg.workflow_id, ref=msg.ref, reply_to=msg.reply_to))
@@ -228,7 +229,7 @@ class HostService:
             try:
                 if wid in self.loop.workers:
                     raise AlreadyStartedError(f"workflow {wid!r} is already running on host {self.loop.host_id}")
-                self._new_worker(wid, definition.copy(), msg.options, callbacks, blob)
+                self._new_worker(wid, definition.copy(), msg.options, callbacks, blob, msg.trace)
                 started[wid] = self.loop.host_id
             except Exception as exc:  # noqa: BLE001 - reported per workflow
                 errors[wid] = error_entry(exc)

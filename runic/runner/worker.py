@@ -54,6 +54,7 @@ from ..driver import execute_with_policy, now_ms
 from ..errors import ArgumentError
 from ..events import FactProduced
 from ..facts import NOTHING, STRIPPED, Fact
+from ..nodes import ROOT_HASH
 from ..policy import merge_policies, resolve
 from ..rehydration import FactResolver, resolve_pending
 from ..runnable import COMPLETED, FAILED, Runnable
@@ -76,6 +77,7 @@ CHECKPOINT_STRATEGIES = ("every_cycle", "on_complete", "manual", "every_n")
 STORE_RETRY_S = 30.0
 """Default time a Worker keeps retrying a failing store before its waiters get an exception."""
 _MARK = "runner.failure_mark"
+_RUN = "runner.run"  # {"mark": failures before this input, "trace": the caller's trace context}
 _RETRY_FIRST_S = 0.05
 _RETRY_MAX_S = 2.0
 _T = ("runic", "runner")
@@ -122,7 +124,8 @@ class Worker:
 
     def __init__(self, port: "HostPort", workflow_id: Any, workflow: "Workflow", options: dict,
                  callbacks: dict | None, epoch: int | None, *, resumed: bool = False,
-                 resolver: FactResolver | None = None, lazy: bool = False, first_input: Any = NOTHING) -> None:
+                 resolver: FactResolver | None = None, lazy: bool = False, first_input: Any = NOTHING,
+                 trace: dict[str, str] | None = None) -> None:
         self.port = port
         self.id = workflow_id
         self.workflow = workflow
@@ -140,7 +143,12 @@ class Worker:
         self.event_cursor = 0
         # failures before this index belong to earlier inputs (persisted with each input: a
         # resumed Worker judges the input it resumes, not only what fails after the resume)
-        self.failure_mark = int(workflow.annotations.get(_MARK, 0)) if resumed else len(workflow.failures)
+        run = workflow.annotations.get(_RUN) or {}
+        self.failure_mark = int(run.get("mark", workflow.annotations.get(_MARK, 0))) if resumed \
+            else len(workflow.failures)
+        #: the trace context of the current run (the caller's, carried into this host)
+        self.trace: dict[str, str] | None = run.get("trace") if resumed else None
+        self._labels: dict[int, str] = {}
         #: activation key (fact_hash, node_hash) -> (runnable, dispatch time ms)
         self.active: dict[tuple[int, int], tuple[Runnable, int]] = {}
         self.dispatch_times: dict[int, int] = {}
@@ -171,8 +179,6 @@ class Worker:
         self.saves_facts = hasattr(self.store, "save_fact")
         if self.streams:
             workflow.enable_event_emission()
-        telemetry.execute(_T + ("workflow", "start"), {"system_time": time.time_ns()},
-                          {"id": workflow_id, "workflow_name": workflow.name})
         if not resumed:
             if self.streams:
                 workflow.annotate("runner.options", self._plain_options())
@@ -180,7 +186,7 @@ class Worker:
                 self.pending_events.extend(events)
                 self.event_cursor = len(events)
             if first_input is not NOTHING:  # started with an input: plan it into the first write
-                self._plan(first_input, None, None)
+                self._plan(first_input, None, None, trace)
             # build log (+ input) and status in one write; raises if it cannot be made durable
             self._write(None, self.status)
         elif self.streams:
@@ -237,7 +243,8 @@ class Worker:
         }
 
     # ------------------------------------------------------------------ run
-    def accept(self, value: Any, run_context: dict | None = None, policies: list | None = None) -> None:
+    def accept(self, value: Any, run_context: dict | None = None, policies: list | None = None,
+               trace: dict[str, str] | None = None) -> None:
         """Take an input: plan it, then make the input and the status ``running`` durable in one
         write. Returns only once it is durable (the caller may then be told "accepted"); raises
         if it cannot be made durable. Dispatch is the caller's next step (:meth:`pump`)."""
@@ -248,7 +255,7 @@ class Worker:
                 f"workflow {self.id!r} cannot persist (failing since "
                 f"{time.monotonic() - (self.persist_failing_since or 0):.1f} s: {self.persist_error}); "
                 "the input was not accepted. Fix the store, then run it again", self.id)
-        self._plan(value, run_context, policies)
+        self._plan(value, run_context, policies, trace)
         self._write("checkpoint", "running")
 
     def run(self, value: Any, run_context: dict | None = None, policies: list | None = None) -> None:
@@ -256,7 +263,8 @@ class Worker:
         self.accept(value, run_context, policies)
         self.pump()
 
-    def _plan(self, value: Any, run_context: dict | None, policies: list | None) -> None:
+    def _plan(self, value: Any, run_context: dict | None, policies: list | None,
+              trace: dict[str, str] | None = None) -> None:
         wf = self.workflow
         if policies:
             wf.check_policy_targets(policies)  # a misspelled component is refused, not ignored
@@ -265,9 +273,13 @@ class Worker:
                 wf.set_scheduler_policies(merged)
         if run_context:
             wf.put_run_context(run_context)
-        if self.status != "running" and self.failure_mark != len(wf.failures):
+        if self.status != "running":  # a new run: its failures are judged on their own, its trace begins
             self.failure_mark = len(wf.failures)
-            wf.annotate(_MARK, self.failure_mark)
+            self.trace = trace
+            self.started_at = now_ms()
+            if self.failure_mark or trace:
+                wf.annotate(_RUN, {"mark": self.failure_mark, "trace": trace})
+            self._run_started()
         wf.plan_eagerly(value)
         self._drain()
         self.status = "running"
@@ -291,6 +303,7 @@ class Worker:
                          self.id, len(self.workflow.pending_runnables()))
             self.status = "running"
             self._set_status("running")
+            self._run_started()  # the run goes on here, in the trace it began in
             return True
         self._set_status(self._settled_status())
         return False
@@ -299,6 +312,31 @@ class Worker:
         """After a resume: run whatever was pending when the workflow was persisted."""
         if self.resumed():
             self.pump()
+
+    def _run_started(self) -> None:
+        meta: dict[str, Any] = {"id": self.id, "workflow_name": self.workflow.name}
+        if self.trace:
+            meta["trace_context"] = self.trace
+        telemetry.execute(_T + ("workflow", "start"), {"system_time": time.time_ns()}, meta)
+
+    def label(self, node: Any) -> str:
+        """A node's name for people (spans, logs): its component's name; a join or a reduce
+        without one is named after what it joins (``join(a, b)``)."""
+        h = node.hash
+        name = self._labels.get(h)
+        if name is None:
+            name = getattr(node, "name", None)
+            if not isinstance(name, str):
+                owner = self.workflow.component_of(h, node)[0]
+                if isinstance(owner, str):
+                    name = f"{getattr(node, 'kind', 'node')} {owner}"
+                else:
+                    g = self.workflow.graph
+                    parents = [self.label(g.vertices[p]) for p in g.predecessors(h, "flow")
+                               if p != ROOT_HASH and p in g.vertices]
+                    name = f"{getattr(node, 'kind', 'node')}({', '.join(parents)})"
+            self._labels[h] = name
+        return name
 
     # ------------------------------------------------------------------ dispatch
     def pump(self) -> None:
@@ -360,7 +398,7 @@ class Worker:
             if telemetry.enabled():
                 telemetry.execute(_T + ("runnable", "start"), {"system_time": time.time_ns()},
                                   {"workflow_id": self.id, "node_name": r.node_name, "runnable_id": r.id,
-                                   "policy": policy})
+                                   "policy": policy, "label": self.label(r.node)})
             executor = self.executor
             if policy.executor is not None and policy.executor != self.executor_name:
                 executor = self.port.executor(policy.executor)

@@ -138,3 +138,31 @@ def test_opentelemetry_bridge_makes_spans_for_workflows_and_steps():
     spans = {s.name: s for s in exporter.get_finished_spans()}
     assert set(spans) == {"workflow demo", "step a", "step b"}
     assert spans["step b"].status.status_code.name == "ERROR"
+
+
+def test_opentelemetry_one_trace_per_run_across_processes(tmp_path):
+    """A standard BatchSpanProcessor in the driver; spans are made in the worker host, children
+    of the caller's span, one trace; human names; flushed when the host stops."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("opentelemetry.sdk")
+    spans_file = tmp_path / "spans.jsonl"
+    out = subprocess.run([sys.executable, "-m", "tests.runner.otel_driver", str(tmp_path / "data"), str(spans_file)],
+                         cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-3000:]
+    caller = json.loads(out.stdout.strip().splitlines()[-1])
+    assert caller["status"] == "failed"
+    spans = [json.loads(line) for line in spans_file.read_text().splitlines() if line]
+    by_name: dict = {}
+    for s in spans:
+        by_name.setdefault(s["name"], []).append(s)
+    [run] = by_name["workflow traced"]
+    assert run["trace"] == caller["trace"] and run["parent"] == caller["span"]  # the caller's context reached the host
+    assert run["pid"] != min(s["pid"] for s in by_name["caller"])  # made in the worker host, exported from there
+    steps = [s for s in spans if s["name"].startswith("step ")]
+    assert {s["name"] for s in steps} == {"step a", "step b", "step bad", "step join(a, b)", "step sum"}
+    assert all(s["trace"] == caller["trace"] and s["parent"] == run["span"] for s in steps)  # one trace
+    assert [s["status"] for s in steps if s["name"] == "step bad"] == ["ERROR"]
