@@ -116,6 +116,27 @@ def default_dir() -> str:
     return os.path.abspath(os.path.join("runic-data", local_node()))
 
 
+#: MnesiaStore's durability modes on PostgreSQL (remote ``nodes``): both mean "the primary's
+#: disk has it" (``synchronous_commit=local``)
+_MNESIA_TO_PG = {"normal": "local", "fsync": "local"}
+
+
+def _remote_nodes(nodes: Iterable[str] | str | None) -> list[str]:
+    """The entries of ``nodes`` that are not this machine: database hosts (``"host:port"``).
+
+    ``None``, or only the local node's names (:func:`local_node`, the host name,
+    ``localhost``), keep the tables in the local SQLite file; any other name makes
+    ``MnesiaStore`` a :class:`~runic.store.PostgresStore` on those hosts (connection settings
+    from ``dsn=`` or ``$RUNIC_DATABASE_URL``).
+    """
+    if nodes is None:
+        return []
+    if isinstance(nodes, str):
+        nodes = [nodes]
+    local = {local_node(), socket.gethostname(), "localhost"}
+    return [str(n) for n in nodes if str(n) not in local]
+
+
 def _sql_text(value: str) -> str:
     """``value`` as a SQL string literal."""
     return "'" + value.replace("'", "''") + "'"
@@ -150,8 +171,11 @@ class MnesiaStore(BaseStore):
     * ``disc_copies=True`` keeps the tables in ``<dir>/runic.db`` (``dir`` defaults to
       ``$RUNIC_DATA_DIR``, else ``./runic-data/<node>``), creating the directory and the
       schema on first use; ``False`` keeps RAM tables (see the module documentation);
-    * ``nodes``: ``None`` or a list naming only the local node (:func:`local_node`); tables on
-      other nodes need a distributed database, which runic does not have yet;
+    * ``nodes``: ``None`` or a list naming only the local node (:func:`local_node`) keeps the
+      tables here; database hosts (``["db1:5432", "db2:5432"]``) put them on that PostgreSQL
+      cluster: the constructor then returns a :class:`~runic.store.PostgresStore` (with
+      ``dsn=`` or ``$RUNIC_DATABASE_URL`` for the rest of the connection settings; the
+      durability modes ``"normal"``/``"fsync"`` mean ``"local"`` there);
     * ``durability``: ``"normal"`` or ``"fsync"`` (disc only; see the module documentation);
     * ``busy_timeout``: seconds a write keeps retrying while other processes hold the lock.
 
@@ -162,6 +186,24 @@ class MnesiaStore(BaseStore):
     """
 
     kind: ClassVar[str] = "mnesia"
+
+    def __new__(cls, runner_name: str = "", disc_copies: bool = True,
+                dir: str | os.PathLike[str] | None = None,  # noqa: A002 - the public API's name
+                nodes: Iterable[str] | None = None, **opts: Any) -> Any:
+        """``nodes`` naming database hosts gives a :class:`~runic.store.PostgresStore` on them
+        (Mnesia's tables replicated across nodes, on PostgreSQL): see :func:`_remote_nodes`."""
+        remote = _remote_nodes(nodes)
+        if not remote:
+            return super().__new__(cls)
+        from .postgres import PostgresStore  # psycopg: only for distributed tables
+
+        pg_opts = {k: v for k, v in opts.items() if k not in ("busy_timeout",)}
+        durability = pg_opts.pop("durability", None)
+        if durability in _MNESIA_TO_PG:  # the SQLite modes keep their meaning: the primary's disk
+            durability = _MNESIA_TO_PG[durability]
+        if dir is not None:
+            log.debug("MnesiaStore(%r, nodes=%r): dir is not used by tables on PostgreSQL", runner_name, remote)
+        return PostgresStore(runner_name, nodes=remote, disc_copies=disc_copies, durability=durability, **pg_opts)
 
     def __init__(
         self,
@@ -174,18 +216,7 @@ class MnesiaStore(BaseStore):
         busy_timeout: float = 30.0,
         **opts: Any,
     ) -> None:
-        super().__init__(runner_name, **opts)
-        if nodes is not None:
-            if isinstance(nodes, str):
-                nodes = [nodes]
-            local = {local_node(), socket.gethostname(), "localhost"}
-            remote = [n for n in nodes if str(n) not in local]
-            if remote:
-                raise StoreArgumentError(
-                    f"MnesiaStore({runner_name!r}): nodes {remote!r} are not the local node "
-                    f"{local_node()!r}. Tables replicated on other machines need a distributed "
-                    "database behind them, which runic does not provide yet; use nodes=None"
-                )
+        super().__init__(runner_name, **opts)  # (remote nodes: __new__ made a PostgresStore)
         if durability not in DURABILITY_MODES:
             raise StoreArgumentError(
                 f"durability must be one of {sorted(DURABILITY_MODES)}, got {durability!r}"

@@ -182,6 +182,9 @@ class PostgresStore(BaseStore):
         self._lock = threading.Lock()
         self._cursors: OrderedDict[bytes, int] = OrderedDict()
         self._owned: set[bytes] = set()
+        #: appends whose connection was lost during COMMIT and that the retry found already
+        #: stored (each would have been a duplicate without ``expect``)
+        self.appends_found_applied = 0
         try:
             self._prepare_sql()
             self._ensure_schema()
@@ -500,6 +503,10 @@ class PostgresStore(BaseStore):
 
             code, cnt, cur_epoch, cur_owner = self._run(call, "append")
             if code in (layout.APPEND_OK, layout.APPEND_APPLIED):
+                if code == layout.APPEND_APPLIED:
+                    self.appends_found_applied += 1
+                    log.info("append to %r on %s: committed before its connection was lost; not repeated",
+                             key, self.where)
                 self._remember(pk, cnt)
                 return int(cnt)
             if code == layout.APPEND_FENCED:

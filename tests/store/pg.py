@@ -113,6 +113,16 @@ class Server:
                  "dbname": dbname, **extra}
         return " ".join(f"{k}={v}" for k, v in parts.items())
 
+    def url(self, dbname: str = "postgres") -> str:
+        """The same as :meth:`dsn`, as a ``postgresql://`` URL (one word on a command line)."""
+        return f"postgresql://{USER}:{PASSWORD}@127.0.0.1:{self.port}/{dbname}"
+
+    def admin(self, dbname: str = "postgres") -> Any:
+        """An autocommit superuser connection (the caller closes it)."""
+        import psycopg
+
+        return psycopg.connect(self.dsn(dbname), autocommit=True)
+
     @property
     def node(self) -> str:
         return f"127.0.0.1:{self.port}"
@@ -228,3 +238,80 @@ class Cluster:
             with contextlib.suppress(Exception):
                 s.kill()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+class Proxy:
+    """A loopback TCP proxy in front of a server that can lose a connection at the worst time:
+    after the server answered (so after it committed) and before the client heard the answer.
+
+    ``drop_next_answer()`` arms it: the next bytes any server sends through it are thrown away
+    and both sides of that connection are closed, as when a network dies during ``COMMIT``.
+    Runs on threads of the test process; :meth:`close` stops them.
+    """
+
+    def __init__(self, port: int) -> None:
+        import threading
+
+        self.target = port
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = int(self.listener.getsockname()[1])
+        self.armed = threading.Event()
+        self.dropped = 0
+        self.closing = False
+        self.socks: list[socket.socket] = []
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
+
+    @property
+    def node(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def drop_next_answer(self) -> None:
+        self.armed.set()
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self.closing:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.target))
+            self.socks += [client, server]
+            for src, dst, answers in ((client, server, False), (server, client, True)):
+                t = threading.Thread(target=self._pump, args=(src, dst, answers), daemon=True)
+                self.threads.append(t)
+                t.start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, answers: bool) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if answers and self.armed.is_set():
+                    self.armed.clear()
+                    self.dropped += 1
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                s.close()
+
+    def close(self) -> None:
+        self.closing = True
+        with contextlib.suppress(OSError):
+            self.listener.close()
+        for s in self.socks:
+            with contextlib.suppress(OSError):
+                s.close()
+        for t in self.threads:
+            t.join(5)

@@ -222,11 +222,14 @@ def test_an_existing_store_in_a_read_only_directory(tmp_path: Path,
         assert not s.exists("probe")
 
 
-def test_other_nodes_are_refused(tmp_path: Path) -> None:
+def test_other_nodes_need_a_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # remote nodes put the tables on PostgreSQL (tests/store/test_postgres.py); without
+    # connection settings that is an error saying where to give them
+    monkeypatch.delenv("RUNIC_DATABASE_URL", raising=False)
     with pytest.raises(StoreArgumentError) as info:
         MnesiaStore("app", dir=tmp_path, nodes=["other@elsewhere"])
     assert isinstance(info.value, runic.RunicError)
-    assert "distributed database" in str(info.value)
+    assert "dsn=" in str(info.value) and "RUNIC_DATABASE_URL" in str(info.value)
     with MnesiaStore("app", dir=tmp_path, nodes=[mnesia.local_node()]) as s:
         s.save("wf", [1])
 
