@@ -210,7 +210,10 @@ class Server:
     def standby_of(self, primary: "Server", application_name: str = "s1") -> None:
         """Make this (uninitialised) server a streaming standby of ``primary``."""
         self.run("pg_basebackup", "-h", str(primary.dir), "-p", str(primary.port), "-U", USER,
-                 "-D", str(self.data), "-X", "stream", "-R", "-c", "fast")
+                 "-D", str(self.data), "-X", "stream", "-c", "fast")
+        signal_file = self.data / "standby.signal"
+        signal_file.touch()
+        self._own(signal_file)
         settings = self.base_settings()
         settings["primary_conninfo"] = (f"host={primary.dir} port={primary.port} user={USER} "
                                         f"application_name={application_name}")

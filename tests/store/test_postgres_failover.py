@@ -1,0 +1,122 @@
+"""A primary with a synchronous standby: kill -9 of every process of the primary mid-run,
+``pg_ctl promote`` of the standby, and the store configured with both ``nodes`` goes on with
+nothing acknowledged missing; then the old primary comes back on its old timeline and the
+timeline guard refuses it.
+
+The servers are started by the test (about 3 s: initdb, base backup, promotion), so the test is
+marked ``slow`` (CI runs it).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Any, Iterator
+
+import pytest
+
+from runic.store import StoreTimelineError
+
+from . import pg
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+psycopg = pytest.importorskip("psycopg")
+
+
+def wait_until(predicate: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def pair(pg_cluster: pg.Cluster) -> Iterator[tuple[pg.Server, pg.Server]]:
+    """A primary and its synchronous standby ``s1`` (both stopped after the test)."""
+    tag = uuid.uuid4().hex[:6]
+    primary = pg_cluster.server(f"primary-{tag}")
+    standby = pg_cluster.server(f"standby-{tag}")
+    try:
+        primary.initdb()
+        primary.start()
+        standby.standby_of(primary, "s1")
+        standby.start()
+        with primary.admin() as conn:
+            conn.execute("ALTER SYSTEM SET synchronous_standby_names = 's1'")
+            conn.execute("SELECT pg_reload_conf()")
+            wait_until(lambda: conn.execute("SELECT 1 FROM pg_stat_replication WHERE application_name = 's1' "
+                                            "AND sync_state = 'sync'").fetchone(), 60, "a synchronous standby")
+        yield primary, standby
+    finally:
+        for s in (standby, primary):
+            s.stop(10)
+            s.kill()
+
+
+def test_failover_to_a_synchronous_standby_loses_nothing_acknowledged(pair: tuple[pg.Server, pg.Server]) -> None:
+    from runic.store import PostgresStore
+
+    primary, standby = pair
+    nodes = [primary.node, standby.node]
+    dsn = primary.dsn(sslmode="disable")
+    store = PostgresStore("app", dsn=dsn, nodes=nodes, durability="replicated", failover_timeout=60,
+                          connect_timeout=2)
+    try:
+        assert store.timeline() == 1
+        epoch = store.acquire("wf", "writer")
+        acked: list[int] = []
+        errors: list[BaseException] = []
+        stop = threading.Event()
+
+        def writer() -> None:
+            i = 0
+            try:
+                while not stop.is_set():
+                    cursor = store.append("wf", [i], epoch=epoch, facts={i + 1: i})
+                    assert cursor == i + 1
+                    acked.append(cursor)
+                    i += 1
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        t = threading.Thread(target=writer)
+        t.start()
+        try:
+            wait_until(lambda: len(acked) >= 200, 60, "200 appends on the primary")
+            primary.kill()  # every process of the primary, SIGKILL
+            at_kill = len(acked)
+            standby.promote()
+            wait_until(lambda: len(acked) >= at_kill + 100 or errors, 90, "appends on the promoted standby")
+        finally:
+            stop.set()
+            t.join(120)
+        assert not errors, errors
+        assert store.timeline() == 2
+        print(f"acked at kill {at_kill}, total {acked[-1]}, found applied on retry {store.appends_found_applied}")
+        last = acked[-1]
+        # everything acknowledged is on the new primary, once, in order; nothing else
+        with PostgresStore("app", dsn=standby.dsn(sslmode="disable")) as check:
+            assert list(check.stream("wf")) == list(range(last))
+            assert check.load_facts(range(1, last + 1)) == {i + 1: i for i in range(last)}
+
+        # the old primary comes back on timeline 1, first in nodes: the guard refuses it
+        primary.start()
+        with pytest.raises(StoreTimelineError) as info:
+            PostgresStore("app", dsn=dsn, nodes=nodes, durability="replicated", pool_size=1, connect_timeout=2)
+        assert info.value.timeline == 1 and info.value.seen == 2 and info.value.server == primary.node
+        assert "old primary" in str(info.value) and "Nothing was written" in str(info.value)
+        # and a handle already open, whose new primary dies, does not fall back to it
+        standby.kill()
+        with pytest.raises(StoreTimelineError):
+            store.append("wf", ["late"], epoch=epoch)
+        with primary.admin() as conn:  # the old primary has none of the appends made after the kill
+            rows = conn.execute('SELECT count FROM runic."app.EventCounters"').fetchall()
+            assert rows[0][0] <= at_kill + 1
+    finally:
+        store.close()
