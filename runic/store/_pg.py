@@ -115,8 +115,23 @@ def describe(conninfo: str) -> str:
     if len(ports) == 1:
         ports = ports * len(hosts)
     servers = ",".join(f"{h}:{p}" for h, p in zip(hosts, ports))
-    db = params.get("dbname") or os.environ.get("PGDATABASE") or params.get("user") or ""
+    db = params.get("dbname") or os.environ.get("PGDATABASE") or default_user(conninfo)
     return f"{servers}/{db}"
+
+
+def default_user(conninfo: str) -> str:
+    """The user libpq logs in as: the connection string's, ``$PGUSER``, or this OS user."""
+    try:
+        user = conninfo_to_dict(conninfo).get("user")
+    except psycopg.ProgrammingError:
+        user = None
+    if user:
+        return str(user)
+    if os.environ.get("PGUSER"):
+        return os.environ["PGUSER"]
+    import getpass
+
+    return getpass.getuser()
 
 
 def build_conninfo(dsn: str, nodes: list[str] | tuple[str, ...] | None, *, session_attrs: str,

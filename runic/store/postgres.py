@@ -57,7 +57,7 @@ from psycopg import sql as pgsql
 
 from .. import codec
 from . import _pg_schema as layout
-from ._pg import _Cluster, acquire_cluster, build_conninfo, describe, release_cluster, sqlstate
+from ._pg import _Cluster, acquire_cluster, build_conninfo, default_user, describe, release_cluster, sqlstate
 from .base import BaseStore, _NodeStale, _Stale
 from .checksum import count_crc
 from .errors import (
@@ -172,13 +172,13 @@ class PostgresStore(BaseStore):
         if reads == "standby":
             standby = build_conninfo(dsn or "", node_list, session_attrs="prefer-standby",
                                      synchronous_commit=sync, connect_timeout=connect_timeout)
-        user = psycopg.conninfo.conninfo_to_dict(conninfo).get("user") or os.environ.get("PGUSER")
+        user = default_user(conninfo)
         #: ``host:port,.../dbname (schema 'runic')``: where the tables are, for messages
         self.where = f"PostgreSQL {describe(conninfo)} (schema {schema!r})"
         self.path: str | None = None
         self.table_names = {role: layout.table_name(runner_name, role) for role in layout.ROLES}
         self._cluster: _Cluster = acquire_cluster(conninfo, standby, pool_size, float(connect_timeout),
-                                                  float(failover_timeout), str(user) if user else None)
+                                                  float(failover_timeout), user)
         self._lock = threading.Lock()
         self._cursors: OrderedDict[bytes, int] = OrderedDict()
         self._owned: set[bytes] = set()
