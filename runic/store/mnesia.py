@@ -591,6 +591,10 @@ class MnesiaStore(BaseStore):
         row = self._db().read(lambda c: c.execute(sql, (key,)).fetchone(), "status")
         return None if row is None else row[0]
 
+    def _status_times(self) -> list[tuple[Any, int]]:
+        sql = f"SELECT workflow_id, updated_at FROM {self._t['status']}"
+        return [tuple(r) for r in self._db().read(lambda c: c.execute(sql).fetchall(), "status_times")]  # type: ignore[misc]
+
     def _all_status(self) -> list[tuple[Any, str]]:
         sql = self._sql["all_status"]
         return [tuple(r) for r in self._db().read(lambda c: c.execute(sql).fetchall(), "list_status")]  # type: ignore[misc]
