@@ -83,7 +83,8 @@ def pg_runners(dsn: str, schema: str = "runic") -> list[str] | None:
         return None
     try:
         with psycopg.connect(dsn, connect_timeout=5, autocommit=True) as conn:
-            if conn.execute("SELECT to_regclass(%s)", (f'"{schema}".runic_tables',)).fetchone()[0] is None:
+            found = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".runic_tables',)).fetchone()
+            if found is None or found[0] is None:
                 return []
             rows = conn.execute(f'SELECT DISTINCT runner FROM "{schema}".runic_tables ORDER BY runner').fetchall()
             return [r[0] for r in rows]

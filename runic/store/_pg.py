@@ -70,7 +70,7 @@ _RETRY_STATES = {
 }
 
 
-class _Connection(psycopg.Connection):  # type: ignore[type-arg]
+class _Connection(psycopg.Connection[Any]):
     """A connection that remembers which server it reached and on which timeline."""
 
     server: str = "?"

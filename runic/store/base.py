@@ -191,11 +191,11 @@ class Ownership(tuple):
 
     @property
     def owner(self) -> str:
-        return self[0]  # type: ignore[no-any-return]
+        return self[0]
 
     @property
     def epoch(self) -> int:
-        return self[1]  # type: ignore[no-any-return]
+        return self[1]
 
     def __reduce__(self) -> tuple:
         return (Ownership, (self[0], self[1], self.node, self.generation))
@@ -740,7 +740,7 @@ class BaseStore(abc.ABC):
 
     def _valid_status(self, status: Any, workflow_id: Any) -> str | None:
         if status is None or status in STATUSES:
-            return status  # type: ignore[no-any-return]
+            return status
         raise self._damaged(f"the status of workflow {workflow_id!r} ({status!r})", "status")
 
     def status(self, workflow_id: Hashable) -> str | None:
@@ -762,7 +762,7 @@ class BaseStore(abc.ABC):
         for k, s in self._all_status():
             wid = self._unkey(k)
             if wanted is None or s in wanted:
-                out[wid] = self._valid_status(s, wid)  # type: ignore[assignment]
+                out[wid] = self._valid_status(s, wid)
             elif s not in STATUSES:
                 self._valid_status(s, wid)
         return out

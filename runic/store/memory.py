@@ -358,7 +358,7 @@ class MemoryStore(BaseStore):
             if row is None or row[0] != generation or not row[1]:
                 raise _NodeStale(None if row is None else row[0], bool(row and row[1]))
             row[2] = now_ms + lease_ms
-            return row[2]  # type: ignore[no-any-return]
+            return row[2]
 
     def _end_node(self, node: str, generation: int, now_ms: int) -> bool:
         t = self._tables()

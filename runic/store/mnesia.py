@@ -593,7 +593,8 @@ class MnesiaStore(BaseStore):
 
     def _status_times(self) -> list[tuple[Any, int]]:
         sql = f"SELECT workflow_id, updated_at FROM {self._t['status']}"
-        return [tuple(r) for r in self._db().read(lambda c: c.execute(sql).fetchall(), "status_times")]  # type: ignore[misc]
+        rows = self._db().read(lambda c: c.execute(sql).fetchall(), "status_times")
+        return [(r[0], r[1]) for r in rows]
 
     def _all_status(self) -> list[tuple[Any, str]]:
         sql = self._sql["all_status"]

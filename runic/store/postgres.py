@@ -626,7 +626,7 @@ class PostgresStore(BaseStore):
     def _get_status(self, key: Any) -> str | None:
         sql, pk = self._sql["get_status"], _pk(key)
         row = self._run(lambda c, a: c.execute(sql, (pk,)).fetchone(), "status", key=pk, standby=True)
-        return None if row is None else row[0]  # type: ignore[no-any-return]
+        return None if row is None else str(row[0])
 
     def _all_status(self) -> list[tuple[Any, str]]:
         sql = self._sql["all_status"]
