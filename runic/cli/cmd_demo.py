@@ -133,7 +133,7 @@ def demo_command(no_kill: bool, settings: Settings) -> None:
     store = open_or_create(settings)
     try:
         ids = all_ids(store)
-        console.print(esc(f"store: {getattr(store, "path", None) or settings.location} (runner {settings.runner!r})"), soft_wrap=True)
+        console.print(esc(f"store: {getattr(store, 'path', None) or settings.location} (runner {settings.runner!r})"), soft_wrap=True)
         _earlier_runs(console, store, ids, settings)
         number = _next_number(ids)
         wid = f"demo-{number}"
@@ -194,7 +194,7 @@ def demo_command(no_kill: bool, settings: Settings) -> None:
                          f"`{settings.command('show', wid)}` shows why")
     console.print()
     flags = settings.hint_flags()
-    console.print(esc(f"data lives in {getattr(store, "path", None) or settings.location} (runner {settings.runner!r}); run `runic ls{flags}`, "
+    console.print(esc(f"data lives in {getattr(store, 'path', None) or settings.location} (runner {settings.runner!r}); run `runic ls{flags}`, "
                       f"`{settings.command('show', wid)}`, `{settings.command('events', wid)}` or "
                       f"`{settings.command('graph', wid)}`. "
                       f"Run `runic demo{flags}` again: this run will be listed."), soft_wrap=True)
