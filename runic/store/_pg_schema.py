@@ -184,8 +184,12 @@ BEGIN
                 code := {APPEND_MOVED}; cnt := coalesce(c, 0); RETURN;
             END IF;
         END IF;
-        INSERT INTO {t['events']} (workflow_id, seq, event, crc)
-            SELECT p_wid, p_expect + u.i, u.ev, u.cr FROM unnest(p_events, p_crcs) WITH ORDINALITY AS u(ev, cr, i);
+        IF n = 1 THEN  -- the common case, without unnest
+            INSERT INTO {t['events']} (workflow_id, seq, event, crc) VALUES (p_wid, p_expect + 1, p_events[1], p_crcs[1]);
+        ELSE
+            INSERT INTO {t['events']} (workflow_id, seq, event, crc)
+                SELECT p_wid, p_expect + u.i, u.ev, u.cr FROM unnest(p_events, p_crcs) WITH ORDINALITY AS u(ev, cr, i);
+        END IF;
         cnt := p_expect + n;
     END IF;
     IF coalesce(cardinality(p_fh), 0) > 0 THEN

@@ -484,11 +484,12 @@ class PostgresStore(BaseStore):
         sql = self._sql["append"]
         pk = _pk(key)
         n = len(rows)
-        blobs = [b for b, _ in rows]
-        crcs = [c for _, c in rows]
-        fh = [_signed(h) for h, _, _ in facts]
-        fv = [b for _, b, _ in facts]
-        fc = [c for _, _, c in facts]
+        blobs = [b for b, _ in rows] if rows else None
+        crcs = [c for _, c in rows] if rows else None
+        # (NULL rather than empty arrays: adapting parameters is a good part of the client's cost)
+        fh = [_signed(h) for h, _, _ in facts] if facts else None
+        fv = [b for _, b, _ in facts] if facts else None
+        fc = [c for _, _, c in facts] if facts else None
         st = status[0] if status is not None else None
         with self._lock:
             expect = self._cursors.get(pk, 0)
