@@ -71,6 +71,7 @@ def test_failover_to_a_synchronous_standby_loses_nothing_acknowledged(pair: tupl
         assert store.timeline() == 1
         epoch = store.acquire("wf", "writer")
         acked: list[int] = []
+        ack_times: list[float] = []
         errors: list[BaseException] = []
         stop = threading.Event()
 
@@ -81,6 +82,7 @@ def test_failover_to_a_synchronous_standby_loses_nothing_acknowledged(pair: tupl
                     cursor = store.append("wf", [i], epoch=epoch, facts={i + 1: i})
                     assert cursor == i + 1
                     acked.append(cursor)
+                    ack_times.append(time.monotonic())
                     i += 1
             except BaseException as exc:  # reported below
                 errors.append(exc)
@@ -92,13 +94,16 @@ def test_failover_to_a_synchronous_standby_loses_nothing_acknowledged(pair: tupl
             primary.kill()  # every process of the primary, SIGKILL
             at_kill = len(acked)
             standby.promote()
+            promoted = time.monotonic()
             wait_until(lambda: len(acked) >= at_kill + 100 or errors, 90, "appends on the promoted standby")
         finally:
             stop.set()
             t.join(120)
         assert not errors, errors
         assert store.timeline() == 2
-        print(f"acked at kill {at_kill}, total {acked[-1]}, found applied on retry {store.appends_found_applied}")
+        resumed = next(t for t in ack_times[at_kill:] if t > promoted) - promoted
+        print(f"acked at kill {at_kill}, total {acked[-1]}, found applied on retry "
+              f"{store.appends_found_applied}, first ack {resumed:.2f} s after the promotion")
         last = acked[-1]
         # everything acknowledged is on the new primary, once, in order; nothing else
         with PostgresStore("app", dsn=standby.dsn(sslmode="disable")) as check:
