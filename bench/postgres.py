@@ -17,8 +17,9 @@ Measures, on a loopback TCP connection (the server and every client on this mach
 * aggregate appends/s with 1, 2, 4, 8 and 16 writer processes (each on its own workflow,
   started together, ``durability="replicated"``, i.e. ``synchronous_commit=on``).
 
-Target (issue 14): append p50 <= 350 µs with ``synchronous_commit=on`` over loopback, where the
-floor of one durable round trip was measured at ~320 µs. Not a test: it prints figures.
+Target: append p50 <= 350 µs with ``synchronous_commit=on`` over loopback, where the design
+study measured ~320 µs for the same server-side function on this kind of machine. Not a test:
+it prints figures.
 """
 
 from __future__ import annotations

@@ -14,6 +14,15 @@ Runner call the store directly through their own store handles, never through th
   actor starts them empty. Only code running in that process sees them. A Runner uses
   MemoryStore in-process (it opens ``MemoryStore(name)`` itself and keeps its workers in its
   process); for RAM tables shared by several processes use ``MnesiaStore(disc_copies=False)``.
+* **PostgresStore** (and ``MnesiaStore`` with database ``nodes``) — on start the actor creates
+  the schema and the runner's tables in the database if they are missing; the data lives in
+  the database, so restarting the actor loses nothing.
+
+The actor is started with the store *class* (or its ``"module:Class"`` path, or a short name),
+resolved through :mod:`runic.store.registry`; what it does with the tables follows what the
+class declares (:attr:`~runic.store.BaseStore.shared`), not which class it is. Store classes
+give their child spec themselves (:meth:`~runic.store.BaseStore.child_spec`), naming this actor
+by path, so that no store module imports this one.
 
 The actor answers :class:`StoreInfo` with :class:`StoreInfoReply` (what it opened, where).
 """

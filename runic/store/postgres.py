@@ -177,8 +177,8 @@ class PostgresStore(BaseStore):
         self.where = f"PostgreSQL {describe(conninfo)} (schema {schema!r})"
         self.path: str | None = None
         self.table_names = {role: layout.table_name(runner_name, role) for role in layout.ROLES}
-        self._cluster: _Cluster = acquire_cluster(conninfo, standby, pool_size, float(connect_timeout),
-                                                  float(failover_timeout), user)
+        self._cluster_args = (conninfo, standby, pool_size, float(connect_timeout), float(failover_timeout), user)
+        self._cluster: _Cluster = acquire_cluster(*self._cluster_args)
         self._lock = threading.Lock()
         self._cursors: OrderedDict[bytes, int] = OrderedDict()
         self._owned: set[bytes] = set()
@@ -229,8 +229,11 @@ class PostgresStore(BaseStore):
         workflow this handle does not own), with errors translated."""
         self._check_open()
         use_standby = standby and self.reads == "standby" and (key is None or key not in self._owned)
+        cluster = self._cluster
+        if cluster.pid != os.getpid():  # this handle crossed a fork: connections of our own
+            cluster = self._cluster = acquire_cluster(*self._cluster_args)
         try:
-            return self._cluster.run(fn, what, standby=use_standby)
+            return cluster.run(fn, what, standby=use_standby)
         except (StoreError, _Stale, _NodeStale):
             raise
         except psycopg.Error as exc:

@@ -392,3 +392,21 @@ def test_observer_reads_may_go_to_a_standby_but_an_owner_reads_the_primary(open_
     assert list(s.stream("wf")) == ["a"] and s.status("wf") is None
     s.acquire("wf", "me")
     assert s.cursor("wf") == 1
+
+
+def test_a_handle_that_crosses_a_fork_opens_connections_of_its_own(open_pg: Callable[..., Any]) -> None:
+    import os
+
+    s = open_pg("app")
+    s.append("wf", ["parent"])
+    pid = os.fork()
+    if pid == 0:  # the child: append through the inherited handle, then leave without cleanup
+        code = 1
+        try:
+            code = 0 if s.append("wf", ["child"]) == 2 else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert list(s.stream("wf")) == ["parent", "child"]
+    assert s.append("wf", ["parent again"]) == 3  # the parent's connections were not disturbed
