@@ -310,11 +310,14 @@ class Proxy:
                 s.close()
 
     def close(self) -> None:
+        """Stop: ``shutdown`` wakes the threads blocked in ``accept``/``recv`` (``close`` alone
+        would not), then they are joined."""
         self.closing = True
-        with contextlib.suppress(OSError):
-            self.listener.close()
-        for s in self.socks:
+        for s in [self.listener, *self.socks]:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
             with contextlib.suppress(OSError):
                 s.close()
         for t in self.threads:
-            t.join(5)
+            t.join(10)
+            assert not t.is_alive(), "a proxy thread did not stop"
