@@ -1,4 +1,6 @@
-"""Fixtures of the store tests: one factory per adapter, parametrized for the contract suite."""
+"""Fixtures of the store tests: one factory per adapter, parametrized for the contract suite, and
+the session's throwaway PostgreSQL server (``pg_server``; see ``tests/store/pg.py``), skipped with
+the reason when the server binaries are not installed."""
 
 from __future__ import annotations
 

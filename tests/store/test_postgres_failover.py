@@ -125,3 +125,30 @@ def test_failover_to_a_synchronous_standby_loses_nothing_acknowledged(pair: tupl
             assert rows[0][0] <= at_kill + 1
     finally:
         store.close()
+
+
+def test_observer_reads_go_to_the_standby_and_an_owner_reads_the_primary(pair: tuple[pg.Server, pg.Server]) -> None:
+    from runic.store import PostgresStore
+
+    primary, standby = pair
+    nodes = [primary.node, standby.node]
+    dsn = primary.dsn(sslmode="disable")
+    with PostgresStore("app", dsn=dsn, nodes=nodes, durability="applied") as writer, \
+            PostgresStore("app", dsn=dsn, nodes=nodes, reads="standby", pool_size=2) as observer:
+        writer.append("wf", ["a"], status="running")  # applied: the standby shows it already
+        assert observer.status("wf") == "running" and list(observer.stream("wf")) == ["a"]
+        in_recovery = observer._cluster.run(lambda c, a: c.execute("SELECT pg_is_in_recovery()").fetchone()[0],
+                                            "probe", standby=True)
+        assert in_recovery is True  # those reads were answered by the standby
+        # what the standby has not received yet is not seen there: stop its replay, write more
+        with standby.admin() as conn:
+            conn.execute("SELECT pg_wal_replay_pause()")
+        try:
+            with PostgresStore("app", dsn=dsn, nodes=nodes, durability="local") as fast:
+                fast.append("wf", ["b"])
+            assert observer.cursor("wf") == 1  # stale by the (paused) replication
+            observer.acquire("wf", "observer-now-owner")  # acquire, then read: the primary
+            assert observer.cursor("wf") == 2 and list(observer.stream("wf")) == ["a", "b"]
+        finally:
+            with standby.admin() as conn:
+                conn.execute("SELECT pg_wal_replay_resume()")
