@@ -37,21 +37,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 from runic import codec  # noqa: E402
-from runic.events import FactProduced  # noqa: E402
-
-
-def make_event(i: int) -> FactProduced:
-    """An event shaped like the core's FactProduced (the same as bench/store.py)."""
-    return FactProduced(
-        hash=(2**63 + i * 7919) % 2**64,
-        value={"order_id": i, "status": "approved", "customer": f"cust-{i % 1000:05d}",
-               "amount_cents": 1299 * i % 100000, "currency": "EUR", "channel": "web",
-               "sku": f"SKU-{i % 9973:06d}", "note": "express"},
-        ancestry=((2**62 + i) % 2**64, (2**61 + 7 * i) % 2**64),
-        producer_label="produced",
-        weight=i % 7,
-    )
+from store import make_event  # noqa: E402  (bench/store.py: the same event as every store benchmark)
 
 
 def pct(values: list[float], q: float) -> float:

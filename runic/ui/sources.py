@@ -22,7 +22,7 @@ from typing import Any, Hashable, Protocol
 from ..cli.context import Settings
 from ..cli.stores import open_existing
 
-__all__ = ["Source", "MnesiaSource", "PostgresSource", "OpenSource", "source_for", "status_times"]
+__all__ = ["Source", "SettingsSource", "MnesiaSource", "PostgresSource", "OpenSource", "source_for", "status_times"]
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,9 @@ class Source(Protocol):
 
 
 @dataclass(frozen=True)
-class MnesiaSource:
-    """The ``MnesiaStore`` of ``settings`` (``--dir``, ``--runner``): an existing store only."""
+class SettingsSource:
+    """The store the command line's ``settings`` name (``--dir`` or ``--dsn``, and
+    ``--runner``): an existing store only, opened as every inspection command opens it."""
 
     settings: Settings
 
@@ -52,18 +53,8 @@ class MnesiaSource:
         return open_existing(self.settings)
 
 
-@dataclass(frozen=True)
-class PostgresSource:
-    """The ``PostgresStore`` of ``settings`` (``--dsn``, ``--runner``): an existing store only."""
-
-    settings: Settings
-
-    @property
-    def where(self) -> str:
-        return self.settings.where
-
-    def open(self) -> Any:
-        return open_existing(self.settings)
+#: the names the dashboard's callers use for the two kinds of settings
+MnesiaSource = PostgresSource = SettingsSource
 
 
 @dataclass(frozen=True)
@@ -80,9 +71,7 @@ class OpenSource:
 
 def source_for(settings: Settings) -> Source:
     """The source the command line's options name (``--dir``/``--dsn``, ``--runner``)."""
-    if settings.dsn:
-        return PostgresSource(settings)
-    return MnesiaSource(settings)
+    return SettingsSource(settings)
 
 
 def status_times(store: Any) -> dict[Hashable, int]:
