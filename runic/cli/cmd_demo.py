@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import demo
-from ..store import MnesiaStore
+from ..store import BaseStore
 from .cmd_run import interrupted
 from .context import Settings, make_console, store_options
 from .errors import WorkFailed
@@ -44,7 +44,7 @@ def _next_number(ids: list) -> int:
     return max(numbers, default=0) + 1
 
 
-def _earlier_runs(console: Console, store: MnesiaStore, ids: list, settings: Settings) -> None:
+def _earlier_runs(console: Console, store: BaseStore, ids: list, settings: Settings) -> None:
     if not ids:
         console.print("This store is new: no earlier runs.")
         return
@@ -133,7 +133,7 @@ def demo_command(no_kill: bool, settings: Settings) -> None:
     store = open_or_create(settings)
     try:
         ids = all_ids(store)
-        console.print(esc(f"store: {store.path} (runner {settings.runner!r})"), soft_wrap=True)
+        console.print(esc(f"store: {getattr(store, 'path', None) or settings.location} (runner {settings.runner!r})"), soft_wrap=True)
         _earlier_runs(console, store, ids, settings)
         number = _next_number(ids)
         wid = f"demo-{number}"
@@ -194,7 +194,7 @@ def demo_command(no_kill: bool, settings: Settings) -> None:
                          f"`{settings.command('show', wid)}` shows why")
     console.print()
     flags = settings.hint_flags()
-    console.print(esc(f"data lives in {store.path} (runner {settings.runner!r}); run `runic ls{flags}`, "
+    console.print(esc(f"data lives in {getattr(store, 'path', None) or settings.location} (runner {settings.runner!r}); run `runic ls{flags}`, "
                       f"`{settings.command('show', wid)}`, `{settings.command('events', wid)}` or "
                       f"`{settings.command('graph', wid)}`. "
                       f"Run `runic demo{flags}` again: this run will be listed."), soft_wrap=True)

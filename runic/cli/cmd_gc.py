@@ -46,11 +46,12 @@ def gc_command(settings: Settings) -> None:
       runic gc --dir ./runic-data/host1
     """
     console = make_console()
-    before = _disk_bytes(settings.data_dir)
+    before = 0 if settings.dsn else _disk_bytes(settings.data_dir)
     with open_existing(settings) as store:
         result = store.gc()
-    after = _disk_bytes(settings.data_dir)
+    after = 0 if settings.dsn else _disk_bytes(settings.data_dir)
+    files = "" if settings.dsn else (f"; store files {before:,} -> {after:,} bytes (freed pages are reused by "
+                                     "later writes)")
     console.print(esc(
         f"gc of {settings.where}: removed {result['removed']} fact values, kept {result['kept']} "
-        f"shared ones still referenced ({result['workflows']} workflows scanned); store files "
-        f"{before:,} -> {after:,} bytes (freed pages are reused by later writes)"), soft_wrap=True)
+        f"shared ones still referenced ({result['workflows']} workflows scanned){files}"), soft_wrap=True)

@@ -159,7 +159,7 @@ def delete_command(workflow_id: str, yes: bool, force: bool, settings: Settings)
             if not sys.stdin.isatty():
                 raise UsageProblem(f"not deleting {wid!r} without confirmation; pass --yes")
             if not click.confirm(printable(f"delete workflow {wid} ({events} events, status {status}) from "
-                                           f"{settings.data_dir}?")):
+                                           f"{settings.location}?")):
                 raise CliError("aborted; nothing was deleted")
         store.delete(wid)
     console.print(esc(f"deleted workflow {wid} ({events} events) from {settings.where}"), soft_wrap=True)

@@ -61,7 +61,7 @@ def report_outcome(console: Console, wf: Workflow, workflow_id: Hashable, status
     if failures:
         raise WorkFailed(f"workflow {workflow_id!r} finished with {len(failures)} failed step(s){where}")
     console.print(f"[green]✓[/green] workflow {esc(workflow_id)} finished (status idle)" +
-                  (f"; stored in {esc(settings.data_dir)}" if settings is not None else ""), soft_wrap=True)
+                  (f"; stored in {esc(settings.location)}" if settings is not None else ""), soft_wrap=True)
 
 
 def unrestorable(wf: Workflow) -> list[str]:

@@ -21,12 +21,31 @@ DEFAULT_RUNNER = "runic"
 
 @dataclass(frozen=True)
 class Settings:
-    """Where the command finds its store: ``dir`` (``None``: the default directory) and the
-    runner name whose tables it uses."""
+    """Where the command finds its store: ``dir`` (``None``: the default directory) or ``dsn``
+    (a PostgreSQL connection string: ``--dsn`` or ``$RUNIC_DATABASE_URL``, which selects
+    ``PostgresStore``), and the runner name whose tables it uses."""
 
     dir: str | None
     runner: str
     debug: bool = False
+    dsn: str | None = None
+
+    @property
+    def store_name(self) -> str:
+        """The store the command uses, as :mod:`runic.store.registry` names it."""
+        return "postgres" if self.dsn else "mnesia"
+
+    @property
+    def store_opts(self) -> dict[str, Any]:
+        """The options that open it (``dsn=``, or ``dir=``)."""
+        return {"dsn": self.dsn} if self.dsn else {"dir": self.data_dir}
+
+    @property
+    def location(self) -> str:
+        """The store directory, or the PostgreSQL server and database (never its password)."""
+        if not self.dsn:
+            return self.data_dir
+        return f"PostgreSQL {_describe_dsn(self.dsn)}"
 
     @property
     def data_dir(self) -> str:
@@ -41,12 +60,18 @@ class Settings:
     @property
     def where(self) -> str:
         """``<dir> (runner '<name>')`` for messages."""
-        return f"{self.data_dir} (runner {self.runner!r})"
+        return f"{self.location} (runner {self.runner!r})"
 
     def hint_flags(self) -> str:
-        """The ``--dir``/``--runner`` flags to repeat in suggested commands (empty for defaults)."""
+        """The ``--dir``/``--dsn``/``--runner`` flags to repeat in suggested commands (empty for
+        defaults; a connection string from ``$RUNIC_DATABASE_URL``, or one with a password, is
+        not repeated)."""
         parts = []
-        if self.dir:
+        if self.dsn:
+            if self.dsn != os.environ.get("RUNIC_DATABASE_URL") and "password" not in self.dsn \
+                    and "@" not in self.dsn.split("//", 1)[-1].split("/", 1)[0]:
+                parts.append(f"--dsn {_quote(self.dsn)}")
+        elif self.dir:
             parts.append(f"--dir {_quote(self.dir)}")
         if self.runner != DEFAULT_RUNNER:
             parts.append(f"--runner {_quote(self.runner)}")
@@ -83,6 +108,15 @@ class Seconds(click.ParamType):
         return seconds
 
 
+def _describe_dsn(dsn: str) -> str:
+    """``host:port/dbname`` of a connection string, without its password."""
+    try:
+        from ..store._pg import describe
+    except ImportError:  # psycopg missing: opening the store says how to install it
+        return "(the database of --dsn)"
+    return describe(dsn)
+
+
 def _quote(text: str) -> str:
     import shlex
 
@@ -101,11 +135,17 @@ def debug_option(fn: Callable) -> Callable:
 
 
 def store_options(fn: Callable) -> Callable:
-    """``--dir`` and ``--runner`` (and ``--debug``), folded into a ``settings`` argument."""
+    """``--dir``, ``--dsn`` and ``--runner`` (and ``--debug``), folded into a ``settings``
+    argument. A connection string (``--dsn`` or ``$RUNIC_DATABASE_URL``) selects the
+    PostgreSQL store; ``--dir`` on the command line together with ``--dsn`` is an error."""
 
     fn = click.option("--runner", "runner", default=DEFAULT_RUNNER, show_default=True, envvar="RUNIC_RUNNER",
                       show_envvar=True, metavar="NAME",
                       help="Runner name: the prefix of the store tables the workflows live in.")(fn)
+    fn = click.option("--dsn", "dsn", default=None, envvar="RUNIC_DATABASE_URL", show_envvar=True,
+                      metavar="DSN",
+                      help="PostgreSQL connection string or URL: use the PostgresStore there instead "
+                           "of a store directory.")(fn)
     fn = click.option("--dir", "data_dir", default=None, envvar="RUNIC_DATA_DIR", show_envvar=True,
                       metavar="DIR",
                       help="Store directory (default: ./runic-data/<host name>).")(fn)
@@ -114,12 +154,20 @@ def store_options(fn: Callable) -> Callable:
     import functools
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, data_dir: str | None, runner: str, **kwargs: Any) -> Any:
-        if not runner or not runner.strip():
-            from .errors import UsageProblem
+    def wrapper(*args: Any, data_dir: str | None, runner: str, dsn: str | None, **kwargs: Any) -> Any:
+        from .errors import UsageProblem
 
+        if not runner or not runner.strip():
             raise UsageProblem("--runner needs a non-empty name (the default is 'runic')")
-        return fn(*args, settings=Settings(data_dir, runner, debug_requested()), **kwargs)
+        if dsn is not None and not dsn.strip():
+            dsn = None
+        if dsn and data_dir:
+            ctx = click.get_current_context(silent=True)
+            source = ctx.get_parameter_source("data_dir") if ctx is not None else None
+            if source == click.core.ParameterSource.COMMANDLINE:
+                raise UsageProblem("give either --dir (a store directory) or --dsn (a PostgreSQL database), not both")
+            data_dir = None  # $RUNIC_DATA_DIR yields to a connection string
+        return fn(*args, settings=Settings(data_dir, runner, debug_requested(), dsn), **kwargs)
 
     return wrapper
 

@@ -22,7 +22,7 @@ from typing import Any, Callable, Hashable, Iterator
 from ..core import Workflow
 from ..runner import Runner
 from ..runner.errors import RunnerError, RunnerNotRunningError, RunnerTimeoutError
-from ..store import MemoryStore, MnesiaStore
+from ..store import MemoryStore, store_class
 from . import interrupts
 from .context import Settings, add_cwd_to_path
 from .errors import WorkFailed
@@ -54,8 +54,8 @@ def runner_session(settings: Settings, store: str = "mnesia", pool_size: int = 1
     try:
         with interrupts.postponed():  # a Ctrl-C here acts once there is something to shut down
             system = start_system()
-            store_cls = MnesiaStore if store == "mnesia" else MemoryStore
-            store_opts = {"dir": settings.data_dir} if store == "mnesia" else {}
+            store_cls = store_class(settings.store_name) if store == "mnesia" else MemoryStore
+            store_opts = settings.store_opts if store == "mnesia" else {}
             runner = Runner.start_link(name=settings.runner, store=store_cls, store_opts=store_opts,
                                        recover="manual", pool_size=pool_size, system=system, timeout=60.0)
         yield runner

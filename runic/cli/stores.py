@@ -7,6 +7,11 @@ database), instead of creating one, and names the runners a store holds when ``-
 names none of them. These checks look at the files before anything opens them, so a refused
 directory is left exactly as it was. Commands that run workflows (``run``, ``demo``) create the store with
 :func:`open_or_create`, but never inside a directory that holds other things.
+
+With a connection string (``--dsn`` or ``$RUNIC_DATABASE_URL``) the store is a
+``PostgresStore``: :func:`open_existing` first reads (read-only) which runners have tables in
+the database's ``runic`` schema, and refuses a database without one, or without the runner,
+the same way.
 """
 
 from __future__ import annotations
@@ -17,12 +22,12 @@ import os
 import sqlite3
 from typing import Any, Hashable
 
-from ..store import MnesiaStore
+from ..store import BaseStore, MnesiaStore, open_store
 from ..store.mnesia import DB_FILE
 from .context import Settings
 from .errors import UsageProblem
 
-__all__ = ["open_existing", "open_or_create", "resolve_id", "unknown_id", "runners_in", "all_ids"]
+__all__ = ["open_existing", "open_or_create", "resolve_id", "unknown_id", "runners_in", "pg_runners", "all_ids"]
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +73,48 @@ def _refuse_empty(db: str) -> None:
         "remove the empty file and create the store with `runic run` or `runic demo`")
 
 
-def open_existing(settings: Settings) -> MnesiaStore:
+def pg_runners(dsn: str, schema: str = "runic") -> list[str] | None:
+    """The runner names with tables in the ``schema`` of the database ``dsn`` names (read
+    only), ``[]`` if there is no such schema, or ``None`` if that cannot be read (opening the
+    store then reports why, naming the server)."""
+    try:
+        import psycopg
+    except ImportError:
+        return None
+    try:
+        with psycopg.connect(dsn, connect_timeout=5, autocommit=True) as conn:
+            found = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".runic_tables',)).fetchone()
+            if found is None or found[0] is None:
+                return []
+            rows = conn.execute(f'SELECT DISTINCT runner FROM "{schema}".runic_tables ORDER BY runner').fetchall()
+            return [r[0] for r in rows]
+    except psycopg.Error as exc:
+        log.debug("cannot list the runners of %s: %s", settings_where(dsn), exc)
+        return None
+
+
+def settings_where(dsn: str) -> str:
+    return Settings(None, "?", dsn=dsn).location
+
+
+def _open_existing_pg(settings: Settings) -> BaseStore:
+    assert settings.dsn is not None
+    runners = pg_runners(settings.dsn)
+    if runners is not None and settings.runner not in runners:
+        if runners:
+            raise UsageProblem(
+                f"{settings.location} has no runner {settings.runner!r}; it holds the workflows of "
+                f"{', '.join(repr(r) for r in runners)}: pass --runner {runners[0]}")
+        raise UsageProblem(
+            f"{settings.location} holds no runic workflows yet; start one with `runic run` or `runic demo` "
+            "(with the same --dsn or $RUNIC_DATABASE_URL)")
+    return open_store(settings.store_name, settings.runner, settings.store_opts)
+
+
+def open_existing(settings: Settings) -> BaseStore:
     """A handle on the existing store of ``settings`` (see the module docs)."""
+    if settings.dsn:
+        return _open_existing_pg(settings)
     d = _check_directory(settings)
     db = os.path.join(d, DB_FILE)
     if not os.path.isfile(db):
@@ -87,9 +132,11 @@ def open_existing(settings: Settings) -> MnesiaStore:
     return MnesiaStore(settings.runner, dir=d)
 
 
-def open_or_create(settings: Settings) -> MnesiaStore:
+def open_or_create(settings: Settings) -> BaseStore:
     """A handle on the store of ``settings``, created if missing (in a new or empty directory,
-    or one that already is a runic store)."""
+    or one that already is a runic store; or the runner's tables in the PostgreSQL database)."""
+    if settings.dsn:
+        return open_store(settings.store_name, settings.runner, settings.store_opts)
     d = settings.data_dir
     if os.path.exists(d):
         if not os.path.isdir(d):

@@ -4,7 +4,13 @@
   ``append``/``stream``, snapshots, content-addressed facts, ``delete``/``list``/``exists``);
 * :class:`MemoryStore` — in-process tables, the analogue of Runic's ETS store;
 * :class:`MnesiaStore` — Mnesia-shaped transactional tables on SQLite, on disc
-  (``disc_copies=True``) or in RAM;
+  (``disc_copies=True``) or in RAM; with ``nodes`` naming database hosts, the same tables on
+  PostgreSQL;
+* :class:`PostgresStore` — the same tables on a PostgreSQL cluster (several machines, failover
+  to a standby); needs psycopg (``pip install 'runic-workflows[postgres]'``), imported on first
+  use of the name;
+* :mod:`runic.store.registry` — the one place that maps a name (``"memory"``, ``"mnesia"``,
+  ``"postgres"``), a ``"module:Class"`` path or a class to a store class, and opens stores;
 * :func:`supports_stream` — whether a store is event-sourced (has ``append`` and ``stream``).
 
 Every store also offers ownership epochs (``acquire``/``owner`` and ``epoch=`` on writes, whose
@@ -12,11 +18,15 @@ stale use raises :class:`FencedError`), workflow statuses (``set_status``/``stat
 ``list_status``), node leases (``register_node``/``renew_node``/``release_node``/
 ``declare_dead``/``nodes``/``orphans``, whose stale use raises :class:`NodeFencedError`) and
 garbage collection of fact values (``delete``, ``gc``). Every stored row carries a checksum
-verified on read. ``MnesiaStore.child_spec(opts)`` / ``MemoryStore.child_spec(opts)`` give the
+verified on read. What an adapter can do is declared on its class (:attr:`BaseStore.shared`,
+:attr:`BaseStore.streams`, :attr:`BaseStore.local_dir`, :meth:`BaseStore.on_writer_start`), so
+the Runner never needs to know the adapter classes. ``StoreClass.child_spec(opts)`` gives the
 store actor a supervision tree starts before the Runner. See ``docs/stores.md``.
 """
 
 from .base import STATUSES, BaseStore, EventStream, Ownership, Store, supports_stream
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     CorruptStoreError,
     FencedError,
@@ -32,9 +42,25 @@ from .errors import (
     StoreEncodeError,
     StoreError,
     StoreReplacedError,
+    StoreTimelineError,
+    StoreUnavailableError,
 )
 from .memory import MemoryStore
 from .mnesia import MnesiaStore
+from .registry import open_store, store_class
+
+if TYPE_CHECKING:
+    from .postgres import PostgresStore
+
+
+def __getattr__(name: str) -> Any:
+    """``PostgresStore`` is imported on first use: it needs psycopg, an optional dependency."""
+    if name == "PostgresStore":
+        from .postgres import PostgresStore
+
+        return PostgresStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Store",
@@ -43,6 +69,9 @@ __all__ = [
     "Ownership",
     "MemoryStore",
     "MnesiaStore",
+    "PostgresStore",
+    "open_store",
+    "store_class",
     "STATUSES",
     "supports_stream",
     "StoreError",
@@ -59,4 +88,6 @@ __all__ = [
     "StoreArgumentError",
     "StoreReplacedError",
     "NodeFencedError",
+    "StoreUnavailableError",
+    "StoreTimelineError",
 ]

@@ -14,6 +14,15 @@ Runner call the store directly through their own store handles, never through th
   actor starts them empty. Only code running in that process sees them. A Runner uses
   MemoryStore in-process (it opens ``MemoryStore(name)`` itself and keeps its workers in its
   process); for RAM tables shared by several processes use ``MnesiaStore(disc_copies=False)``.
+* **PostgresStore** (and ``MnesiaStore`` with database ``nodes``) — on start the actor creates
+  the schema and the runner's tables in the database if they are missing; the data lives in
+  the database, so restarting the actor loses nothing.
+
+The actor is started with the store *class* (or its ``"module:Class"`` path, or a short name),
+resolved through :mod:`runic.store.registry`; what it does with the tables follows what the
+class declares (:attr:`~runic.store.BaseStore.shared`), not which class it is. Store classes
+give their child spec themselves (:meth:`~runic.store.BaseStore.child_spec`), naming this actor
+by path, so that no store module imports this one.
 
 The actor answers :class:`StoreInfo` with :class:`StoreInfoReply` (what it opened, where).
 """
@@ -25,55 +34,24 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ArgumentError
 from ..supervisor import ChildActor, ChildSpec
 from .base import BaseStore
+from .registry import STORES, store_class
 
 __all__ = ["StoreActor", "StoreInfo", "StoreInfoReply", "store_child_spec", "STORE_KINDS"]
 
 log = logging.getLogger("runic.store")
 
-STORE_KINDS = ("memory", "mnesia")
+STORE_KINDS = tuple(STORES)
+"""The short store names (:data:`runic.store.registry.STORES`)."""
 
 
-def _store_class(kind: str) -> type[BaseStore]:
-    if kind == "memory":
-        from .memory import MemoryStore
-
-        return MemoryStore
-    if kind == "mnesia":
-        from .mnesia import MnesiaStore
-
-        return MnesiaStore
-    raise ArgumentError(f"unknown store kind {kind!r}; expected one of {STORE_KINDS}")
-
-
-def store_child_spec(kind: str, opts: dict[str, Any]) -> ChildSpec:
-    """The child spec ``<runner>.Store`` that starts a :class:`StoreActor` for ``kind``.
-
-    ``opts`` are the store's options and must include ``runner_name``; ``restart``,
-    ``shutdown`` and ``id`` may be given to override the defaults (permanent, 5 s,
-    ``f"{runner_name}.Store"``).
-    """
-    from .errors import StoreArgumentError
-
-    opts = dict(opts or {})
-    runner_name = opts.get("runner_name")
-    if not isinstance(runner_name, str) or not runner_name:
-        raise StoreArgumentError(
-            f"the store child spec needs opts['runner_name'] (a non-empty str), got {runner_name!r}"
-        )
-    _store_class(kind)
-    child_id = opts.pop("id", None) or f"{runner_name}.Store"
-    restart = opts.pop("restart", "permanent")
-    shutdown = opts.pop("shutdown", 5.0)
-    return ChildSpec(
-        id=child_id,
-        start=(StoreActor, {"store": kind, **opts}),
-        restart=restart,
-        shutdown=shutdown,
-        type="worker",
-    )
+def store_child_spec(kind: str | type, opts: dict[str, Any]) -> ChildSpec:
+    """The child spec ``<runner>.Store`` that starts a :class:`StoreActor` for the store
+    ``kind`` names (a short name, a ``"module:Class"`` path or a class; see
+    :meth:`runic.store.BaseStore.child_spec`)."""
+    spec: ChildSpec = store_class(kind).child_spec(opts)
+    return spec
 
 
 @dataclass
@@ -101,7 +79,8 @@ class StoreInfoReply:
 class StoreActor(ChildActor):
     """The supervised store process of a runner (see the module documentation).
 
-    Started with ``{"store": "mnesia" | "memory", "runner_name": ..., **store options}``.
+    Started with ``{"store": <store class, "module:Class" path or short name>, "runner_name":
+    ..., **store options}`` (what :meth:`runic.store.BaseStore.child_spec` gives).
     Its ``info`` (as ``which_children`` shows it) has ``role="store"``, ``kind``,
     ``runner_name``, ``storage_type``, ``path`` and ``tables``.
     """
@@ -109,18 +88,15 @@ class StoreActor(ChildActor):
     def on_start(self, opts: dict) -> dict:
         """Open the store: create the schema and the runner's tables (idempotent)."""
         store_opts = dict(opts)
-        kind = store_opts.pop("store", "mnesia")
-        cls = _store_class(kind)
-        if kind == "mnesia" and not store_opts.get("disc_copies", True):
-            from .mnesia import _ram_scratch_dir
-
-            if _ram_scratch_dir() is None:
-                log.warning(
-                    "store actor %s: no actor-system scratch directory; RAM tables of %r stay "
-                    "private to the store actor's process", self.child_id, store_opts.get("runner_name")
-                )
+        cls = store_class(store_opts.pop("store", None))
         self.store: BaseStore | None = cls(**store_opts)
-        log.info("store actor %s (pid %d) opened %r", self.child_id, os.getpid(), self.store)
+        store = self.store
+        if store.shared and store.storage_type == "ram_copies" and store.local_dir is None:
+            log.warning(
+                "store actor %s: no actor-system scratch directory; RAM tables of %r stay "
+                "private to the store actor's process", self.child_id, store.runner_name
+            )
+        log.info("store actor %s (pid %d) opened %r", self.child_id, os.getpid(), store)
         return {"role": "store", **self._describe_store()}
 
     def on_stop(self, reason: str) -> None:
@@ -129,7 +105,7 @@ class StoreActor(ChildActor):
         if store is None:
             return
         self.store = None
-        if store.kind == "memory" and not store.closed:
+        if not store.shared and not store.closed:  # tables that live in this process die with it
             store.drop_tables()
         store.close()
         log.info("store actor %s stopped (%s)", self.child_id, reason)
@@ -141,7 +117,7 @@ class StoreActor(ChildActor):
             "kind": store.kind,
             "runner_name": store.runner_name,
             "storage_type": store.storage_type,
-            "path": getattr(store, "path", None),
+            "path": getattr(store, "path", None) or getattr(store, "where", None),
             "tables": sorted(store.table_names.values()),
         }
 

@@ -145,7 +145,11 @@ class Store(Protocol):
 
 
 def supports_stream(store: Any) -> bool:
-    """True iff ``store`` (an instance or a class) implements both ``append`` and ``stream``."""
+    """True iff ``store`` (an instance or a class) is event-sourced: a :class:`BaseStore` that
+    declares :attr:`BaseStore.streams`, or any object with both ``append`` and ``stream``."""
+    declared = getattr(store, "streams", None)
+    if isinstance(declared, bool):
+        return declared
     return callable(getattr(store, "append", None)) and callable(getattr(store, "stream", None))
 
 
@@ -187,11 +191,11 @@ class Ownership(tuple):
 
     @property
     def owner(self) -> str:
-        return self[0]  # type: ignore[no-any-return]
+        return self[0]
 
     @property
     def epoch(self) -> int:
-        return self[1]  # type: ignore[no-any-return]
+        return self[1]
 
     def __reduce__(self) -> tuple:
         return (Ownership, (self[0], self[1], self.node, self.generation))
@@ -269,10 +273,67 @@ class BaseStore(abc.ABC):
     A store is a context manager; leaving the ``with`` block closes it.
     """
 
-    #: short adapter name used in child specs ("memory", "mnesia")
+    #: short adapter name (``"memory"``, ``"mnesia"``, ``"postgres"``), as the registry and
+    #: the store actor's ``info`` show it
     kind: ClassVar[str] = "base"
     #: rows read per page while streaming
     stream_page: ClassVar[int] = 2048
+
+    # -- what the adapter can do (read by the Runner, the store actor, the command line; so
+    #    that none of them has to know the adapter classes)
+
+    #: several processes (worker hosts on this machine, or other machines) can open handles on
+    #: the same tables. False for :class:`~runic.store.MemoryStore`, whose tables live in one
+    #: process: a Runner keeps its workers in its own process, and the store actor drops the
+    #: tables when it stops (an ETS table dies with its owner)
+    shared: ClassVar[bool] = True
+    #: event-sourced: ``append`` (with ``facts=``, ``status=``, ``epoch=``) and ``stream``, as
+    #: every :class:`BaseStore` is; the Runner then appends each cycle's events instead of
+    #: saving whole logs. (:func:`supports_stream` reads it.)
+    streams: ClassVar[bool] = True
+
+    @classmethod
+    def child_spec(cls, opts: dict[str, Any]) -> Any:
+        """The child spec ``<runner>.Store`` of the store actor for these tables, so that a
+        supervision children list accepts ``(StoreClass, {"runner_name": ..., **options})``.
+
+        ``opts`` are the store's options and must include ``runner_name``; ``id``, ``restart``
+        and ``shutdown`` override the defaults (``f"{runner_name}.Store"``, permanent, 5 s).
+        The spec names the actor and this class by ``"module:Class"`` path (the actor opens
+        the store with :func:`runic.store.registry.open_store`), so no store module imports the
+        actor module. What the actor does: :mod:`runic.store.actor`.
+        """
+        from ..supervisor.spec import ChildSpec  # supervision (thespian) only when a tree is built
+
+        opts = dict(opts or {})
+        runner_name = opts.get("runner_name")
+        if not isinstance(runner_name, str) or not runner_name:
+            raise StoreArgumentError(
+                f"the store child spec needs opts['runner_name'] (a non-empty str), got {runner_name!r}"
+            )
+        child_id = opts.pop("id", None) or f"{runner_name}.Store"
+        restart = opts.pop("restart", "permanent")
+        shutdown = opts.pop("shutdown", 5.0)
+        return ChildSpec(
+            id=child_id,
+            start=("runic.store.actor:StoreActor",
+                   {"store": f"{cls.__module__}:{cls.__qualname__}", **opts}),
+            restart=restart,
+            shutdown=shutdown,
+            type="worker",
+        )
+
+    @property
+    def local_dir(self) -> str | None:
+        """The directory on this machine where the store keeps its files (``None`` if it keeps
+        none: memory tables, a database server). A Runner may put its own files next to them."""
+        return None
+
+    def on_writer_start(self) -> None:
+        """Called once by a long-running writer process (a Runner's worker host) right after it
+        opened this handle, in that process's main thread. The default does nothing;
+        ``MnesiaStore`` moves SQLite's WAL checkpoints onto a thread (a worker host never forks
+        afterwards, which that needs)."""
 
     def __init__(self, runner_name: str, **opts: Any) -> None:
         if not isinstance(runner_name, str) or not runner_name:
@@ -415,9 +476,16 @@ class BaseStore(abc.ABC):
             raise StoreArgumentError(f"epoch must be None or a non-negative int, got {epoch!r}")
 
     def _now_ms(self) -> int:
-        """The store's clock, in ms since the epoch (an adapter primitive: the local stores
-        use this process's clock; a database adapter may use the database server's)."""
+        """Time stamps passed to the write primitives, in ms since the epoch (this process's
+        clock; a database adapter may ignore them and stamp with the server's clock)."""
         return time.time_ns() // 1_000_000
+
+    def _clock_ms(self) -> int:
+        """The store's clock for lease decisions (:meth:`nodes`), in ms since the epoch: an
+        adapter primitive. The local stores use this process's clock (every process of one
+        machine shares it); :class:`~runic.store.PostgresStore` asks the database server, so
+        that nodes on several machines compare leases against one clock."""
+        return self._now_ms()
 
     # ------------------------------------------------------------------ snapshot logs
 
@@ -672,7 +740,7 @@ class BaseStore(abc.ABC):
 
     def _valid_status(self, status: Any, workflow_id: Any) -> str | None:
         if status is None or status in STATUSES:
-            return status  # type: ignore[no-any-return]
+            return status
         raise self._damaged(f"the status of workflow {workflow_id!r} ({status!r})", "status")
 
     def status(self, workflow_id: Hashable) -> str | None:
@@ -694,7 +762,7 @@ class BaseStore(abc.ABC):
         for k, s in self._all_status():
             wid = self._unkey(k)
             if wanted is None or s in wanted:
-                out[wid] = self._valid_status(s, wid)  # type: ignore[assignment]
+                out[wid] = self._valid_status(s, wid)
             elif s not in STATUSES:
                 self._valid_status(s, wid)
         return out
@@ -768,7 +836,7 @@ class BaseStore(abc.ABC):
         released or declared dead, or its lease expired; ``workflows`` lists the ids whose
         status is ``"running"`` and that this generation of the node owns."""
         self._check_open()
-        now = self._now_ms()
+        now = self._clock_ms()
         owned: dict[tuple[str, int], _List[Hashable]] = {}
         for key, node, generation in self._running_owners():
             owned.setdefault((node, generation), []).append(self._unkey(key))
@@ -792,7 +860,20 @@ class BaseStore(abc.ABC):
         wanted = set(statuses) if not isinstance(statuses, str) else {statuses}
         if not wanted <= set(STATUSES):
             raise StoreArgumentError(f"unknown statuses {sorted(wanted - set(STATUSES))}")
-        return [self._unkey(k) for k in self._orphans(sorted(wanted), self._now_ms())]
+        return [self._unkey(k) for k in self._orphans(sorted(wanted), self._clock_ms())]
+
+    def status_times(self) -> dict[Hashable, int]:
+        """``{workflow_id: ms since the epoch}`` of the last change of each workflow's status
+        row (a status change, or a change of owner by :meth:`acquire`): what the dashboard
+        shows as "updated"."""
+        self._check_open()
+        out: dict[Hashable, int] = {}
+        for key, updated in self._status_times():
+            try:
+                out[self._unkey(key)] = int(updated)
+            except (StoreDecodeError, TypeError, ValueError) as exc:
+                log.debug("skipping the status time of %r: %s", key, exc)
+        return out
 
     # ------------------------------------------------------------------ administration
 
@@ -1024,6 +1105,10 @@ class BaseStore(abc.ABC):
     def _orphans(self, statuses: _List[str], now_ms: int) -> _List[Any]:
         """Keys whose status is in ``statuses`` and whose owner node is dead, expired
         (``lease_expires_at <= now_ms``), of another generation, or unknown."""
+
+    def _status_times(self) -> _List[tuple[Any, int]]:
+        """``(key, updated_at)`` of every status row (default: none known)."""
+        return []
 
     @abc.abstractmethod
     def _table_specs(self) -> dict[str, tuple[str, tuple[str, ...]]]:

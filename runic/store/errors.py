@@ -28,6 +28,12 @@ exception                      raised when                                      
 :class:`StoreBusyError`        the store stayed locked by other writers past the      :class:`TimeoutError`
                                busy timeout
 :class:`StoreClosedError`      a closed store handle is used
+:class:`StoreUnavailableError` a database server cannot be reached, or no server of   :class:`ConnectionError`
+                               ``nodes`` accepts writes, within the connect timeout
+                               (or the failover timeout, once connected)
+:class:`StoreTimelineError`    a database server is on an older timeline than one
+                               this process already wrote to (a resurrected old
+                               primary after a failover): nothing is written to it
 :class:`StoreArgumentError`    an argument or option is invalid (unknown status,      :class:`runic.ArgumentError`
                                fact hash out of range, a workflow id that breaks the  (a :class:`ValueError`)
                                id rule of :mod:`runic.ids`, remote ``nodes``...)
@@ -55,6 +61,8 @@ __all__ = [
     "StoreBusyError",
     "StoreClosedError",
     "StoreArgumentError",
+    "StoreUnavailableError",
+    "StoreTimelineError",
 ]
 
 
@@ -197,6 +205,37 @@ class StoreBusyError(StoreError, TimeoutError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class StoreUnavailableError(StoreError, ConnectionError):
+    """No database server could be reached (or none of ``nodes`` accepts writes) in time.
+
+    ``servers`` names what was tried. The call wrote nothing it acknowledged; retry once the
+    server (or a promoted standby) is back.
+    """
+
+    def __init__(self, message: str, servers: str | None = None) -> None:
+        self.servers = servers
+        StoreError.__init__(self, message)
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class StoreTimelineError(StoreError):
+    """A database server answered on a timeline older than one this process already saw.
+
+    After a failover the promoted standby starts a new timeline; the old primary, restarted,
+    still runs the old one and accepts writes that the new primary never sees (split brain).
+    Nothing was written to it. ``server``, ``timeline`` and ``seen`` tell which server and
+    timelines.
+    """
+
+    def __init__(self, message: str, server: str, timeline: int, seen: int) -> None:
+        self.server = server
+        self.timeline = timeline
+        self.seen = seen
+        super().__init__(message)
 
 
 class StoreClosedError(StoreError):

@@ -106,6 +106,9 @@ class MemoryStore(BaseStore):
     """
 
     kind: ClassVar[str] = "memory"
+    #: the tables live in one process (see :attr:`BaseStore.shared`); a store actor started
+    #: with ``(MemoryStore, {...})`` owns them and drops them when it stops
+    shared: ClassVar[bool] = False
 
     def __init__(self, runner_name: str, **opts: Any) -> None:
         super().__init__(runner_name, **opts)
@@ -129,16 +132,6 @@ class MemoryStore(BaseStore):
             tables.clear()
         log.debug("memory tables of runner %r dropped", runner_name)
         return True
-
-    @classmethod
-    def child_spec(cls, opts: dict[str, Any]) -> Any:
-        """The child spec of the store actor (``<runner>.Store``) that owns these tables.
-
-        See :mod:`runic.store.actor`. The tables live in the store actor's process.
-        """
-        from .actor import store_child_spec
-
-        return store_child_spec("memory", opts)
 
     @property
     def storage_type(self) -> str:
@@ -343,6 +336,11 @@ class MemoryStore(BaseStore):
         with t.lock:
             return [(k, row[2]) for k, row in t.status.items() if row[2] is not None]
 
+    def _status_times(self) -> list[tuple[Any, int]]:
+        t = self._tables()
+        with t.lock:
+            return [(k, row[3]) for k, row in t.status.items()]
+
     # -- node leases
 
     def _register_node(self, node: str, lease_ms: int, info: bytes | None, now_ms: int) -> int:
@@ -360,7 +358,7 @@ class MemoryStore(BaseStore):
             if row is None or row[0] != generation or not row[1]:
                 raise _NodeStale(None if row is None else row[0], bool(row and row[1]))
             row[2] = now_ms + lease_ms
-            return row[2]  # type: ignore[no-any-return]
+            return row[2]
 
     def _end_node(self, node: str, generation: int, now_ms: int) -> bool:
         t = self._tables()

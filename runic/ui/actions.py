@@ -105,12 +105,12 @@ class OwnRunner:
     def _start(self) -> tuple[Any, Any]:
         from ..actors import start_system
         from ..runner import Runner
-        from ..store import MnesiaStore
+        from ..store import store_class
 
         system = start_system()
         try:
-            runner = Runner.start_link(name=self.settings.runner, store=MnesiaStore,
-                                       store_opts={"dir": self.settings.data_dir}, recover="manual",
+            runner = Runner.start_link(name=self.settings.runner, store=store_class(self.settings.store_name),
+                                       store_opts=self.settings.store_opts, recover="manual",
                                        system=system, timeout=self.timeout)
         except BaseException:
             system.shutdown()

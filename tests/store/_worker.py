@@ -21,6 +21,7 @@ Commands (JSON lines on stdout):
 * ``append_until_refused DIR RUNNER WF`` — append one event at a time; ack each with the
   ``time.monotonic()`` at which the call returned; when a call raises, print
   ``{"refused": class name, "message": ..., "at": monotonic}`` and exit 0.
+* ``DIR`` may be a ``postgresql://`` URL: the same commands run against PostgresStore.
 * ``open_at GO_FILE DIR RUNNER`` — print ``{"ready": true}``, wait for GO_FILE, open (and write
   to) the store at once, print the outcome like ``open``.
 """
@@ -32,7 +33,18 @@ import os
 import sys
 import time
 
-from runic.store import FencedError, MnesiaStore, StoreError
+from runic.store import FencedError, StoreError
+from runic.store import MnesiaStore as _MnesiaStore
+
+
+def MnesiaStore(runner: str, dir: str | None = None, **opts: object):  # noqa: N802 - stands for the class
+    """The store at ``dir``: a MnesiaStore directory, or a PostgreSQL URL (``postgresql://...``)
+    for the same commands against PostgresStore."""
+    if dir is not None and dir.startswith("postgresql://"):
+        from runic.store import PostgresStore
+
+        return PostgresStore(runner, dsn=dir, **opts)
+    return _MnesiaStore(runner, dir=dir, **opts)
 
 
 def out(obj: object) -> None:

@@ -1,4 +1,6 @@
-"""Fixtures of the store tests: one factory per adapter, parametrized for the contract suite."""
+"""Fixtures of the store tests: one factory per adapter, parametrized for the contract suite, and
+the session's throwaway PostgreSQL server (``pg_server``; see ``tests/store/pg.py``), skipped with
+the reason when the server binaries are not installed."""
 
 from __future__ import annotations
 
@@ -15,7 +17,14 @@ import pytest
 
 from runic.store import BaseStore, MemoryStore, MnesiaStore
 
-ADAPTERS = ["memory", "mnesia_disc", "mnesia_ram"]
+from . import pg
+
+ADAPTERS = ["memory", "mnesia_disc", "mnesia_ram",
+            pytest.param("postgres", marks=pytest.mark.postgres)]
+
+#: the connection string of the session's PostgreSQL server, once the ``pg_server`` fixture
+#: started it (tests are independent through their runner names: one schema serves them all)
+PG_DSN: str | None = None
 
 WORKER = Path(__file__).with_name("_worker.py")
 
@@ -28,7 +37,41 @@ def open_store(adapter: str, runner: str, tmp_path: Path) -> BaseStore:
         return MnesiaStore(runner, disc_copies=True, dir=tmp_path / "data")
     if adapter == "mnesia_ram":
         return MnesiaStore(runner, disc_copies=False)
+    if adapter == "postgres":
+        assert PG_DSN is not None, "the postgres adapter needs the pg_server fixture"
+        from runic.store import PostgresStore
+
+        return PostgresStore(runner, dsn=PG_DSN)
     raise ValueError(adapter)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[pg.Cluster]:
+    """Where the session's PostgreSQL servers live (a temporary directory, removed at the end);
+    skips with the reason when the server binaries are not installed."""
+    reason = pg.available()
+    if reason:
+        pytest.skip(reason)
+    cluster = pg.Cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server(pg_cluster: pg.Cluster) -> Iterator[pg.Server]:
+    """One PostgreSQL server for the session (tests use their own runner names or schemas)."""
+    global PG_DSN
+    server = pg_cluster.server("main")
+    server.initdb()
+    server.start()
+    PG_DSN = server.dsn()
+    try:
+        yield server
+    finally:
+        PG_DSN = None
+        server.stop()
 
 
 @pytest.fixture(params=ADAPTERS)
@@ -44,8 +87,11 @@ def runner_name() -> str:
 
 
 @pytest.fixture
-def open_(adapter: str, runner_name: str, tmp_path: Path) -> Iterator[Callable[[], BaseStore]]:
+def open_(adapter: str, runner_name: str, tmp_path: Path,
+          request: pytest.FixtureRequest) -> Iterator[Callable[[], BaseStore]]:
     """Open more handles on the test's store; every handle is closed and tables dropped after."""
+    if adapter == "postgres":
+        request.getfixturevalue("pg_server")
     handles: list[BaseStore] = []
 
     def opener() -> BaseStore:
@@ -56,7 +102,7 @@ def open_(adapter: str, runner_name: str, tmp_path: Path) -> Iterator[Callable[[
     yield opener
     for h in handles:
         h.close()
-    if adapter != "mnesia_disc":  # in-process tables: drop them so the test leaves nothing
+    if adapter != "mnesia_disc":  # in-process (or server) tables: drop them so the test leaves nothing
         with open_store(adapter, runner_name, tmp_path) as s:
             s.drop_tables()
 

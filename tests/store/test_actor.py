@@ -49,9 +49,13 @@ def test_child_specs() -> None:
     spec = MnesiaStore.child_spec({"runner_name": "app", "disc_copies": False})
     assert isinstance(spec, ChildSpec)
     assert spec.id == "app.Store" and spec.restart == "permanent" and spec.type == "worker"
-    assert spec.start == (StoreActor, {"store": "mnesia", "runner_name": "app", "disc_copies": False})
+    # the spec names the actor and the store class by path: no store module imports the actor
+    assert spec.start == ("runic.store.actor:StoreActor",
+                          {"store": "runic.store.mnesia:MnesiaStore", "runner_name": "app", "disc_copies": False})
+    assert spec.actor_class() is StoreActor
     mem = MemoryStore.child_spec({"runner_name": "app"})
-    assert mem.id == "app.Store" and mem.start == (StoreActor, {"store": "memory", "runner_name": "app"})
+    assert mem.id == "app.Store"
+    assert mem.start == ("runic.store.actor:StoreActor", {"store": "runic.store.memory:MemoryStore", "runner_name": "app"})
     with pytest.raises(StoreArgumentError):
         MnesiaStore.child_spec({"disc_copies": True})
 

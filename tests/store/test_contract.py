@@ -1,5 +1,5 @@
-"""The store contract: every adapter (MemoryStore, MnesiaStore on disc, MnesiaStore in RAM)
-must pass every test here. Tests ported from Runic's own store suites (its ETS and Mnesia store
+"""The store contract: every adapter (MemoryStore, MnesiaStore on disc, MnesiaStore in RAM,
+PostgresStore on a throwaway server) must pass every test here. Tests ported from Runic's own store suites (its ETS and Mnesia store
 tests, and the store part of its event-sourcing tests) say so in a comment."""
 
 from __future__ import annotations
@@ -616,9 +616,11 @@ def test_drop_tables_removes_all_data(store: BaseStore, open_: Callable[[], Base
         fresh.load_fact(1)
 
 
-def test_runner_name_must_be_a_non_empty_string(adapter: str, tmp_path) -> None:
+def test_runner_name_must_be_a_non_empty_string(adapter: str, tmp_path, request) -> None:
     from .conftest import open_store
 
+    if adapter == "postgres":
+        request.getfixturevalue("pg_server")
     for bad in ["", None, 5]:
         with pytest.raises(StoreArgumentError):
             open_store(adapter, bad, tmp_path)  # type: ignore[arg-type]
