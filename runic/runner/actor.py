@@ -40,7 +40,8 @@ from ..supervisor.messages import (
 from . import logs, stored
 from .batches import Batch
 from .errors import AlreadyStartedError, RunnerBusyError, WorkflowNotFoundError
-from .host import WorkerHost, open_store
+from ..store.registry import open_store
+from .host import WorkerHost
 from .lease import NodeLease, default_node
 from .messages import (
     AwaitIdle,

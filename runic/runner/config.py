@@ -12,38 +12,24 @@ import os
 import uuid
 from typing import Any
 
-from ..errors import ArgumentTypeError, MissingNameError
-from ..functions import import_path
-from ..store import MemoryStore, MnesiaStore
+from ..errors import MissingNameError
+from ..store.registry import class_path, store_class
 from ..supervisor import ChildSpec
 from .actor import RunnerActor
-from .host import WorkerHost, store_path
+from .host import WorkerHost
 from .lease import DEFAULT_LEASE_S
 
 __all__ = ["runner_child_spec", "resolve_store"]
 
-_STORES = {"mnesia": MnesiaStore, "memory": MemoryStore}
-
-
 def resolve_store(store: Any) -> type:
-    """A store class from a class, ``"mnesia"``/``"memory"`` or a ``"module:Class"`` path."""
-    if store is None:
-        return MnesiaStore
-    if isinstance(store, type):
-        return store
-    if isinstance(store, str):
-        if store in _STORES:
-            return _STORES[store]
-        found = import_path(store)
-        if not isinstance(found, type):
-            raise ArgumentTypeError(f"store {store!r} names {found!r}, not a store class")
-        return found
-    raise ArgumentTypeError(f"store must be a store class or 'mnesia'/'memory', got {store!r}")
+    """A store class from a class, a name (``"mnesia"``, ``"memory"``, ``"postgres"``) or a
+    ``"module:Class"`` path (see :func:`runic.store.registry.store_class`)."""
+    return store_class(store)
 
 
 def _is_shared(store_cls: type) -> bool:
-    """Whether several processes can open the store (MemoryStore lives in one process)."""
-    return not (isinstance(store_cls, type) and issubclass(store_cls, MemoryStore))
+    """Whether several processes can open the store (its declared capability)."""
+    return bool(getattr(store_cls, "shared", True))
 
 
 def runner_child_spec(opts: dict) -> ChildSpec:
@@ -54,7 +40,7 @@ def runner_child_spec(opts: dict) -> ChildSpec:
     store_cls = resolve_store(opts.get("store"))
     shared = _is_shared(store_cls)
     pool = int(opts.get("pool_size") or (os.cpu_count() or 1)) if shared else 1
-    host_base = {"runner": name, "store": store_path(store_cls), "store_opts": dict(opts.get("store_opts") or {}),
+    host_base = {"runner": name, "store": class_path(store_cls), "store_opts": dict(opts.get("store_opts") or {}),
                  "threads": opts.get("threads"), "telemetry": opts.get("telemetry")}
     hosts = [ChildSpec(id=f"{name}.host-{i}", start=(WorkerHost, {**host_base, "host_id": f"{name}.host-{i}"}),
                        restart="permanent", shutdown=15.0) for i in range(pool)]

@@ -41,7 +41,7 @@ from thespian.actors import ThespianWatch
 from .. import telemetry, telemetry_otel
 from ..actors import current_scratch_dir
 from ..errors import RunicError
-from ..functions import import_path
+from ..store.registry import open_store
 from ..supervisor import ChildActor
 from ..supervisor.messages import ErrorReply
 from . import executors, logs
@@ -54,18 +54,9 @@ from .messages import (
 from .service import HANDLERS, HostService
 from .wire import endpoint_path
 
-__all__ = ["WorkerHost", "open_store", "store_path"]
+__all__ = ["WorkerHost"]
 
 log = logging.getLogger("runic.runner")
-
-def store_path(cls: type) -> str:
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
-def open_store(path: str, runner_name: str, store_opts: dict) -> Any:
-    """Open a store handle from its ``module:Class`` path."""
-    return import_path(path)(runner_name, **(store_opts or {}))
-
 
 class WorkerHost(ChildActor):
     """A worker host actor (child of the runner actor). Options: ``runner``, ``host_id``,
@@ -88,13 +79,10 @@ class WorkerHost(ChildActor):
             telemetry.attach(names, handler)
         host_id = opts["host_id"]
         store = open_store(opts["store"], opts["runner"], opts.get("store_opts") or {})
+        store.on_writer_start()  # e.g. WAL checkpoints off the commit path (a host never forks)
         log_path = logs.log_file(store, opts["runner"])
         logs.attach(log_path)
         executors.ATTEMPT_LOG_FILE = log_path
-        # a worker host never forks, so it may take WAL checkpoints off its commit path
-        background = getattr(store, "checkpoint_in_background", None)
-        if callable(background):
-            background()
         loop = HostLoop(host_id, store, threads=int(opts.get("threads") or 32),
                         on_worker_stopped=self._worker_stopped)
         self.loop = loop

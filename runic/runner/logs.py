@@ -25,8 +25,8 @@ log = logging.getLogger("runic.runner")
 
 def log_file(store: Any, runner_name: str) -> str | None:
     """``<dir>/<runner>.log`` for a store that keeps its data in a local directory on disk."""
-    directory = getattr(store, "dir", None)
-    if not directory or getattr(store, "storage_type", None) != "disc_copies":
+    directory = getattr(store, "local_dir", None)
+    if not directory:
         return None
     return os.path.join(os.fspath(directory), f"{runner_name}.log")
 

@@ -58,7 +58,7 @@ from ..nodes import ROOT_HASH
 from ..policy import merge_policies, resolve
 from ..rehydration import FactResolver, resolve_pending
 from ..runnable import COMPLETED, FAILED, Runnable
-from ..store import FencedError, StoreError, supports_stream
+from ..store import FencedError, StoreError
 from .errors import PersistenceError, WorkflowTakenOverError
 from .executors import attempts_of, kill_attempts
 from .outcome import failed_error, halting
@@ -175,8 +175,8 @@ class Worker:
         self.strategy, self.every_n = parse_checkpoint_strategy(self.options.get("checkpoint_strategy", "every_cycle"))
         self.executor_name = self.options.get("executor") or "thread"
         self.executor = port.executor(self.executor_name)
-        self.streams = supports_stream(self.store)
-        self.saves_facts = hasattr(self.store, "save_fact")
+        self.streams = bool(getattr(self.store, "streams", False))  # the store's declared capability
+        self.saves_facts = self.streams
         if self.streams:
             workflow.enable_event_emission()
         if not resumed:

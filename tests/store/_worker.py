@@ -19,7 +19,7 @@ Commands (JSON lines on stdout):
   whether WF exists there.
 * ``open DIR RUNNER`` — open a disc store and print the outcome (error class and message).
 * ``append_until_refused DIR RUNNER WF`` — append one event at a time; ack each with the
-  ``time.monotonic()`` at which the call returned; when a call raises, print
+  ``time.monotonic()`` at which the call began (``began``) and returned (``at``); when a call raises, print
   ``{"refused": class name, "message": ..., "at": monotonic}`` and exit 0.
 * ``DIR`` may be a ``postgresql://`` URL: the same commands run against PostgresStore.
 * ``open_at GO_FILE DIR RUNNER`` — print ``{"ready": true}``, wait for GO_FILE, open (and write
@@ -122,12 +122,13 @@ def cmd_append_until_refused(d: str, runner: str, wf: str) -> None:
     with MnesiaStore(runner, dir=d) as s:
         i = 0
         while True:
+            began = time.monotonic()
             try:
                 cursor = s.append(wf, [i])
             except StoreError as exc:
                 out({"refused": type(exc).__name__, "message": str(exc), "at": time.monotonic()})
                 return
-            out({"ack": cursor, "at": time.monotonic()})
+            out({"ack": cursor, "began": began, "at": time.monotonic()})
             i += 1
 
 
