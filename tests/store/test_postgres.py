@@ -298,18 +298,33 @@ def test_appends_stay_exactly_once_while_connections_are_killed(open_pg: Callabl
     stop = threading.Event()
     killed = [0]
 
+    acked: list[int] = []
+
     def killer() -> None:  # kills sessions while they run a statement (an append, or its COMMIT)
+        # Only appends and COMMITs, at most 40 kills, and never twice without an acknowledged
+        # append in between. A retried append runs on a new connection, where its first call
+        # compiles the function (~5-10 ms instead of ~1), so an unthrottled killer caught every
+        # retry; each retry backs off up to 0.5 s, and on a loaded machine (CI runs the suite on
+        # two cores) one append outlived its 60 s failover: that measured the killer, not
+        # exactly-once.
         rng = random.Random(7)
+        last = -1
         with pg_server.admin() as conn:
-            while not stop.is_set():
+            while not stop.is_set() and killed[0] < 40:
+                if len(acked) <= last:
+                    time.sleep(0.002)
+                    continue
                 rows = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                    "WHERE application_name = %s AND state = 'active'", (app,)).fetchall()
-                killed[0] += sum(1 for r in rows if r[0])
-                time.sleep(rng.uniform(0.0, 0.03))
+                                    "WHERE application_name = %s AND state = 'active' "
+                                    "AND (query LIKE '%%append%%' OR query = 'COMMIT')", (app,)).fetchall()
+                n = sum(1 for r in rows if r[0])
+                if n:
+                    killed[0] += n
+                    last = len(acked)
+                time.sleep(rng.uniform(0.0, 0.01))
 
     t = threading.Thread(target=killer)
     t.start()
-    acked = []
     try:
         for i in range(300):
             cursor = s.append("wf", [i], epoch=epoch, facts={i + 1: f"v{i}"})
@@ -317,7 +332,7 @@ def test_appends_stay_exactly_once_while_connections_are_killed(open_pg: Callabl
     finally:
         stop.set()
         t.join()
-    assert killed[0] > 0, "no connection was killed: the test proved nothing"
+    assert killed[0] >= 10, f"only {killed[0]} connections were killed: the test proved little"
     assert acked == list(range(1, 301))
     assert list(s.stream("wf")) == list(range(300))
     assert s.load_facts(range(1, 301)) == {i + 1: f"v{i}" for i in range(300)}
