@@ -435,8 +435,12 @@ class _Database:
                     raise
                 deadline = self._busy(exc, what, deadline)
 
-    def write(self, fn: Callable[[sqlite3.Connection], T], what: str) -> T:
+    def write(self, fn: Callable[[sqlite3.Connection], T], what: str, *, begin: bool = True) -> T:
         """Run ``fn(conn)`` in one write transaction, serialised across threads and processes.
+
+        ``begin=False`` runs ``fn`` without ``BEGIN``/``COMMIT``: for an ``fn`` that writes with
+        exactly one statement, which SQLite makes atomic and durable by itself (autocommit),
+        saving two statements per write.
 
         Threads of this process take :attr:`lock`; processes take an exclusive ``flock`` on the
         side file (fair between writers, released by the kernel if the holder dies), then
@@ -457,10 +461,12 @@ class _Database:
                 try:
                     if guard and (self.replaced is not None or fstat(self.ident_fd).st_nlink == 0):  # type: ignore[arg-type]
                         self.check_identity(what, committed=False)
-                    conn.execute("BEGIN IMMEDIATE")
+                    if begin:
+                        conn.execute("BEGIN IMMEDIATE")
                     try:
                         result = fn(conn)
-                        conn.execute("COMMIT")
+                        if begin:
+                            conn.execute("COMMIT")
                     except BaseException:
                         if conn.in_transaction:
                             with contextlib.suppress(sqlite3.Error):

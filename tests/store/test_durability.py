@@ -55,7 +55,9 @@ def verify(d: Path, wf: str, tag: str, k: int, acks: list[int]) -> int:
         # no rows beyond the counter
         raw = sqlite3.connect(d / DB_FILE)
         try:
-            rows = raw.execute('SELECT count(*), max(seq) FROM "app.EventStream" WHERE workflow_id=?',
+            # (schema 3: one row per append, keyed by its first event; ``batch`` events in it)
+            rows = raw.execute('SELECT sum(max(batch, 1)), max(seq + max(batch, 1) - 1) FROM "app.EventStream" '
+                               'WHERE workflow_id=?',
                                (wf,)).fetchone()
         finally:
             raw.close()
