@@ -104,6 +104,7 @@ __all__ = [
     "dumps_batch",
     "loads",
     "loads_batch",
+    "pack",
     "register",
     "registered",
 ]
@@ -242,7 +243,8 @@ def register(
 
 
 class _Packed:
-    """A field value still in its :func:`dumps` encoding (a lazy field read from a flat batch)."""
+    """A field value still in its :func:`dumps` encoding: a lazy field read from a flat batch,
+    or a value its writer encoded already (:func:`pack`). A flat batch stores it as it is."""
 
     __slots__ = ("data",)
 
@@ -294,6 +296,15 @@ def _make_lazy(cls: type, field: str) -> None:
     if slot is None:
         raise ArgumentError(f"runic.codec.register({cls.__qualname__}): lazy field {field!r} is not a slot")
     setattr(cls, field, _LazySlot(slot, cls))
+
+
+def pack(value: Any) -> tuple[Any, int]:
+    """``(packed, size)``: ``value`` encoded by :func:`dumps` once, ready to be put in a lazy
+    field (see ``lazy_fields`` in :func:`register`), and the size of its encoding. A flat batch
+    then stores those bytes without encoding the value again; reading the field decodes them.
+    Raises :class:`EncodeError` as :func:`dumps`."""
+    data = dumps(value)
+    return _Packed(data), len(data)
 
 
 #: lazy-field values kept as they are in a flat batch (everything else is stored encoded)
