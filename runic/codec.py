@@ -162,6 +162,8 @@ class _EnumRecord:
 
 
 _BY_CLASS: dict[type, _Record] = {}
+#: record name -> (current version, length of its flat entry, unflat): what loads_batch needs
+_FLAT_BY_NAME: dict[str, tuple[int, int, Callable[[list[Any]], Any]]] = {}
 _BY_NAME: dict[str, _Record] = {}
 _ENUM_BY_CLASS: dict[type, _EnumRecord] = {}
 _ENUM_BY_NAME: dict[str, _EnumRecord] = {}
@@ -239,6 +241,7 @@ def register(
     rec = _Record(cls, rec_name, version, fields, upcast, setter, tuple_fields, lazy_fields, build, flat, unflat)
     _BY_CLASS[cls] = rec
     _BY_NAME[rec_name] = rec
+    _FLAT_BY_NAME[rec_name] = (version, len(fields) + 2, unflat)
     return cls
 
 
@@ -1064,14 +1067,13 @@ def loads_batch(data: bytes | bytearray | memoryview, *, trusted: bool = False) 
             raise DecodeError("not a flat batch (expected an array of entries)")
         out: list[Any] = []
         append = out.append
-        by_name = _BY_NAME
+        flat_by_name = _FLAT_BY_NAME
         for e in entries:
             te = type(e)
             if te is list:
-                rec = by_name.get(e[0]) if e and type(e[0]) is str else None
-                if rec is not None and len(e) == len(rec.fields) + 2 and e[1] == rec.version \
-                        and rec.unflat is not None:
-                    append(rec.unflat(e))
+                f = flat_by_name.get(e[0]) if e else None  # (an unhashable e[0]: malformed, below)
+                if f is not None and len(e) == f[1] and e[1] == f[0] and type(e[0]) is str:
+                    append(f[2](e))
                 else:
                     append(_flat_record(e))
             elif te is bytes:

@@ -252,8 +252,9 @@ class EventStream(Iterator[Any]):
         self.start = start
         self._it = store._iter_events(key, workflow_id, start, cursor)
 
-    def __iter__(self) -> "EventStream":
-        return self
+    def __iter__(self) -> Iterator[Any]:
+        # the generator itself: list(stream) and for-loops skip __next__ (one call per event)
+        return self._it
 
     def __next__(self) -> Any:
         return next(self._it)
