@@ -82,6 +82,8 @@ CHECKPOINT_STRATEGIES = ("every_cycle", "on_complete", "manual", "every_n")
 INLINE_FACT_BYTES = 512
 """Fact values whose encoding is at most this long stay inline in their ``FactProduced`` event."""
 _SCALAR_VALUES = frozenset({type(None), bool, int, float})
+#: values the codec always encodes: a step returning one needs no trial encoding
+_ENCODABLE = frozenset({type(None), bool, int, float, str, bytes})
 STORE_RETRY_S = 30.0
 """Default time a Worker keeps retrying a failing store before its waiters get an exception."""
 _MARK = "runner.failure_mark"
@@ -116,7 +118,7 @@ def unencodable(r: Runnable) -> Runnable:
     if r.status != COMPLETED:
         return r
     result = r.result
-    if result.__class__ is Fact:
+    if result.__class__ is Fact and result.value.__class__ not in _ENCODABLE:
         try:
             codec.dumps(result.value)
         except codec.EncodeError as exc:
@@ -157,9 +159,10 @@ class Worker:
         #: the trace context of the current run (the caller's, carried into this host)
         self.trace: dict[str, str] | None = run.get("trace") if resumed else None
         self._labels: dict[int, str] = {}
-        #: activation key (fact_hash, node_hash) -> (runnable, dispatch time ms)
+        #: activation key (fact_hash, node_hash) -> (runnable, dispatch time ms); the dispatch
+        #: times by runnable id that state() shows come from here (a runnable's id is a hash:
+        #: computed only when asked, not on every dispatch)
         self.active: dict[tuple[int, int], tuple[Runnable, int]] = {}
-        self.dispatch_times: dict[int, int] = {}
         self.awaiters: list[Callable[["Worker"], None]] = []  # called once the workflow settles
         self.pending_events: list = []
         self.pending_facts: dict[int, Any] = {}
@@ -241,7 +244,7 @@ class Worker:
         return {
             "id": self.id, "status": self.status, "active_tasks": len(self.active),
             "active_runnables": [r.id for r, _ in self.active.values()],
-            "dispatch_times": dict(self.dispatch_times), "executor": self.executor_name,
+            "dispatch_times": {r.id: t for r, t in self.active.values()}, "executor": self.executor_name,
             "max_concurrency": self.max_concurrency, "checkpoint_strategy": self.strategy,
             "cycle_count": self.cycle_count, "event_cursor": self.event_cursor, "epoch": self.epoch,
             "hooks": {k: (v is not None) for k, v in self.hooks.items()},
@@ -402,7 +405,6 @@ class Worker:
             self._safe("on_dispatch", r, self)
             t0 = now_ms()
             self.active[key] = (r, t0)
-            self.dispatch_times[r.id] = t0
             if telemetry.enabled():
                 telemetry.execute(_T + ("runnable", "start"), {"system_time": time.time_ns()},
                                   {"workflow_id": self.id, "node_name": r.node_name, "runnable_id": r.id,
@@ -423,7 +425,6 @@ class Worker:
         entry = self.active.pop(key, None)
         if entry is None or self.stopped:
             return
-        self.dispatch_times.pop(entry[0].id, None)
         duration = max(0, int(duration_ms))
         if telemetry.enabled():
             name = r.node_name
