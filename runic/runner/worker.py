@@ -188,6 +188,13 @@ class Worker:
         self.executor = port.executor(self.executor_name)
         self.streams = bool(getattr(self.store, "streams", False))  # the store's declared capability
         self.saves_facts = self.streams
+        #: group commit (see the module docs): the port's ``want_step``/``want_commit``, when it
+        #: runs rounds of Workers and the store streams
+        self._want_step: Callable[["Worker"], None] | None = getattr(port, "want_step", None) if self.streams else None
+        self._want_commit: Callable[["Worker"], None] | None = getattr(port, "want_commit", None) \
+            if self._want_step is not None else None
+        self.commit_wanted = False  # a checkpoint waits for the port's commit round
+        self._deferred_status: str | None = None
         if self.streams:
             workflow.enable_event_emission()
         if not resumed:
@@ -360,6 +367,13 @@ class Worker:
         if self.stopped:
             return
         on_loop = self.port.on_loop_thread()
+        if on_loop and self._want_step is not None:  # group commit: the loop's round runs the work
+            self.dispatch()
+            if self._inline and not self.stopped:
+                self._want_step(self)
+            else:
+                self.maybe_idle()
+            return
         while True:
             self.dispatch()
             if not self._inline or self.stopped:
@@ -380,11 +394,32 @@ class Worker:
             self.on_result(key, result, lifecycle, now_ms() - t0, dispatch=False)
         self.maybe_idle()
 
+    def step_inline(self) -> None:
+        """Group commit, on the loop thread: run the inline work dispatched so far and apply its
+        results; their checkpoint waits for the round's commit (:meth:`committed`)."""
+        if DEBUG_LOCKS:
+            self.port.assert_locked()
+        while self._inline and not self.stopped:
+            r, policy, key, executor = self._inline.popleft()
+            t0 = now_ms()
+            try:
+                with attempts_of(self.id):
+                    result, lifecycle = execute_with_policy(r, policy, emit_events=policy.execution_mode == "durable",
+                                                            attempt_runner=executor.attempt_runner)
+                result = unencodable(result)
+            except Exception as exc:  # noqa: BLE001 - a driver bug: treat as a crash
+                self.on_crash(key, exc)
+                continue
+            self.on_result(key, result, lifecycle, now_ms() - t0, dispatch=False)
+        if not self.commit_wanted and not self.stopped:
+            self.pump()  # nothing to persist (a result that changed nothing): go on
+
     def dispatch(self) -> None:
         """Prepare pending work not in flight and hand it to executors."""
         wf = self.workflow
         free = self.max_concurrency - len(self.active)
-        if free <= 0 or not wf.graph.pending or self.port.draining or self.persist_error is not None:
+        if free <= 0 or not wf.graph.pending or self.port.draining or self.persist_error is not None \
+                or self.commit_wanted:
             return
         if self.lazy and self.resolver is not None:
             resolve_pending(wf, self.resolver)
@@ -487,7 +522,15 @@ class Worker:
     def maybe_checkpoint(self) -> None:
         if self.strategy == "every_cycle":
             settling = not self.active and not self._inline and not self.workflow.is_runnable()
-            self.checkpoint("checkpoint", status=self._settled_status() if settling else None)
+            status = self._settled_status() if settling else None
+            if self._want_commit is not None and self.port.on_loop_thread():
+                if status is not None:
+                    self._deferred_status = status
+                if not self.commit_wanted:
+                    self.commit_wanted = True
+                    self._want_commit(self)
+                return
+            self.checkpoint("checkpoint", status=status)
         elif self.strategy == "every_n":
             self.cycle_count += 1
             if self.cycle_count % self.every_n == 0:
@@ -522,6 +565,37 @@ class Worker:
         self.pending_facts = {}
         if status is not None:
             self.stored_status = status
+
+    def commit_item(self) -> tuple[Any, list, int | None, dict | None, str | None]:
+        """Group commit: what the deferred checkpoint writes, as an item of
+        :meth:`~runic.store.BaseStore.append_many` (the port's round calls it, then
+        :meth:`committed` with its result)."""
+        self._drain()
+        status = self._deferred_status
+        if status == self.stored_status:
+            status = None
+        return (self.id, self.pending_events, self.epoch, self.pending_facts or None, status)
+
+    def committed(self, result: Any) -> None:
+        """Group commit: the round wrote this Worker's item (``result``: the new cursor) or
+        refused it (``result``: the exception). Written: forget it, dispatch what follows.
+        Fenced: stop, as a direct write would. Any other error: keep the events and start the
+        retry cycle (see the module docs)."""
+        self.commit_wanted = False
+        status, self._deferred_status = self._deferred_status, None
+        if isinstance(result, FencedError):
+            self._fenced("persisting")
+            return
+        if isinstance(result, BaseException):
+            self._persist_failed(result)
+            return
+        self.pending_events = []
+        self.pending_facts = {}
+        if status is not None:
+            self.stored_status = status
+        if self.persist_error is not None:
+            self._persist_recovered()
+        self.pump()
 
     def checkpoint(self, operation: str | None = "checkpoint", status: str | None = None) -> bool:
         """Write the buffered events and fact values, and ``status`` if it changed: one fenced

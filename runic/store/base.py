@@ -598,6 +598,73 @@ class BaseStore(abc.ABC):
         except _Stale as stale:
             raise self._fenced(workflow_id, epoch, stale, "append") from None  # type: ignore[arg-type]
 
+    def append_many(self, items: Iterable[tuple[Hashable, Iterable[Any], int | None, Mapping[int, Any] | None,
+                                              str | None]]) -> _List[int | BaseException]:
+        """Group commit: several appends, ``(workflow_id, events, epoch, facts, status)`` each
+        (the arguments of :meth:`append`), in **one transaction** where the adapter can
+        (:class:`~runic.store.MnesiaStore`; the others append one by one).
+
+        Returns one entry per item, in order: the new cursor, or the exception that item alone
+        raised — a :class:`~runic.store.FencedError` (stale epoch: nothing of that item was
+        written, the others were) or a :class:`~runic.store.StoreArgumentError`/
+        :class:`~runic.store.StoreEncodeError` (bad input: nothing of it was written). An error
+        of the transaction itself (disk full, busy, closed) is raised: then nothing was written.
+        A workflow may appear once per call.
+        """
+        self._check_open()
+        prepared: _List[Any] = []
+        out: _List[int | BaseException] = []
+        seen: set[Any] = set()
+        for workflow_id, events, epoch, facts, status in items:
+            try:
+                self._check_epoch(epoch)
+                if status is not None and status not in STATUSES:
+                    raise StoreArgumentError(f"unknown status {status!r}; use one of {STATUSES}")
+                key = self._key(workflow_id)
+                if key in seen:
+                    raise StoreArgumentError(f"append_many: workflow {workflow_id!r} appears twice; "
+                                             "give it one item with all its events")
+                seen.add(key)
+                events = events if type(events) is list else _List(events)
+                try:
+                    row = _Row(codec.dumps_batch(events), len(events), key_seed(key)) if events else None
+                except codec.EncodeError as exc:
+                    raise self._encode_error(exc, f"an event of workflow {workflow_id!r}", "events") from exc
+                fact_items = self._fact_items(facts) if facts else []
+                st = None if status is None else (status, self._now_ms())
+            except (StoreArgumentError, StoreEncodeError) as exc:
+                prepared.append(None)
+                out.append(exc)
+                continue
+            prepared.append((key, row, epoch, fact_items, st))
+            out.append(0)
+        todo = [p for p in prepared if p is not None]
+        results = self._append_many(todo) if todo else []
+        it = iter(results)
+        for i, p in enumerate(prepared):
+            if p is None:
+                continue
+            res = next(it)
+            if isinstance(res, _Stale):
+                wid = self._unkey(p[0])
+                out[i] = self._fenced(wid, p[2], res, "append")  # type: ignore[arg-type]
+            else:
+                out[i] = res
+        return out
+
+    def _append_many(self, items: _List[tuple[Any, _Row | None, int | None, _List[tuple[int, bytes, int]],
+                                             tuple[str, int] | None]]) -> _List[int | _Stale]:
+        """Adapter primitive: the prepared appends in one transaction where possible; a stale
+        epoch is that item's :class:`_Stale` entry (nothing of it written). Default: one
+        :meth:`_append` per item."""
+        out: _List[int | _Stale] = []
+        for key, row, epoch, facts, status in items:
+            try:
+                out.append(self._append(key, row, epoch, facts, status))
+            except _Stale as stale:
+                out.append(stale)
+        return out
+
     def stream(self, workflow_id: Hashable, *, start: int = 1) -> EventStream:
         """Return a lazy iterator over the events of ``workflow_id`` in sequence order.
 
@@ -768,6 +835,26 @@ class BaseStore(abc.ABC):
             self._check_node(node)
             self._check_generation(generation)
         return self._acquire(self._key(workflow_id), owner, self._now_ms(), node, generation)
+
+    def acquire_many(self, workflow_ids: Iterable[Hashable], owner: str, *, node: str | None = None,
+                     generation: int | None = None) -> _List[int]:
+        """:meth:`acquire` of several workflows for ``owner``, in one transaction where the
+        adapter can; returns their new epochs in order."""
+        self._check_open()
+        if not isinstance(owner, str):
+            raise StoreArgumentError(f"owner must be a str, got {owner!r}")
+        if (node is None) != (generation is None):
+            raise StoreArgumentError("acquire_many(): give node and generation together, or neither")
+        if node is not None:
+            self._check_node(node)
+            self._check_generation(generation)
+        keys = [self._key(w) for w in workflow_ids]
+        return self._acquire_many(keys, owner, self._now_ms(), node, generation) if keys else []
+
+    def _acquire_many(self, keys: _List[Any], owner: str, now_ms: int, node: str | None,
+                      generation: int | None) -> _List[int]:
+        """Adapter primitive (default: one :meth:`_acquire` per key)."""
+        return [self._acquire(k, owner, now_ms, node, generation) for k in keys]
 
     def owner(self, workflow_id: Hashable) -> Ownership | None:
         """The :class:`Ownership` — ``(owner, epoch)``, with ``.node`` and ``.generation`` —

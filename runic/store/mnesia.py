@@ -473,41 +473,109 @@ class MnesiaStore(BaseStore):
             if count is not None:
                 cursors[key] = (epoch, count)
                 return count
-        end, ins, ins_fenced = sql["end"], sql["ins_row"], sql["ins_row_fenced"]
-        own_fact, set_status, new_stream = sql["own_fact"], sql["set_status"], sql["new_stream"]
-        check = self._check_owner
+            known = None
+        write = self._append_in
+        hint = known[1] if known is not None and known[0] == epoch else None
 
         def txn(conn: sqlite3.Connection) -> int:
-            last = conn.execute(end, (key,)).fetchone()
-            before = last[0] + (last[1] or 1) - 1 if last is not None else 0
-            if row is None:
-                check(conn, key, epoch)
-                if before == 0:
-                    conn.execute(new_stream, (key, count_crc(0, key_seed(key))))
-                count = before
-            else:
-                first = before + 1
-                if epoch is None:
-                    conn.execute(ins, (key, first, row.n, row.blob, row.crc(first)))
-                elif not conn.execute(ins_fenced, (key, first, row.n, row.blob, row.crc(first), epoch)).rowcount:
-                    raise self._stale(conn, key)
-                count = before + row.events
-            if facts:
-                conn.executemany(own_fact, [(_signed(h), b, c, key) for h, b, c in facts])
-            if status is not None:
-                conn.execute(set_status, (key, status[0], status[1]))
-            return count
+            return write(conn, key, row, epoch, facts, status, hint)
 
         try:
             count = db.write(txn, "append")
         except BaseException:
             cursors.pop(key, None)
             raise
+        self._remember(key, epoch, count)
+        return count
+
+    def _remember(self, key: Any, epoch: int | None, count: int) -> None:
         if epoch is not None:
+            cursors = self._cursors
             if len(cursors) >= _CURSOR_CACHE:
                 cursors.clear()
             cursors[key] = (epoch, count)
+
+    def _append_in(self, conn: sqlite3.Connection, key: Any, row: _Row | None, epoch: int | None,
+                   facts: list[tuple[int, bytes, int]], status: tuple[str, int] | None,
+                   known: int | None) -> int:
+        """One append inside the caller's transaction; raises :class:`_Stale` having written
+        nothing. ``known``: the cursor this handle remembers for ``key`` under ``epoch`` (the end
+        is read only if it is ``None`` or turns out wrong)."""
+        sql = self._sql
+        if row is None:
+            self._check_owner(conn, key, epoch)
+            last = conn.execute(sql["end"], (key,)).fetchone()
+            if last is None:
+                conn.execute(sql["new_stream"], (key, count_crc(0, key_seed(key))))
+            count = 0 if last is None else last[0] + (last[1] or 1) - 1
+        else:
+            count = self._insert_row(conn, key, row, epoch, known)
+        if facts:
+            conn.executemany(sql["own_fact"], [(_signed(h), b, c, key) for h, b, c in facts])
+        if status is not None:
+            conn.execute(sql["set_status"], (key, status[0], status[1]))
         return count
+
+    def _insert_row(self, conn: sqlite3.Connection, key: Any, row: _Row, epoch: int | None,
+                    known: int | None) -> int:
+        """Insert ``row`` after the end of ``key``'s stream, fenced by ``epoch``; the new count."""
+        sql = self._sql
+        while True:
+            if known is None:
+                last = conn.execute(sql["end"], (key,)).fetchone()
+                before = last[0] + (last[1] or 1) - 1 if last is not None else 0
+            else:
+                before = known
+            first = before + 1
+            try:
+                if epoch is None:
+                    conn.execute(sql["ins_row"], (key, first, row.n, row.blob, row.crc(first)))
+                elif not conn.execute(sql["ins_row_fenced"],
+                                      (key, first, row.n, row.blob, row.crc(first), epoch)).rowcount:
+                    raise self._stale(conn, key)
+            except sqlite3.IntegrityError:
+                if known is None:
+                    raise
+                known = None  # the remembered cursor is behind: read the end, try there
+                continue
+            return before + row.events
+
+    def _append_many(self, items: list[tuple[Any, _Row | None, int | None, list[tuple[int, bytes, int]],
+                                             tuple[str, int] | None]]) -> list[int | _Stale]:
+        """Every item in one transaction (group commit); a stale item is skipped, having
+        written nothing, and the others commit. One item: :meth:`_append` (its one-statement
+        path when it can)."""
+        if len(items) == 1:
+            try:
+                return [self._append(*items[0])]
+            except _Stale as stale:
+                return [stale]
+        cursors = self._cursors
+        write = self._append_in
+
+        def txn(conn: sqlite3.Connection) -> list[int | _Stale]:
+            out: list[int | _Stale] = []
+            for key, row, epoch, facts, status in items:
+                known = cursors.get(key) if epoch is not None else None
+                try:
+                    out.append(write(conn, key, row, epoch, facts, status,
+                                     known[1] if known is not None and known[0] == epoch else None))
+                except _Stale as stale:
+                    out.append(stale)
+            return out
+
+        try:
+            results = self._db().write(txn, "append")
+        except BaseException:
+            for key, *_ in items:
+                cursors.pop(key, None)
+            raise
+        for (key, _row, epoch, _f, _s), res in zip(items, results):
+            if isinstance(res, int):
+                self._remember(key, epoch, res)
+            else:
+                cursors.pop(key, None)
+        return results
 
     def _count(self, key: Any) -> tuple[int, int] | None:
         sql = self._sql["count"]
@@ -626,18 +694,27 @@ class MnesiaStore(BaseStore):
 
     def _acquire(self, key: Any, owner: str, now_ms: int, node: str | None,
                  generation: int | None) -> int:
+        return self._acquire_many([key], owner, now_ms, node, generation)[0]
+
+    def _acquire_many(self, keys: list[Any], owner: str, now_ms: int, node: str | None,
+                      generation: int | None) -> list[int]:
         seq_key = f"epoch_seq/{self.runner_name}"
         sql = self._sql
-        self._cursors.pop(key, None)
+        for key in keys:
+            self._cursors.pop(key, None)
 
-        def txn(conn: sqlite3.Connection) -> int:
+        def txn(conn: sqlite3.Connection) -> list[int]:
             row = conn.execute(sql["meta"], (seq_key,)).fetchone()
             last = row[0] if row is not None else 0
-            cur = conn.execute(sql["owner"], (key,)).fetchone()
-            epoch = max(last, cur[1] if cur is not None else 0) + 1
-            conn.execute(sql["set_meta"], (seq_key, epoch))
-            conn.execute(sql["acquire"], (key, owner, epoch, now_ms, node, generation))
-            return epoch
+            out = []
+            for key in keys:
+                cur = conn.execute(sql["owner"], (key,)).fetchone()
+                epoch = max(last, cur[1] if cur is not None else 0) + 1
+                conn.execute(sql["acquire"], (key, owner, epoch, now_ms, node, generation))
+                out.append(epoch)
+                last = epoch
+            conn.execute(sql["set_meta"], (seq_key, last))
+            return out
 
         return self._db().write(txn, "acquire")
 
