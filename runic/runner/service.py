@@ -120,6 +120,16 @@ class HostService:
         self.node = node
         self.generation = generation
 
+    def _acquire_many(self, wids: list[Any]) -> list[int]:
+        """:meth:`_acquire` of every id, in one transaction."""
+        if not wids:
+            return []
+        if not callable(getattr(self.store, "acquire_many", None)):  # a store of the plain protocol
+            return [self._acquire(w) for w in wids]
+        if self.node is None:
+            return list(self.store.acquire_many(wids, self.owner))
+        return list(self.store.acquire_many(wids, self.owner, node=self.node, generation=self.generation))
+
     def _acquire(self, wid: Any) -> int:
         """Ownership of ``wid`` for this host, recorded under this Runner's node and generation."""
         if self.node is None:
@@ -255,21 +265,58 @@ class HostService:
         return None
 
     def start_many(self, msg: StartMany) -> ManyStarted | None:
-        """Start many Workers of one definition (each gets its own copy)."""
+        """Start many Workers of one definition (each gets its own copy).
+
+        Three transactions for the whole batch, not two per workflow: one takes ownership of
+        every id (``acquire_many``), one writes every first write (build log, input, status
+        ``running``: ``append_many``); an id refused by either is reported alone. Each started
+        workflow's first write is durable before the reply."""
         definition = unpack(msg.workflow_blob)
         if not isinstance(definition, Workflow):
             raise RunicError(f"start_many needs a runic.Workflow, got {type(definition).__name__}")
         callbacks = unpack(msg.callbacks_blob)
         started: dict = {}
         errors: dict = {}
+        candidates = []
         for wid, blob in msg.items:
             try:
                 if wid in self.loop.workers:
                     raise AlreadyStartedError(f"workflow {wid!r} is already running on host {self.loop.host_id}")
-                self._new_worker(wid, definition.copy(), msg.options, callbacks, blob, msg.trace)
-                started[wid] = self.loop.host_id
+                self._refuse_stored(wid)
+                candidates.append((wid, blob))
             except Exception as exc:  # noqa: BLE001 - reported per workflow
                 errors[wid] = error_entry(exc)
+        try:
+            epochs = self._acquire_many([wid for wid, _ in candidates])
+        except Exception as exc:  # noqa: BLE001 - the store refused the batch: every id failed
+            errors.update((wid, error_entry(exc)) for wid, _ in candidates)
+            candidates, epochs = [], []
+        workers: list[Worker] = []
+        batched = callable(getattr(self.store, "append_many", None))
+        for (wid, blob), epoch in zip(candidates, epochs):
+            try:
+                first = unpack(blob) if blob is not None else NOTHING
+                workers.append(Worker(self.loop, wid, definition.copy(), msg.options, callbacks, epoch,
+                                      first_input=first, trace=msg.trace, defer_write=batched))
+            except Exception as exc:  # noqa: BLE001 - reported per workflow
+                errors[wid] = error_entry(exc)
+        deferred = [w for w in workers if w.commit_wanted]
+        try:
+            results: list[Any] = self.store.append_many([w.commit_item() for w in deferred]) if deferred else []
+        except Exception as exc:  # noqa: BLE001 - the transaction failed: every first write did
+            results = [exc] * len(deferred)
+        written = dict(zip((w.id for w in deferred), results))
+        for w in workers:
+            res = written.get(w.id, 0)
+            if isinstance(res, BaseException):
+                errors[w.id] = error_entry(res)
+                continue
+            self.loop.workers[w.id] = w
+            started[w.id] = self.loop.host_id
+            if w.commit_wanted:
+                w.committed(res)  # dispatches: in group commit, the next round runs it (after the reply)
+            else:
+                self.loop.post(w.pump)
         if not msg.await_idle:
             return ManyStarted(started, errors, msg.ref)
 

@@ -135,7 +135,7 @@ class Worker:
     def __init__(self, port: "HostPort", workflow_id: Any, workflow: "Workflow", options: dict,
                  callbacks: dict | None, epoch: int | None, *, resumed: bool = False,
                  resolver: FactResolver | None = None, lazy: bool = False, first_input: Any = NOTHING,
-                 trace: dict[str, str] | None = None) -> None:
+                 trace: dict[str, str] | None = None, defer_write: bool = False) -> None:
         self.port = port
         self.id = workflow_id
         self.workflow = workflow
@@ -205,8 +205,12 @@ class Worker:
                 self.event_cursor = len(events)
             if first_input is not NOTHING:  # started with an input: plan it into the first write
                 self._plan(first_input, None, None, trace)
-            # build log (+ input) and status in one write; raises if it cannot be made durable
-            self._write(None, self.status)
+            if defer_write and self.streams:  # the caller writes it (commit_item/committed), batched
+                self._deferred_status = self.status
+                self.commit_wanted = True
+            else:
+                # build log (+ input) and status in one write; raises if it cannot be made durable
+                self._write(None, self.status)
         elif self.streams:
             self.event_cursor = self.store.cursor(workflow_id)  # continue from the store's cursor
 
