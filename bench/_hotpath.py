@@ -60,7 +60,7 @@ def _linear(n: int, fn: Any, name: str = "pipeline") -> Any:
 class _Runner:
     """An actor system and a Runner on a fresh MnesiaStore directory."""
 
-    def __init__(self, work: Path, name: str) -> None:
+    def __init__(self, work: Path, name: str, pool_size: int | None = None) -> None:
         from runic.actors import start_system
         from runic.runner import Runner
         from runic.store import MnesiaStore
@@ -70,7 +70,7 @@ class _Runner:
         self.system_cm = start_system()
         self.system = self.system_cm.__enter__()
         self.runner = Runner.start_link(name=name, store=MnesiaStore, store_opts={"dir": str(self.dir)},
-                                        system=self.system)
+                                        system=self.system, pool_size=pool_size)
 
     def close(self) -> None:
         try:
@@ -110,7 +110,7 @@ def cell_pipeline(job: dict, work: Path) -> dict:
 
 def cell_aggregate(job: dict, work: Path) -> dict:
     k, n = job["workflows"], job["steps"]
-    rr = _Runner(work, "hp-agg")
+    rr = _Runner(work, "hp-agg", job.get("pool"))
     r = rr.runner
     rates = []
     try:
@@ -132,7 +132,7 @@ def cell_aggregate(job: dict, work: Path) -> dict:
 
 def cell_short(job: dict, work: Path) -> dict:
     count = job["count"]
-    rr = _Runner(work, "hp-short")
+    rr = _Runner(work, "hp-short", job.get("pool"))
     r = rr.runner
     rates = []
     try:
@@ -201,6 +201,10 @@ def run_cell(job: dict, work: Path, impl: str | None = None) -> dict:
 def child_main(raw: str) -> None:
     job = json.loads(raw)
     work = Path(job.pop("work"))
+    if job.get("page_size"):  # A/B of the store files' page size (new files only)
+        from runic.store import _sqlite
+
+        _sqlite._PAGE_SIZE = int(job["page_size"])  # type: ignore[attr-defined]
     out = CELLS[job["cell"]](job, work)
     import runic
 

@@ -1036,18 +1036,47 @@ def dumps_batch(items: Iterable[Any]) -> bytes:
     """
     by_class = _BY_CLASS
     encode = _encoders.encoder.dumps
-    parts: list[bytes] = []
+    entries: list[Any] = []
     for x in items:
         rec = by_class.get(x.__class__)
         entry = rec.flat(x) if rec is not None else None  # type: ignore[misc]
-        if entry is not None:
-            parts.append(encode(entry))
-        else:
-            parts.append(_pack_bin(encode(x)))
-    return _array_header(len(parts)) + b"".join(parts)
+        entries.append(entry if entry is not None else encode(x))  # bytes: that value encoded alone
+    # The fast path: entries of msgpack's own types only (every runic event in the hot path)
+    # pack in one C call; their depth is then checked per item as dumps() would. Anything else
+    # (a tuple, a record, a set in a field...) takes the general path: one dumps() per entry.
+    try:
+        out: bytes = _plain_pack(entries)
+    except (TypeError, ValueError, OverflowError):
+        parts = [e if type(e) is bytes else encode(e) for e in entries]
+        return _array_header(len(parts)) + b"".join(_pack_bin(p) if type(e) is bytes else p
+                                                   for p, e in zip(parts, entries))
+    if len(out) > MAX_DEPTH and _bound(out) > MAX_DEPTH:
+        for x, e in zip(items if type(items) is list else list(items), entries):
+            if type(e) is not bytes and _depth(x, MAX_DEPTH + 1) > MAX_DEPTH:
+                raise NestingError(_too_deep_message("the value"))
+    return out
 
 
 _pack_bin = msgpack.Packer(use_bin_type=True).pack
+
+
+class _PlainPackers(threading.local):
+    def __init__(self) -> None:
+        self.packer = msgpack.Packer(use_bin_type=True, strict_types=True)
+
+
+_plain_packers = _PlainPackers()
+
+
+def _plain_pack(obj: Any) -> bytes:
+    """``obj`` packed by msgpack alone (no extension types; one reused packer per thread);
+    raises ``TypeError`` for any other type."""
+    packer = _plain_packers.packer
+    try:
+        return packer.pack(obj)  # type: ignore[no-any-return]
+    except BaseException:
+        packer.reset()
+        raise
 
 
 def loads_batch(data: bytes | bytearray | memoryview, *, trusted: bool = False) -> list[Any]:
