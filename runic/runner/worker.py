@@ -261,7 +261,7 @@ class Worker:
             "hooks": {k: (v is not None) for k, v in self.hooks.items()},
             "resolver": self.resolver is not None, "pid": os.getpid(), "host": self.port.host_id,
             "store": type(self.store).__name__, "uncommitted": len(self.pending_events),
-            "persistence_status": persistence,
+            "persistence_status": persistence, "awaiters": len(self.awaiters),
         }
 
     # ------------------------------------------------------------------ run

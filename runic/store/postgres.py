@@ -637,7 +637,7 @@ class PostgresStore(BaseStore):
     def _get_status(self, key: Any) -> str | None:
         sql, pk = self._sql["get_status"], _pk(key)
         row = self._run(lambda c, a: c.execute(sql, (pk,)).fetchone(), "status", key=pk, standby=True)
-        return None if row is None else str(row[0])
+        return None if row is None or row[0] is None else str(row[0])  # (NULL: acquired, no status yet)
 
     def _all_status(self) -> list[tuple[Any, str]]:
         sql = self._sql["all_status"]

@@ -146,3 +146,14 @@ def logs_and_prints(x):
     logging.getLogger("tests.runner.fns").warning("step saw %s (pid %d)", x, os.getpid())
     print(f"printed by the step: {x}", flush=True)
     return x + 1
+
+
+def journal_value_step(path, name, delay, x):
+    """Record (step name, the value it got) in a file, wait, then add one: which workflow (by
+    its input) ran which step, and how often."""
+    import json
+
+    with open(path, "a") as f:
+        f.write(json.dumps([name, x]) + "\n")
+    time.sleep(delay)
+    return x + 1

@@ -849,3 +849,39 @@ def test_a_too_deep_value_stored_by_an_older_runic_is_an_error_not_a_crash(store
     assert "levels" in str(info.value) and store.table_names["events"] in str(info.value)
     with pytest.raises(StoreDecodeError):
         store.load_fact(9)
+
+
+# ----------------------------------------------------------------------------- group commit
+
+def test_append_many_writes_every_item_and_a_fenced_one_fails_alone(store: BaseStore) -> None:
+    ea, eb, ec = store.acquire_many(["a", "b", "c"], "me")
+    assert store.owner("b") == ("me", eb) and ea < eb < ec
+    store.append("a", ["a0"], epoch=ea)
+    stale = store.acquire("b", "thief")  # b's epoch eb is stale from now on
+    out = store.append_many([
+        ("a", ["a1", "a2"], ea, {11: "fact of a"}, "running"),
+        ("b", ["b1"], eb, {12: "fact of b"}, "idle"),
+        ("c", [], ec, None, "idle"),
+        ("d", [("d", 1)], None, None, None),
+        ("e", [object()], None, None, None),
+    ])
+    assert out[0] == 3 and out[2] == 0 and out[3] == 1
+    assert isinstance(out[1], FencedError) and out[1].current_epoch == stale and out[1].owner == "thief"
+    assert isinstance(out[4], StoreEncodeError)
+    assert list(store.stream("a")) == ["a0", "a1", "a2"] and store.status("a") == "running"
+    assert store.load_fact(11) == "fact of a"
+    assert not store.exists("b") and store.load_facts([12]) == {} and store.status("b") is None  # nothing of b
+    assert list(store.stream("c")) == [] and store.status("c") == "idle"
+    assert list(store.stream("d")) == [("d", 1)] and not store.exists("e")
+    with pytest.raises(StoreArgumentError, match="twice"):
+        raise store.append_many([("x", [1], None, None, None), ("x", [2], None, None, None)])[1]  # type: ignore[misc]
+    assert store.append_many([]) == []
+
+
+def test_append_many_continues_streams_written_one_by_one(store: BaseStore) -> None:
+    (e,) = store.acquire_many(["w"], "me")
+    for i in range(3):
+        store.append("w", [i], epoch=e)
+        assert store.append_many([("w", [f"batch{i}", f"more{i}"], e, None, None)]) == [3 * i + 3]
+    assert list(store.stream("w")) == [0, "batch0", "more0", 1, "batch1", "more1", 2, "batch2", "more2"]
+    assert list(store.stream("w", start=6)) == ["more1", 2, "batch2", "more2"]  # from the middle of a row
