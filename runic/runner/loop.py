@@ -62,6 +62,7 @@ from collections import deque
 from typing import Any, Callable
 
 from ..driver import execute_with_policy, now_ms
+from ..facts import set_hash_version
 from ..supervisor.messages import ErrorReply
 from .endpoint import ConnReply
 from .executors import attempts_of, make_executor
@@ -153,6 +154,7 @@ class HostLoop:
                 worker: Any
                 worker, key, r, policy, executor = job
                 t0 = now_ms()
+                set_hash_version(worker.hash_version)  # the facts it makes hash as its workflow's do
                 try:
                     with attempts_of(worker.id):
                         result, lifecycle = execute_with_policy(r, policy,

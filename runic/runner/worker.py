@@ -58,7 +58,7 @@ from .. import codec, telemetry
 from ..driver import execute_with_policy, now_ms
 from ..errors import ArgumentError
 from ..events import FactProduced
-from ..facts import NOTHING, STRIPPED, Fact
+from ..facts import HASH_VERSION_KEY, LATEST_HASH_VERSION, NOTHING, STRIPPED, Fact, set_hash_version
 from ..nodes import ROOT_HASH
 from ..policy import merge_policies, resolve
 from ..rehydration import FactResolver, resolve_pending
@@ -197,9 +197,15 @@ class Worker:
         self._deferred_status: str | None = None
         if self.streams:
             workflow.enable_event_emission()
+        #: the fact hash version of this workflow: recorded in its log when it starts, read back
+        #: when it resumes (a log without one: version 1, BLAKE2b), set on every thread that
+        #: makes its facts (see runic.facts)
+        self.hash_version = int(workflow.annotations.get(HASH_VERSION_KEY, 1)) if resumed else LATEST_HASH_VERSION
+        set_hash_version(self.hash_version)  # fails here, naming the version, if unknown
         if not resumed:
             if self.streams:
                 workflow.annotate("runner.options", self._plain_options())
+                workflow.annotate(HASH_VERSION_KEY, self.hash_version)
                 events = workflow.build_log()
                 self.pending_events.extend(events)
                 self.event_cursor = len(events)
@@ -287,6 +293,7 @@ class Worker:
 
     def _plan(self, value: Any, run_context: dict | None, policies: list | None,
               trace: dict[str, str] | None = None) -> None:
+        set_hash_version(self.hash_version)
         wf = self.workflow
         if policies:
             wf.check_policy_targets(policies)  # a misspelled component is refused, not ignored
@@ -387,6 +394,7 @@ class Worker:
                 return
             r, policy, key, executor = self._inline.popleft()
             t0 = now_ms()
+            set_hash_version(self.hash_version)
             try:
                 with attempts_of(self.id):
                     result, lifecycle = execute_with_policy(r, policy, emit_events=policy.execution_mode == "durable",
@@ -403,6 +411,7 @@ class Worker:
         results; their checkpoint waits for the round's commit (:meth:`committed`)."""
         if DEBUG_LOCKS:
             self.port.assert_locked()
+        set_hash_version(self.hash_version)
         while self._inline and not self.stopped:
             r, policy, key, executor = self._inline.popleft()
             t0 = now_ms()
@@ -478,6 +487,7 @@ class Worker:
         elif r.status == FAILED:
             self._safe("on_failed", r, r.error, self)
         wf = self.workflow
+        set_hash_version(self.hash_version)  # applying may make facts (a join, a reduce)
         wf.apply_runnable(r)
         if lifecycle:
             wf.append_runnable_events(lifecycle)
