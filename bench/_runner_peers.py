@@ -36,11 +36,12 @@ def summarise(walls: list[float], n: int, plain: float) -> dict:
             "us_per_step": (med - plain) / n * 1e6, "mean_wall_s": statistics.fmean(walls), "walls_s": walls}
 
 
-def bench_dbos(sizes: list[int], repeats: int, workdir: str) -> dict:
+def bench_dbos(sizes: list[int], repeats: int, workdir: str, url: str | None = None) -> dict:
     from dbos import DBOS, SetWorkflowID
 
     db = os.path.join(workdir, "dbos.sqlite")
-    DBOS(config={"name": "runic-bench", "system_database_url": f"sqlite:///{db}", "log_level": "WARNING"})
+    url = url or f"sqlite:///{db}"
+    DBOS(config={"name": "runic-bench", "system_database_url": url, "log_level": "WARNING"})
 
     @DBOS.step()
     def inc(x: int) -> int:
@@ -54,7 +55,8 @@ def bench_dbos(sizes: list[int], repeats: int, workdir: str) -> dict:
         return x
 
     DBOS.launch()
-    out: dict = {"version": _version("dbos"), "store": f"SQLite file (DBOS defaults) {db}"}
+    where = f"SQLite file (DBOS defaults) {db}" if url.startswith("sqlite") else f"PostgreSQL {url.split('@')[-1]}"
+    out: dict = {"version": _version("dbos"), "store": where}
     try:
         for n in sizes:
             plain = plain_loop_s(n)
@@ -133,6 +135,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--dir", default=None, help="where the SQLite files go (default: a temp dir)")
     ap.add_argument("--only", choices=("dbos", "langgraph"), default=None)
+    ap.add_argument("--dbos-url", default=None, help="DBOS's system database (default: a SQLite file in --dir)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     logging.basicConfig(level=logging.WARNING)
@@ -144,7 +147,8 @@ def main() -> None:
         if args.only and name != args.only:
             continue
         try:
-            result[name] = fn(sizes, args.repeats, workdir)
+            result[name] = fn(sizes, args.repeats, workdir, args.dbos_url) if name == "dbos" else \
+                fn(sizes, args.repeats, workdir)
         except Exception as exc:  # noqa: BLE001 - report it, keep the other peer
             result[name] = {"error": f"{type(exc).__name__}: {exc}"}
     # the JSON is the last line of stdout (libraries may print before it)

@@ -29,3 +29,13 @@ def plain_loop_s(n: int, repeats: int = 7) -> float:
             x = inc(x)
         samples.append(time.perf_counter() - t0)
     return statistics.median(samples)
+
+
+def stat_sleep(x: int) -> int:
+    """A step that waits on the kernel: one ``os.stat`` and one ``time.sleep(0)`` (a timed wait:
+    what Linux's default 50 µs timer slack delays), then ``x + 1``."""
+    import os
+
+    os.stat("/")
+    time.sleep(0)
+    return x + 1

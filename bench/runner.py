@@ -5,6 +5,13 @@
     .venv/bin/python bench/runner.py --quick         # fewer repeats, 1,000 short workflows (~1 min)
     .venv/bin/python bench/runner.py --sections pipeline --peers-python /tmp/peers-venv/bin/python
     .venv/bin/python bench/runner.py --sections throughput --profile /path/to/py-spy
+    .venv/bin/python bench/runner.py --sections table --baseline /tmp/runic-main   # the hot path's table, A/B
+
+``--sections table`` prints one row per figure of the durable hot path (``bench/_hotpath.py``:
+durable step, a step that waits on the kernel, aggregate steps/s, short workflows/s, stream
+decode against Mnesia, resume, the step on PostgreSQL against DBOS), each beside its floor or
+peer measured in the same run and, with ``--baseline DIR`` (another runic's source:
+``git archive main runic | tar -x -C DIR``), beside the same cell on that runic, alternating.
 
 Measures, through a real Runner (``Runner.start_link`` on a ``multiprocTCPBase`` actor system,
 ``MnesiaStore`` on disc, ``checkpoint_strategy="every_cycle"``: each applied result's events
@@ -285,6 +292,19 @@ def find_peers_python(explicit: str | None) -> str | None:
             return exe
         if explicit:
             raise SystemExit(f"--peers-python {exe}: cannot import dbos, langgraph and langgraph-checkpoint-sqlite")
+    return None
+
+
+def find_dbos_python(explicit: str | None) -> str | None:
+    """An interpreter that can import dbos (the table needs only DBOS)."""
+    candidates = [explicit] if explicit else [
+        sys.executable, os.environ.get("RUNIC_PEERS_PYTHON"), str(BENCH / ".peers-venv/bin/python"),
+        str(ROOT / ".peers-venv/bin/python"), "/tmp/peers-venv/bin/python",
+    ]
+    for exe in candidates:
+        if exe and os.path.exists(exe) and subprocess.run([exe, "-c", "import dbos"], capture_output=True,
+                                                          check=False).returncode == 0:
+            return exe
     return None
 
 
@@ -818,6 +838,9 @@ def main() -> None:
     ap.add_argument("--wait-quiet", type=float, default=20.0,
                     help="before each section, wait up to this many s for background CPU < 25%% (default 20)")
     ap.add_argument("--json", metavar="FILE", help="also write the raw figures as JSON")
+    ap.add_argument("--baseline", metavar="DIR", help="table: another runic's source directory, measured alternately")
+    ap.add_argument("--ab-rounds", type=int, default=2, help="table: alternating rounds per cell (default 2)")
+    ap.add_argument("--no-pg", action="store_true", help="table: skip the PostgreSQL rows")
     ap.add_argument("--_child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._child:
@@ -836,6 +859,21 @@ def main() -> None:
     peers_exe = None if args.no_peers else find_peers_python(args.peers_python)
     work = Path(tempfile.mkdtemp(prefix="runic-runner-bench-"))
     try:
+        if "table" in sections:
+            import _hotpath
+
+            res["cond"]["table"] = conditions(args.wait_quiet)
+            say(f"table ({fmt_cond(res['cond']['table'])}) ...")
+            res["table"] = _hotpath.table(work, args.baseline, args.ab_rounds, args.quick,
+                                          None if args.no_peers else find_dbos_python(args.peers_python),
+                                          not args.no_pg, say)
+            print(f"# the durable hot path (runic {runic.__version__}, Python {platform.python_version()}, "
+                  f"SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs; {fmt_cond(res['cond']['table'])})")
+            _hotpath.report(res["table"])
+            if args.json:
+                Path(args.json).write_text(json.dumps(res, indent=1, default=str))
+            if sections == {"table"}:
+                return
         if "pipeline" in sections:
             res["cond"]["pipeline"] = conditions(args.wait_quiet)
             say(f"pipeline ({fmt_cond(res['cond']['pipeline'])}) ...")

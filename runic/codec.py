@@ -81,7 +81,9 @@ import dataclasses
 import datetime as _dt
 import decimal
 import enum
+import keyword
 import threading
+import types
 import uuid
 from typing import Any, Callable, Iterable, Iterator, cast
 
@@ -99,7 +101,10 @@ __all__ = [
     "NestingError",
     "depth",
     "dumps",
+    "dumps_batch",
     "loads",
+    "loads_batch",
+    "pack",
     "register",
     "registered",
 ]
@@ -137,6 +142,17 @@ class _Record:
     fields: tuple[str, ...]
     upcast: Callable[[int, list[Any]], list[Any]] | None
     setter: Callable[[Any, str, Any], None]
+    #: fields that hold ``None`` or a tuple, stored as plain arrays in flat batches
+    tuple_fields: tuple[str, ...] = ()
+    #: fields whose values flat batches keep encoded until first read
+    lazy_fields: tuple[str, ...] = ()
+    #: ``build(values) -> instance`` from the current version's field values (no checks)
+    build: Callable[[list[Any]], Any] | None = None
+    #: ``flat(obj) -> [name, version, *fields]`` for a flat batch, or ``None`` if a declared
+    #: tuple field holds something else (the record is then stored whole)
+    flat: Callable[[Any], list[Any] | None] | None = None
+    #: ``unflat(entry) -> instance`` from a flat batch entry of the current version
+    unflat: Callable[[list[Any]], Any] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,6 +162,8 @@ class _EnumRecord:
 
 
 _BY_CLASS: dict[type, _Record] = {}
+#: record name -> (current version, length of its flat entry, unflat): what loads_batch needs
+_FLAT_BY_NAME: dict[str, tuple[int, int, Callable[[list[Any]], Any]]] = {}
 _BY_NAME: dict[str, _Record] = {}
 _ENUM_BY_CLASS: dict[type, _EnumRecord] = {}
 _ENUM_BY_NAME: dict[str, _EnumRecord] = {}
@@ -158,6 +176,8 @@ def register(
     fields: Iterable[str] | None = None,
     version: int = 1,
     upcast: Callable[[int, list[Any]], list[Any]] | None = None,
+    tuple_fields: Iterable[str] = (),
+    lazy_fields: Iterable[str] = (),
 ) -> type:
     """Allow ``cls`` in encoded data, identified by ``name`` (default ``module.QualName``).
 
@@ -168,6 +188,18 @@ def register(
     ``cls`` may also be an :class:`enum.Enum` subclass (``IntEnum``, ``StrEnum``, ``Flag``...):
     its members then round-trip as themselves (by member name; ``Flag`` members by value, so
     combinations survive). ``fields``, ``version`` and ``upcast`` do not apply to enums.
+
+    ``tuple_fields`` names fields that always hold ``None`` or a ``tuple`` (a fact's ancestry):
+    in flat batches (:func:`dumps_batch`) they are stored as plain arrays and read back as
+    tuples, which decodes ~2x faster than a tuple extension value. An instance whose declared
+    field holds anything else is stored whole, so the round trip stays exact either way.
+
+    ``lazy_fields`` names fields of a ``__slots__`` class whose values, read from a flat batch,
+    stay encoded until the field is first read (then decoded once, in the reading thread, and
+    kept): a stream that does not look at every value (a resume whose values are in the graph
+    already, a listing) skips most of the decoding. The class attribute becomes a small
+    descriptor over the slot; reading such a field costs ~0.1 µs more. A value that cannot be
+    decoded raises :class:`DecodeError` when the field is read.
     """
     if not isinstance(cls, type):
         raise ArgumentTypeError(f"runic.codec.register expects a class, got {cls!r}")
@@ -196,11 +228,152 @@ def register(
     params = getattr(cls, "__dataclass_params__", None)
     frozen = bool(params and params.frozen) or hasattr(cls, "__slots__")
     setter = object.__setattr__ if frozen else setattr
-    rec = _Record(cls, rec_name, version, tuple(fields), upcast, setter)
+    fields = tuple(fields)
+    tuple_fields = tuple(tuple_fields)
+    lazy_fields = tuple(lazy_fields)
+    unknown = [f for f in tuple_fields + lazy_fields if f not in fields]
+    if unknown:
+        raise ArgumentError(f"runic.codec.register({cls.__qualname__}): tuple_fields {unknown} are not fields")
     _check_free_name(rec_name, cls)
+    for f in lazy_fields:
+        _make_lazy(cls, f)
+    build, flat, unflat = _record_functions(cls, rec_name, version, fields, tuple_fields, lazy_fields, setter)
+    rec = _Record(cls, rec_name, version, fields, upcast, setter, tuple_fields, lazy_fields, build, flat, unflat)
     _BY_CLASS[cls] = rec
     _BY_NAME[rec_name] = rec
+    _FLAT_BY_NAME[rec_name] = (version, len(fields) + 2, unflat)
     return cls
+
+
+class _Packed:
+    """A field value still in its :func:`dumps` encoding: a lazy field read from a flat batch,
+    or a value its writer encoded already (:func:`pack`). A flat batch stores it as it is."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+class _LazySlot:
+    """The class attribute of a lazy field: decodes a :class:`_Packed` slot value on first read
+    and keeps the result in the slot (see ``lazy_fields`` in :func:`register`)."""
+
+    __slots__ = ("slot", "__objclass__")
+
+    def __init__(self, slot: Any, owner: type) -> None:
+        self.slot = slot
+        self.__objclass__ = owner
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        v = self.slot.__get__(obj, owner)
+        if v.__class__ is _Packed:
+            v = loads(v.data, trusted=True)
+            self.slot.__set__(obj, v)
+        return v
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        self.slot.__set__(obj, value)
+
+    def __delete__(self, obj: Any) -> None:
+        self.slot.__delete__(obj)
+
+
+def _member(cls: type, field: str) -> Any:
+    """The member descriptor of slot ``field`` (below any lazy wrapper), or ``None``."""
+    for klass in cls.__mro__:
+        d = klass.__dict__.get(field)
+        if d is not None:
+            if type(d) is _LazySlot:
+                return d.slot
+            return d if type(d) is types.MemberDescriptorType else None
+    return None
+
+
+def _make_lazy(cls: type, field: str) -> None:
+    if type(cls.__dict__.get(field)) is _LazySlot:
+        return
+    slot = _member(cls, field)
+    if slot is None:
+        raise ArgumentError(f"runic.codec.register({cls.__qualname__}): lazy field {field!r} is not a slot")
+    setattr(cls, field, _LazySlot(slot, cls))
+
+
+def pack(value: Any) -> tuple[Any, int]:
+    """``(packed, size)``: ``value`` encoded by :func:`dumps` once, ready to be put in a lazy
+    field (see ``lazy_fields`` in :func:`register`), and the size of its encoding. A flat batch
+    then stores those bytes without encoding the value again; reading the field decodes them.
+    Raises :class:`EncodeError` as :func:`dumps`."""
+    data = dumps(value)
+    return _Packed(data), len(data)
+
+
+#: lazy-field values kept as they are in a flat batch (everything else is stored encoded)
+_EAGER = frozenset({type(None), bool, int, float, str})
+
+
+def _slot_setter(cls: type, field: str, setter: Callable[[Any, str, Any], None]) -> Callable[[Any, Any], None]:
+    """The fastest way to set ``field`` on a fresh instance of ``cls``: the slot's own member
+    descriptor (what a frozen dataclass's ``__init__`` reaches through ``object.__setattr__``,
+    without the attribute lookup), else ``setter``."""
+    slot = _member(cls, field)
+    if slot is not None:
+        return slot.__set__  # type: ignore[no-any-return]
+    return lambda obj, value: setter(obj, field, value)
+
+
+def _record_functions(cls: type, name: str, version: int, fields: tuple[str, ...],
+                      tuple_fields: tuple[str, ...], lazy_fields: tuple[str, ...],
+                      setter: Callable[[Any, str, Any], None]) -> tuple[Callable[[list[Any]], Any], Callable[[Any], list[Any] | None],
+                                 Callable[[list[Any]], Any]]:
+    """Generate ``build``, ``flat`` and ``unflat`` for a record class (see :class:`_Record`).
+
+    Decision: generated code (one straight-line function per class) rather than loops over
+    the field names: a flat batch decodes each event with one call and no per-field lookups,
+    ~0.4 µs for a 5-field event against ~1 µs through ``object.__setattr__``."""
+    env: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_name": name, "_ver": version,
+                           "_tuple": tuple, "_Packed": _Packed, "_eager": _EAGER, "_bytes": bytes,
+                           "_enc": lambda v: _encoders.encoder.dumps(v)}
+    for i, f in enumerate(fields):
+        env[f"_s{i}"] = _slot_setter(cls, f, setter)
+        env[f"_f{i}"] = f
+        if f in lazy_fields:
+            env[f"_g{i}"] = _member(cls, f).__get__
+
+    def get(i: int, f: str) -> str:
+        return f"o.{f}" if f.isidentifier() and not keyword.iskeyword(f) else f"getattr(o, _f{i})"
+
+    build = ["def build(v):", "    o = _new(_cls)"]
+    build += [f"    _s{i}(o, v[{i}])" for i in range(len(fields))]
+    build.append("    return o")
+    flat = ["def flat(o):"]
+    items = []
+    for i, f in enumerate(fields):
+        if f in tuple_fields:
+            flat += [f"    t{i} = {get(i, f)}", f"    if t{i} is not None:",
+                     f"        if t{i}.__class__ is not _tuple:", "            return None",
+                     f"        t{i} = list(t{i})"]
+            items.append(f"t{i}")
+        elif f in lazy_fields:  # kept encoded (bytes) unless a plain scalar
+            flat += [f"    t{i} = _g{i}(o)", f"    if t{i}.__class__ is _Packed:", f"        t{i} = t{i}.data",
+                     f"    elif t{i}.__class__ not in _eager:", f"        t{i} = _enc(t{i})"]
+            items.append(f"t{i}")
+        else:
+            items.append(get(i, f))
+    flat.append(f"    return [_name, _ver, {', '.join(items)}]" if items else "    return [_name, _ver]")
+    unflat = ["def unflat(e):", "    o = _new(_cls)"]
+    for i, f in enumerate(fields):
+        if f in tuple_fields:
+            unflat += [f"    t = e[{i + 2}]", f"    _s{i}(o, None if t is None else _tuple(t))"]
+        elif f in lazy_fields:
+            unflat += [f"    t = e[{i + 2}]", f"    _s{i}(o, _Packed(t) if t.__class__ is _bytes else t)"]
+        else:
+            unflat.append(f"    _s{i}(o, e[{i + 2}])")
+    unflat.append("    return o")
+    exec("\n".join(build + flat + unflat), env)  # noqa: S102 - code generated from field positions
+    return env["build"], env["flat"], env["unflat"]
 
 
 def _check_free_name(rec_name: str, cls: type) -> None:
@@ -567,11 +740,7 @@ def _plain_record(items: list[Any]) -> Any:
         rec = _BY_NAME.get(name) if type(name) is str else None
         if (rec is not None and type(version) is int and version == rec.version
                 and type(values) is list and len(values) == len(rec.fields)):
-            obj: Any = object.__new__(rec.cls)
-            setter = rec.setter
-            for field, value in zip(rec.fields, values):
-                setter(obj, field, value)
-            return obj
+            return rec.build(values)  # type: ignore[misc]
     return _NOT_PLAIN
 
 
@@ -752,11 +921,7 @@ class _Decoder:
             raise DecodeError(
                 f"record {name!r} has {len(values)} fields, expected {len(rec.fields)}"
             )
-        obj: Any = object.__new__(rec.cls)
-        setter = rec.setter
-        for field, value in zip(rec.fields, values):
-            setter(obj, field, value)
-        return obj
+        return rec.build(values)  # type: ignore[misc]
 
     @staticmethod
     def _enum(items: list[Any]) -> Any:
@@ -839,3 +1004,137 @@ def loads(data: bytes | bytearray | memoryview, *, trusted: bool = False) -> Any
         ) from exc
     except Exception as exc:  # msgpack raises many types for garbage input
         raise DecodeError(f"not a valid runic encoding ({type(exc).__name__}: {exc})") from exc
+
+
+# --------------------------------------------------------------------------- flat batches
+
+def _array_header(n: int) -> bytes:
+    if n < 16:
+        return bytes((0x90 | n,))
+    if n < 0x10000:
+        return b"\xdc" + n.to_bytes(2, "big")
+    return b"\xdd" + n.to_bytes(4, "big")
+
+
+def dumps_batch(items: Iterable[Any]) -> bytes:
+    """Encode a sequence of values (a cycle's events) as one *flat batch*: the form a store row
+    holds since store schema 3.
+
+    The batch is a msgpack array with one entry per item:
+
+    * a registered record (every runic event) is the array ``[name, version, *fields]``,
+      its declared ``tuple_fields`` as plain arrays (see :func:`register`); the field values
+      are encoded as by :func:`dumps`;
+    * any other value — or a record whose declared tuple field holds something else — is a
+      msgpack ``bin`` holding its :func:`dumps` encoding.
+
+    Each entry is encoded, and its depth checked, exactly as :func:`dumps` encodes that value
+    on its own, so a batch holds what :func:`dumps` accepts, nothing more. Why flat: decoding a
+    record costs one ``unpackb`` for the whole batch and one generated constructor per event,
+    instead of two nested ``unpackb`` calls, two extension hooks and a ``setattr`` per field
+    (measured: 3-5 µs → ~1 µs per event). Raises :class:`EncodeError` as :func:`dumps`.
+    """
+    by_class = _BY_CLASS
+    encode = _encoders.encoder.dumps
+    entries: list[Any] = []
+    for x in items:
+        rec = by_class.get(x.__class__)
+        entry = rec.flat(x) if rec is not None else None  # type: ignore[misc]
+        entries.append(entry if entry is not None else encode(x))  # bytes: that value encoded alone
+    # The fast path: entries of msgpack's own types only (every runic event in the hot path)
+    # pack in one C call; their depth is then checked per item as dumps() would. Anything else
+    # (a tuple, a record, a set in a field...) takes the general path: one dumps() per entry.
+    try:
+        out: bytes = _plain_pack(entries)
+    except (TypeError, ValueError, OverflowError):
+        parts = [e if type(e) is bytes else encode(e) for e in entries]
+        return _array_header(len(parts)) + b"".join(_pack_bin(p) if type(e) is bytes else p
+                                                   for p, e in zip(parts, entries))
+    if len(out) > MAX_DEPTH and _bound(out) > MAX_DEPTH:
+        for x, e in zip(items if type(items) is list else list(items), entries):
+            if type(e) is not bytes and _depth(x, MAX_DEPTH + 1) > MAX_DEPTH:
+                raise NestingError(_too_deep_message("the value"))
+    return out
+
+
+_pack_bin = msgpack.Packer(use_bin_type=True).pack
+
+
+class _PlainPackers(threading.local):
+    def __init__(self) -> None:
+        self.packer = msgpack.Packer(use_bin_type=True, strict_types=True)
+
+
+_plain_packers = _PlainPackers()
+
+
+def _plain_pack(obj: Any) -> bytes:
+    """``obj`` packed by msgpack alone (no extension types; one reused packer per thread);
+    raises ``TypeError`` for any other type."""
+    packer = _plain_packers.packer
+    try:
+        return packer.pack(obj)  # type: ignore[no-any-return]
+    except BaseException:
+        packer.reset()
+        raise
+
+
+def loads_batch(data: bytes | bytearray | memoryview, *, trusted: bool = False) -> list[Any]:
+    """Decode a flat batch made by :func:`dumps_batch` into the list of its values.
+
+    Entries of an older record version go through the record's ``upcast``, as in
+    :func:`loads`. ``trusted=True`` (bytes verified against a checksum, as the stores do) skips
+    the exact depth check of large batches; the decoding itself never nests more than three
+    ``unpackb`` calls either way. Raises :class:`DecodeError` for anything that is not a batch.
+    """
+    try:
+        if type(data) is not bytes:
+            data = bytes(data)
+        decoder = _decoders.decoder
+        entries = _unpackb(data, ext_hook=decoder.hook1, raw=False, strict_map_key=False)
+        if type(entries) is not list:
+            raise DecodeError("not a flat batch (expected an array of entries)")
+        out: list[Any] = []
+        append = out.append
+        flat_by_name = _FLAT_BY_NAME
+        for e in entries:
+            te = type(e)
+            if te is list:
+                f = flat_by_name.get(e[0]) if e else None  # (an unhashable e[0]: malformed, below)
+                if f is not None and len(e) == f[1] and e[1] == f[0] and type(e[0]) is str:
+                    append(f[2](e))
+                else:
+                    append(_flat_record(e))
+            elif te is bytes:
+                append(loads(e, trusted=trusted))
+            else:
+                raise DecodeError(f"malformed flat batch entry of type {te.__name__}")
+        if not trusted and len(data) > MAX_DEPTH and _bound(data) > MAX_DEPTH:
+            for x in out:
+                if _depth(x, MAX_DEPTH + 1) > MAX_DEPTH:
+                    raise DecodeError(_too_deep_message("the encoded value"))
+        return out
+    except DecodeError:
+        raise
+    except msgpack.exceptions.StackError as exc:
+        raise DecodeError(_too_deep_message("the encoded value")) from exc
+    except RecursionError as exc:
+        raise DecodeError(f"the encoded batch is too deep to decode here ({exc})") from exc
+    except Exception as exc:  # msgpack raises many types for garbage input
+        raise DecodeError(f"not a valid runic batch ({type(exc).__name__}: {exc})") from exc
+
+
+def _flat_record(e: list[Any]) -> Any:
+    """A flat record entry that is not of its record's current version (or is malformed): the
+    general path, with the record's ``upcast`` (tuple fields turned back into tuples first)."""
+    if len(e) < 2 or type(e[0]) is not str:
+        raise DecodeError("malformed flat batch entry")
+    name, version, values = e[0], e[1], e[2:]
+    rec = _BY_NAME.get(name)
+    if rec is not None and version == rec.version and (rec.tuple_fields or rec.lazy_fields):
+        for i, f in enumerate(rec.fields[:len(values)]):
+            if f in rec.tuple_fields and type(values[i]) is list:
+                values[i] = tuple(values[i])
+            elif f in rec.lazy_fields and type(values[i]) is bytes:
+                values[i] = loads(values[i], trusted=True)
+    return _Decoder._record([name, version, values])

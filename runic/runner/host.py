@@ -25,6 +25,18 @@ thread takes it around each request and timer, a step thread around each result 
 actor thread never takes it: it only touches the loop's inbox (a thread-safe queue) and outbox (a
 deque drained on the actor thread, woken through a pipe).
 
+Start-up tuning (measured on the project's 2-core VM; see docs/benchmarks.md):
+
+* **timer slack 1 ns** (``prctl(PR_SET_TIMERSLACK, 1)``, Linux): the kernel's default 50 µs
+  slack made every timed wait of the host sleep ~50 µs longer than asked — ``time.sleep(0)``
+  cost 72 µs and a step that sleeps or waits on a timeout paid it on every step. It is set on
+  the actor thread first thing in :meth:`WorkerHost.on_start`, before the loop, endpoint and
+  step threads exist: a thread inherits its creator's slack. Costs nothing measurable
+  otherwise (only sleeping threads wake at finer times);
+* **gc.freeze()** once the host is up: the objects of start-up (modules, the store, the
+  loop) move to the permanent generation, so the collections that many small allocations per
+  step trigger no longer walk them.
+
 Recovery: a host that is restarted after a crash starts empty; the runner actor, its
 supervisor, sends it ``ResumeWorkflow`` for every workflow it ran, and each is rebuilt from
 the store under a new ownership epoch (the dead process's epoch is fenced).
@@ -32,8 +44,12 @@ the store under a new ownership epoch (the dead process's epoch is fenced).
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import logging
 import os
+import sys
 from typing import Any
 
 from thespian.actors import ThespianWatch
@@ -58,6 +74,22 @@ __all__ = ["WorkerHost"]
 
 log = logging.getLogger("runic.runner")
 
+_PR_SET_TIMERSLACK = 29
+
+
+def minimal_timer_slack() -> bool:
+    """Set this thread's timer slack to 1 ns (inherited by the threads it creates from now on);
+    True if the kernel took it. Linux only; elsewhere (or if refused) nothing changes."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return libc.prctl(_PR_SET_TIMERSLACK, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError) as exc:  # pragma: no cover - no libc prctl
+        log.debug("timer slack unchanged: %s", exc)
+        return False
+
+
 class WorkerHost(ChildActor):
     """A worker host actor (child of the runner actor). Options: ``runner``, ``host_id``,
     ``store`` (``module:Class``), ``store_opts``, ``threads``, ``telemetry`` (packed
@@ -75,6 +107,7 @@ class WorkerHost(ChildActor):
     def on_start(self, opts: dict) -> dict:
         if self.loop is not None:
             return {"host": self.loop.host_id}
+        minimal_timer_slack()  # first: the threads started below inherit it
         for names, handler in unpack(opts.get("telemetry")) or ():
             telemetry.attach(names, handler)
         host_id = opts["host_id"]
@@ -93,6 +126,7 @@ class WorkerHost(ChildActor):
         if scratch is not None:  # the direct channel (see runic.runner.endpoint)
             self.endpoint = Endpoint(endpoint_path(scratch, host_id), self._direct)
             self.endpoint.start()
+        gc.freeze()  # start-up objects: out of every later collection
         return {"host": host_id}
 
     def _direct(self, msg: Any, reply: ConnReply) -> None:

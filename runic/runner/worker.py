@@ -17,9 +17,14 @@ caller is answered: an acknowledged input survives a SIGKILL of the host right a
 Dispatch (:meth:`Worker.pump`) comes after, so the answer never waits for the work.
 
 Persistence: the workflow buffers every runtime event; after each applied result the buffer is
-drained, ``FactProduced`` values move to the fact table (the events keep
-:data:`~runic.STRIPPED`), and at checkpoint moments the pending events and fact values go to the
-store in one ``append`` transaction, fenced by the Worker's ownership epoch.
+drained, and at checkpoint moments the pending events and fact values go to the store in one
+``append`` transaction, fenced by the Worker's ownership epoch. A ``FactProduced`` value stays
+in its event when it is small (at most :data:`INLINE_FACT_BYTES` encoded: scalars, short
+strings, small containers — encoded once, the bytes reused by the store's row); a larger one
+moves to the fact table and its event keeps :data:`~runic.STRIPPED`, so lazy and hybrid resumes
+load it only when needed. Decision: one fact-table row per step cost a second B-tree page per
+commit at a random key (~40% of a durable step's SQL); a 512-byte value inline costs less than
+that row.
 
 * A stale owner (another process took the workflow over) gets
   :class:`~runic.store.FencedError`: the Worker stops at once, and everyone waiting on it gets a
@@ -53,7 +58,7 @@ from .. import codec, telemetry
 from ..driver import execute_with_policy, now_ms
 from ..errors import ArgumentError
 from ..events import FactProduced
-from ..facts import NOTHING, STRIPPED, Fact
+from ..facts import HASH_VERSION_KEY, LATEST_HASH_VERSION, NOTHING, STRIPPED, Fact, set_hash_version
 from ..nodes import ROOT_HASH
 from ..policy import merge_policies, resolve
 from ..rehydration import FactResolver, resolve_pending
@@ -74,6 +79,11 @@ log = logging.getLogger("runic.runner")
 
 HOOKS = ("on_dispatch", "on_complete", "on_failed", "on_idle", "transform_runnables")
 CHECKPOINT_STRATEGIES = ("every_cycle", "on_complete", "manual", "every_n")
+INLINE_FACT_BYTES = 512
+"""Fact values whose encoding is at most this long stay inline in their ``FactProduced`` event."""
+_SCALAR_VALUES = frozenset({type(None), bool, int, float})
+#: values the codec always encodes: a step returning one needs no trial encoding
+_ENCODABLE = frozenset({type(None), bool, int, float, str, bytes})
 STORE_RETRY_S = 30.0
 """Default time a Worker keeps retrying a failing store before its waiters get an exception."""
 _MARK = "runner.failure_mark"
@@ -108,7 +118,7 @@ def unencodable(r: Runnable) -> Runnable:
     if r.status != COMPLETED:
         return r
     result = r.result
-    if result.__class__ is Fact:
+    if result.__class__ is Fact and result.value.__class__ not in _ENCODABLE:
         try:
             codec.dumps(result.value)
         except codec.EncodeError as exc:
@@ -125,7 +135,7 @@ class Worker:
     def __init__(self, port: "HostPort", workflow_id: Any, workflow: "Workflow", options: dict,
                  callbacks: dict | None, epoch: int | None, *, resumed: bool = False,
                  resolver: FactResolver | None = None, lazy: bool = False, first_input: Any = NOTHING,
-                 trace: dict[str, str] | None = None) -> None:
+                 trace: dict[str, str] | None = None, defer_write: bool = False) -> None:
         self.port = port
         self.id = workflow_id
         self.workflow = workflow
@@ -149,9 +159,10 @@ class Worker:
         #: the trace context of the current run (the caller's, carried into this host)
         self.trace: dict[str, str] | None = run.get("trace") if resumed else None
         self._labels: dict[int, str] = {}
-        #: activation key (fact_hash, node_hash) -> (runnable, dispatch time ms)
+        #: activation key (fact_hash, node_hash) -> (runnable, dispatch time ms); the dispatch
+        #: times by runnable id that state() shows come from here (a runnable's id is a hash:
+        #: computed only when asked, not on every dispatch)
         self.active: dict[tuple[int, int], tuple[Runnable, int]] = {}
-        self.dispatch_times: dict[int, int] = {}
         self.awaiters: list[Callable[["Worker"], None]] = []  # called once the workflow settles
         self.pending_events: list = []
         self.pending_facts: dict[int, Any] = {}
@@ -177,18 +188,35 @@ class Worker:
         self.executor = port.executor(self.executor_name)
         self.streams = bool(getattr(self.store, "streams", False))  # the store's declared capability
         self.saves_facts = self.streams
+        #: group commit (see the module docs): the port's ``want_step``/``want_commit``, when it
+        #: runs rounds of Workers and the store streams
+        self._want_step: Callable[["Worker"], None] | None = getattr(port, "want_step", None) if self.streams else None
+        self._want_commit: Callable[["Worker"], None] | None = getattr(port, "want_commit", None) \
+            if self._want_step is not None else None
+        self.commit_wanted = False  # a checkpoint waits for the port's commit round
+        self._deferred_status: str | None = None
         if self.streams:
             workflow.enable_event_emission()
+        #: the fact hash version of this workflow: recorded in its log when it starts, read back
+        #: when it resumes (a log without one: version 1, BLAKE2b), set on every thread that
+        #: makes its facts (see runic.facts)
+        self.hash_version = int(workflow.annotations.get(HASH_VERSION_KEY, 1)) if resumed else LATEST_HASH_VERSION
+        set_hash_version(self.hash_version)  # fails here, naming the version, if unknown
         if not resumed:
             if self.streams:
                 workflow.annotate("runner.options", self._plain_options())
+                workflow.annotate(HASH_VERSION_KEY, self.hash_version)
                 events = workflow.build_log()
                 self.pending_events.extend(events)
                 self.event_cursor = len(events)
             if first_input is not NOTHING:  # started with an input: plan it into the first write
                 self._plan(first_input, None, None, trace)
-            # build log (+ input) and status in one write; raises if it cannot be made durable
-            self._write(None, self.status)
+            if defer_write and self.streams:  # the caller writes it (commit_item/committed), batched
+                self._deferred_status = self.status
+                self.commit_wanted = True
+            else:
+                # build log (+ input) and status in one write; raises if it cannot be made durable
+                self._write(None, self.status)
         elif self.streams:
             self.event_cursor = self.store.cursor(workflow_id)  # continue from the store's cursor
 
@@ -233,13 +261,13 @@ class Worker:
         return {
             "id": self.id, "status": self.status, "active_tasks": len(self.active),
             "active_runnables": [r.id for r, _ in self.active.values()],
-            "dispatch_times": dict(self.dispatch_times), "executor": self.executor_name,
+            "dispatch_times": {r.id: t for r, t in self.active.values()}, "executor": self.executor_name,
             "max_concurrency": self.max_concurrency, "checkpoint_strategy": self.strategy,
             "cycle_count": self.cycle_count, "event_cursor": self.event_cursor, "epoch": self.epoch,
             "hooks": {k: (v is not None) for k, v in self.hooks.items()},
             "resolver": self.resolver is not None, "pid": os.getpid(), "host": self.port.host_id,
             "store": type(self.store).__name__, "uncommitted": len(self.pending_events),
-            "persistence_status": persistence,
+            "persistence_status": persistence, "awaiters": len(self.awaiters),
         }
 
     # ------------------------------------------------------------------ run
@@ -265,6 +293,7 @@ class Worker:
 
     def _plan(self, value: Any, run_context: dict | None, policies: list | None,
               trace: dict[str, str] | None = None) -> None:
+        set_hash_version(self.hash_version)
         wf = self.workflow
         if policies:
             wf.check_policy_targets(policies)  # a misspelled component is refused, not ignored
@@ -349,6 +378,13 @@ class Worker:
         if self.stopped:
             return
         on_loop = self.port.on_loop_thread()
+        if on_loop and self._want_step is not None:  # group commit: the loop's round runs the work
+            self.dispatch()
+            if self._inline and not self.stopped:
+                self._want_step(self)
+            else:
+                self.maybe_idle()
+            return
         while True:
             self.dispatch()
             if not self._inline or self.stopped:
@@ -358,6 +394,7 @@ class Worker:
                 return
             r, policy, key, executor = self._inline.popleft()
             t0 = now_ms()
+            set_hash_version(self.hash_version)
             try:
                 with attempts_of(self.id):
                     result, lifecycle = execute_with_policy(r, policy, emit_events=policy.execution_mode == "durable",
@@ -369,11 +406,33 @@ class Worker:
             self.on_result(key, result, lifecycle, now_ms() - t0, dispatch=False)
         self.maybe_idle()
 
+    def step_inline(self) -> None:
+        """Group commit, on the loop thread: run the inline work dispatched so far and apply its
+        results; their checkpoint waits for the round's commit (:meth:`committed`)."""
+        if DEBUG_LOCKS:
+            self.port.assert_locked()
+        set_hash_version(self.hash_version)
+        while self._inline and not self.stopped:
+            r, policy, key, executor = self._inline.popleft()
+            t0 = now_ms()
+            try:
+                with attempts_of(self.id):
+                    result, lifecycle = execute_with_policy(r, policy, emit_events=policy.execution_mode == "durable",
+                                                            attempt_runner=executor.attempt_runner)
+                result = unencodable(result)
+            except Exception as exc:  # noqa: BLE001 - a driver bug: treat as a crash
+                self.on_crash(key, exc)
+                continue
+            self.on_result(key, result, lifecycle, now_ms() - t0, dispatch=False)
+        if not self.commit_wanted and not self.stopped:
+            self.pump()  # nothing to persist (a result that changed nothing): go on
+
     def dispatch(self) -> None:
         """Prepare pending work not in flight and hand it to executors."""
         wf = self.workflow
         free = self.max_concurrency - len(self.active)
-        if free <= 0 or not wf.graph.pending or self.port.draining or self.persist_error is not None:
+        if free <= 0 or not wf.graph.pending or self.port.draining or self.persist_error is not None \
+                or self.commit_wanted:
             return
         if self.lazy and self.resolver is not None:
             resolve_pending(wf, self.resolver)
@@ -394,7 +453,6 @@ class Worker:
             self._safe("on_dispatch", r, self)
             t0 = now_ms()
             self.active[key] = (r, t0)
-            self.dispatch_times[r.id] = t0
             if telemetry.enabled():
                 telemetry.execute(_T + ("runnable", "start"), {"system_time": time.time_ns()},
                                   {"workflow_id": self.id, "node_name": r.node_name, "runnable_id": r.id,
@@ -415,7 +473,6 @@ class Worker:
         entry = self.active.pop(key, None)
         if entry is None or self.stopped:
             return
-        self.dispatch_times.pop(entry[0].id, None)
         duration = max(0, int(duration_ms))
         if telemetry.enabled():
             name = r.node_name
@@ -430,6 +487,7 @@ class Worker:
         elif r.status == FAILED:
             self._safe("on_failed", r, r.error, self)
         wf = self.workflow
+        set_hash_version(self.hash_version)  # applying may make facts (a join, a reduce)
         wf.apply_runnable(r)
         if lifecycle:
             wf.append_runnable_events(lifecycle)
@@ -458,9 +516,18 @@ class Worker:
             facts = self.pending_facts
             out = []
             for e in events:
-                if e.__class__ is FactProduced and e.value is not STRIPPED:
-                    facts[e.hash] = e.value
-                    e = FactProduced(e.hash, STRIPPED, e.ancestry, e.producer_label, e.weight)
+                if e.__class__ is FactProduced:
+                    v = e.value
+                    if v.__class__ not in _SCALAR_VALUES and v is not STRIPPED:
+                        try:
+                            packed, size = codec.pack(v)
+                        except codec.EncodeError:  # the store's own error names the value
+                            packed, size = v, INLINE_FACT_BYTES + 1
+                        if size <= INLINE_FACT_BYTES:
+                            e = FactProduced(e.hash, packed, e.ancestry, e.producer_label, e.weight)
+                        else:
+                            facts[e.hash] = v
+                            e = FactProduced(e.hash, STRIPPED, e.ancestry, e.producer_label, e.weight)
                 out.append(e)
             events = out
         self.pending_events.extend(events)
@@ -469,7 +536,15 @@ class Worker:
     def maybe_checkpoint(self) -> None:
         if self.strategy == "every_cycle":
             settling = not self.active and not self._inline and not self.workflow.is_runnable()
-            self.checkpoint("checkpoint", status=self._settled_status() if settling else None)
+            status = self._settled_status() if settling else None
+            if self._want_commit is not None and self.port.on_loop_thread():
+                if status is not None:
+                    self._deferred_status = status
+                if not self.commit_wanted:
+                    self.commit_wanted = True
+                    self._want_commit(self)
+                return
+            self.checkpoint("checkpoint", status=status)
         elif self.strategy == "every_n":
             self.cycle_count += 1
             if self.cycle_count % self.every_n == 0:
@@ -504,6 +579,37 @@ class Worker:
         self.pending_facts = {}
         if status is not None:
             self.stored_status = status
+
+    def commit_item(self) -> tuple[Any, list, int | None, dict | None, str | None]:
+        """Group commit: what the deferred checkpoint writes, as an item of
+        :meth:`~runic.store.BaseStore.append_many` (the port's round calls it, then
+        :meth:`committed` with its result)."""
+        self._drain()
+        status = self._deferred_status
+        if status == self.stored_status:
+            status = None
+        return (self.id, self.pending_events, self.epoch, self.pending_facts or None, status)
+
+    def committed(self, result: Any) -> None:
+        """Group commit: the round wrote this Worker's item (``result``: the new cursor) or
+        refused it (``result``: the exception). Written: forget it, dispatch what follows.
+        Fenced: stop, as a direct write would. Any other error: keep the events and start the
+        retry cycle (see the module docs)."""
+        self.commit_wanted = False
+        status, self._deferred_status = self._deferred_status, None
+        if isinstance(result, FencedError):
+            self._fenced("persisting")
+            return
+        if isinstance(result, BaseException):
+            self._persist_failed(result)
+            return
+        self.pending_events = []
+        self.pending_facts = {}
+        if status is not None:
+            self.stored_status = status
+        if self.persist_error is not None:
+            self._persist_recovered()
+        self.pump()
 
     def checkpoint(self, operation: str | None = "checkpoint", status: str | None = None) -> bool:
         """Write the buffered events and fact values, and ``status`` if it changed: one fenced

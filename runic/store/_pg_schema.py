@@ -4,7 +4,7 @@ migrations between its versions (private).
 A database schema (default ``runic``) holds ``runic_meta`` (the layout's version, the codec
 version, who created it, each runner's gc generation), ``runic_tables`` (every runner's
 tables), and per runner the same tables as :class:`~runic.store.MnesiaStore`, named
-``"<runner>.WorkflowStore"`` and so on, plus three functions ``"<runner>.append2"``,
+``"<runner>.WorkflowStore"`` and so on, plus three functions ``"<runner>.append3"``,
 ``"<runner>.acquire"`` and ``"<runner>.set_status"`` and the sequence ``"<runner>.EpochSeq"``.
 
 Layout version history (its own numbering; the SQLite layout has another):
@@ -16,6 +16,13 @@ Layout version history (its own numbering; the SQLite layout has another):
   epoch copied into the ``EventCounters`` row, so that fencing an append and bumping its
   counter is one row update. A counter row whose ``count`` is ``NULL`` holds only that epoch
   (``acquire`` of a workflow that has no stream yet).
+* **2**: one event row per append, as SQLite schema 3: ``EventStream`` gains ``batch`` (the
+  number of events the row holds as one flat batch, keyed by its first sequence number; 0 for
+  a row written before, one event encoded alone), every event row's checksum covers its first
+  sequence number and ``batch`` (:func:`runic.store.checksum.row_crc`), and the append function
+  becomes ``"<runner>.append3"`` (one row instead of an array of rows). Migration from 1: the
+  column added, the checksums recomputed (in the client: PostgreSQL has no CRC-32), ``append2``
+  dropped. The counter row stays: it is what fences an append here.
 
 Adding a version: bump :data:`SCHEMA_VERSION`, change :func:`runner_ddl` (new runners get the
 new layout) and register ``@migration(1)``, a function that receives the connection inside the
@@ -38,7 +45,7 @@ __all__ = ["SCHEMA_VERSION", "ROLES", "MIGRATIONS", "migration", "quote", "table
            "function_names", "meta_ddl", "NOW_MS", "APPEND_OK", "APPEND_MOVED", "APPEND_FENCED",
            "APPEND_APPLIED"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Version of the PostgreSQL layout written by this runic (``runic_meta.schema_version``)."""
 
 #: role -> (table suffix, Mnesia type, attributes as ``table_info`` shows them)
@@ -57,7 +64,7 @@ ROLES: dict[str, tuple[str, str, tuple[str, ...]]] = {
 #: runic nodes on several machines compare against one clock)
 NOW_MS = "floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 
-#: result codes of ``append2``
+#: result codes of ``append3``
 APPEND_OK, APPEND_MOVED, APPEND_FENCED, APPEND_APPLIED = 0, 1, 2, 3
 
 MIGRATIONS: dict[int, Callable[[Any, str], None]] = {}
@@ -83,7 +90,7 @@ def table_name(runner: str, role: str) -> str:
 
 
 def function_names(runner: str) -> dict[str, str]:
-    return {"append": f"{runner}.append2", "acquire": f"{runner}.acquire", "set_status": f"{runner}.set_status",
+    return {"append": f"{runner}.append3", "acquire": f"{runner}.acquire", "set_status": f"{runner}.set_status",
             "epoch_seq": f"{runner}.EpochSeq"}
 
 
@@ -111,7 +118,7 @@ def runner_ddl(schema: str, runner: str) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {t['logs']} (workflow_id bytea PRIMARY KEY, log bytea NOT NULL, "
         "crc bigint NOT NULL, updated_at bigint NOT NULL)",
         f"CREATE TABLE IF NOT EXISTS {t['events']} (workflow_id bytea NOT NULL, seq bigint NOT NULL, "
-        "event bytea NOT NULL, crc bigint NOT NULL, PRIMARY KEY (workflow_id, seq))",
+        "event bytea NOT NULL, crc bigint NOT NULL, batch int NOT NULL DEFAULT 0, PRIMARY KEY (workflow_id, seq))",
         # updated on every append: room on each page for HOT updates
         f"CREATE TABLE IF NOT EXISTS {t['counters']} (workflow_id bytea PRIMARY KEY, count bigint, "
         "crc bigint NOT NULL DEFAULT 0, epoch bigint NOT NULL DEFAULT 0) WITH (fillfactor = 50)",
@@ -129,12 +136,13 @@ def runner_ddl(schema: str, runner: str) -> list[str]:
         f"CREATE SEQUENCE IF NOT EXISTS {f['epoch_seq']}",
         f"""
 CREATE OR REPLACE FUNCTION {f['append']}(
-    p_wid bytea, p_epoch bigint, p_expect bigint, p_crc bigint, p_events bytea[], p_crcs bigint[],
+    p_wid bytea, p_epoch bigint, p_expect bigint, p_crc bigint, p_event bytea, p_n int, p_ecrc bigint,
     p_fh bigint[], p_fv bytea[], p_fc bigint[], p_status text, p_retry boolean,
     OUT code int, OUT cnt bigint, OUT cur_epoch bigint, OUT cur_owner text)
 LANGUAGE plpgsql AS $fn$
 DECLARE
-    n bigint := coalesce(cardinality(p_events), 0);
+    -- p_event: the row (a flat batch of p_n events; NULL for an empty append), p_ecrc its checksum
+    n bigint := CASE WHEN p_event IS NULL THEN 0 ELSE greatest(p_n, 1) END;
     c bigint;
     e bigint;
     g bigint;
@@ -174,22 +182,16 @@ BEGIN
             ELSE
                 -- a retry whose first attempt committed (its connection was lost during COMMIT):
                 -- its events are there, at the seqs it asked for
-                IF p_retry AND coalesce(c, 0) >= p_expect + n AND NOT EXISTS (
-                        SELECT 1 FROM unnest(p_events, p_crcs) WITH ORDINALITY AS u(ev, cr, i)
-                        LEFT JOIN {t['events']} x ON x.workflow_id = p_wid AND x.seq = p_expect + u.i
-                        WHERE x.seq IS NULL OR x.crc <> u.cr OR x.event <> u.ev) THEN
+                IF p_retry AND coalesce(c, 0) >= p_expect + n AND EXISTS (
+                        SELECT 1 FROM {t['events']} x WHERE x.workflow_id = p_wid AND x.seq = p_expect + 1
+                        AND x.batch = p_n AND x.crc = p_ecrc AND x.event = p_event) THEN
                     code := {APPEND_APPLIED}; cnt := p_expect + n; RETURN;
                 END IF;
                 IF p_epoch IS NOT NULL AND e <> p_epoch THEN {fenced} END IF;
                 code := {APPEND_MOVED}; cnt := coalesce(c, 0); RETURN;
             END IF;
         END IF;
-        IF n = 1 THEN  -- the common case, without unnest
-            INSERT INTO {t['events']} (workflow_id, seq, event, crc) VALUES (p_wid, p_expect + 1, p_events[1], p_crcs[1]);
-        ELSE
-            INSERT INTO {t['events']} (workflow_id, seq, event, crc)
-                SELECT p_wid, p_expect + u.i, u.ev, u.cr FROM unnest(p_events, p_crcs) WITH ORDINALITY AS u(ev, cr, i);
-        END IF;
+        INSERT INTO {t['events']} (workflow_id, seq, batch, event, crc) VALUES (p_wid, p_expect + 1, p_n, p_event, p_ecrc);
         cnt := p_expect + n;
     END IF;
     IF coalesce(cardinality(p_fh), 0) > 0 THEN
@@ -257,3 +259,30 @@ BEGIN
 END
 $fn$""",
     ]
+
+
+@migration(1)
+def _v1_to_v2(conn: Any, schema: str) -> None:
+    """One event row per append (see the module documentation); existing rows are kept as the
+    one-event rows they are, their checksums recomputed here."""
+    from .checksum import key_seed, row_crc
+
+    s = quote(schema)
+    runners = [r[0] for r in conn.execute(f"SELECT DISTINCT runner FROM {s}.runic_tables")]
+    for runner in runners:
+        events = f"{s}.{quote(table_name(runner, 'events'))}"
+        conn.execute(f"ALTER TABLE {events} ADD COLUMN IF NOT EXISTS batch int NOT NULL DEFAULT 0")
+        updates = []
+        for pk, seq, blob in conn.execute(f"SELECT workflow_id, seq, event FROM {events}"):
+            raw = bytes(pk)
+            key: Any = raw[1:].decode("utf-8", "surrogatepass") if raw[:1] == b"s" else raw[1:]
+            crc = row_crc(seq, 0, bytes(blob), key_seed(key))
+            updates.append((crc, pk, seq))
+        if updates:
+            with conn.cursor() as cur:
+                cur.executemany(f"UPDATE {events} SET crc = %s WHERE workflow_id = %s AND seq = %s", updates)
+        old = f"{s}.{quote(runner + '.append2')}"
+        conn.execute(f"DROP FUNCTION IF EXISTS {old}(bytea, bigint, bigint, bigint, bytea[], bigint[], bigint[], "
+                     "bytea[], bigint[], text, boolean)")
+        for statement in runner_ddl(schema, runner):  # the new function
+            conn.execute(statement)

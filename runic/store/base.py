@@ -4,7 +4,7 @@
 :class:`BaseStore` implements all of it — argument checks, encoding through :mod:`runic.codec`,
 checksums, error translation, fencing errors, lazy decoding of streams, garbage collection,
 node leases — on top of a small set of private primitives (``_put_log``, ``_append``,
-``_read_events``...) that each adapter fills in with bytes-in/bytes-out storage
+``_read_rows``...) that each adapter fills in with bytes-in/bytes-out storage
 (:class:`~runic.store.memory.MemoryStore`, :class:`~runic.store.mnesia.MnesiaStore`). The split
 follows dramatiq's result backends: the public behaviour lives in one place, so both adapters
 behave identically, and an adapter is only its storage. Every method runs in the caller's
@@ -15,8 +15,10 @@ What is stored, and how:
 * workflow ids follow the rule of :mod:`runic.ids` (``str``, ``int`` but not ``bool``, ``UUID``,
   ``bytes``, tuples of those). They are keys: a ``str`` id is stored as itself, any other id as
   its codec encoding (so ``7`` and ``"7"`` are different workflows);
-* a saved log is one codec blob; each appended event is its own blob, so a stream decodes
-  events lazily, one at a time;
+* a saved log is one codec blob; each append is one event row holding that call's events as
+  one flat batch (:func:`runic.codec.dumps_batch`), so an append writes one row whatever it
+  holds, and a stream decodes one row at a time as it is consumed (rows written before
+  schema 3 hold one event each, encoded alone, and are read as before);
 * fact values are codec blobs keyed by the fact hash, an unsigned 64-bit integer;
 * snapshots are opaque ``bytes`` stored as given;
 * every one of those rows, and every event counter, carries a CRC-32 of its bytes and its key
@@ -65,7 +67,7 @@ from .. import codec
 from ..errors import ArgumentError, ErrorInfo
 from ..facts import Fact, FactRef
 from ..ids import check_workflow_id
-from .checksum import blob_crc, count_crc, fact_crc, key_seed, snapshot_crc
+from .checksum import blob_crc, count_crc, fact_crc, key_seed, row_crc, snapshot_crc
 from .errors import (
     CorruptStoreError,
     FencedError,
@@ -172,6 +174,30 @@ class _NodeStale(Exception):
         self.alive = alive
 
 
+class _Row:
+    """What one append writes: its events as one flat batch ``blob`` holding ``n`` events
+    (``n`` 0: one event encoded alone, the pre-schema-3 form), with the checksum seed of its
+    workflow. The adapter decides the row's first sequence number inside its transaction and
+    asks :meth:`crc` for the checksum that covers it. (``crc_xor`` lets a test store a row
+    whose checksum does not match.)"""
+
+    __slots__ = ("blob", "n", "seed", "crc_xor")
+
+    def __init__(self, blob: bytes, n: int, seed: int, crc_xor: int = 0) -> None:
+        self.blob = blob
+        self.n = n
+        self.seed = seed
+        self.crc_xor = crc_xor
+
+    @property
+    def events(self) -> int:
+        """How many events the row holds."""
+        return self.n or 1
+
+    def crc(self, first: int) -> int:
+        return row_crc(first, self.n, self.blob, self.seed) ^ self.crc_xor
+
+
 class Ownership(tuple):
     """``(owner, epoch)`` of a workflow, as :meth:`BaseStore.owner` returns it.
 
@@ -226,8 +252,9 @@ class EventStream(Iterator[Any]):
         self.start = start
         self._it = store._iter_events(key, workflow_id, start, cursor)
 
-    def __iter__(self) -> "EventStream":
-        return self
+    def __iter__(self) -> Iterator[Any]:
+        # the generator itself: list(stream) and for-loops skip __next__ (one call per event)
+        return self._it
 
     def __next__(self) -> Any:
         return next(self._it)
@@ -412,12 +439,16 @@ class BaseStore(abc.ABC):
         try:
             return codec.loads(data, trusted=True)
         except codec.DecodeError as exc:
-            raise StoreDecodeError(
-                f"cannot decode {what} for {key!r} in table {table!r}: {exc}. If it names an "
-                "unregistered record type, import the module that registers it before reading; "
-                "otherwise it was written by a runic that allowed it (restore the store from a "
-                "backup, or delete the workflow)"
-            ) from exc
+            raise self._decode_failed(exc, what, table, key) from exc
+
+    @staticmethod
+    def _decode_failed(exc: Exception, what: str, table: str, key: Any) -> StoreDecodeError:
+        return StoreDecodeError(
+            f"cannot decode {what} for {key!r} in table {table!r}: {exc}. If it names an "
+            "unregistered record type, import the module that registers it before reading; "
+            "otherwise it was written by a runic that allowed it (restore the store from a "
+            "backup, or delete the workflow)"
+        )
 
     def _where(self) -> str:
         """`` of the store file PATH`` (adapters with a file), for error messages."""
@@ -458,6 +489,12 @@ class BaseStore(abc.ABC):
         return self._decode(blob, "the fact value", self.table_names["facts"], h)
 
     def _verified_count(self, key: Any, workflow_id: Hashable) -> int | None:
+        last = self._last_row(key)
+        if last is not None:
+            first, n, blob, crc = last
+            if type(first) is not int or type(n) is not int or row_crc(first, n, blob, key_seed(key)) != crc:
+                raise self._damaged(f"the last event row of workflow {workflow_id!r}", "events")
+            return first + (n or 1) - 1
         row = self._count(key)
         if row is None:
             return None
@@ -546,19 +583,87 @@ class BaseStore(abc.ABC):
         if status is not None and status not in STATUSES:
             raise StoreArgumentError(f"unknown status {status!r}; use one of {STATUSES}")
         key = self._key(workflow_id)
-        dumps = codec.dumps
         seed = key_seed(key)
+        if type(events) is not list:
+            events = _List(events)
         try:
-            rows = [(b, blob_crc(b, seed)) for b in map(dumps, events)]
+            row = _Row(codec.dumps_batch(events), len(events), seed) if events else None
         except codec.EncodeError as exc:
             raise self._encode_error(exc, f"an event of workflow {workflow_id!r}", "events") from exc
         fact_items = self._fact_items(facts) if facts else []
         try:
             if status is None:
-                return self._append(key, seed, rows, epoch, fact_items, None)
-            return self._append(key, seed, rows, epoch, fact_items, (status, self._now_ms()))
+                return self._append(key, row, epoch, fact_items, None)
+            return self._append(key, row, epoch, fact_items, (status, self._now_ms()))
         except _Stale as stale:
             raise self._fenced(workflow_id, epoch, stale, "append") from None  # type: ignore[arg-type]
+
+    def append_many(self, items: Iterable[tuple[Hashable, Iterable[Any], int | None, Mapping[int, Any] | None,
+                                              str | None]]) -> _List[int | BaseException]:
+        """Group commit: several appends, ``(workflow_id, events, epoch, facts, status)`` each
+        (the arguments of :meth:`append`), in **one transaction** where the adapter can
+        (:class:`~runic.store.MnesiaStore`; the others append one by one).
+
+        Returns one entry per item, in order: the new cursor, or the exception that item alone
+        raised — a :class:`~runic.store.FencedError` (stale epoch: nothing of that item was
+        written, the others were) or a :class:`~runic.store.StoreArgumentError`/
+        :class:`~runic.store.StoreEncodeError` (bad input: nothing of it was written). An error
+        of the transaction itself (disk full, busy, closed) is raised: then nothing was written.
+        A workflow may appear once per call.
+        """
+        self._check_open()
+        prepared: _List[Any] = []
+        out: _List[int | BaseException] = []
+        seen: set[Any] = set()
+        for workflow_id, events, epoch, facts, status in items:
+            try:
+                self._check_epoch(epoch)
+                if status is not None and status not in STATUSES:
+                    raise StoreArgumentError(f"unknown status {status!r}; use one of {STATUSES}")
+                key = self._key(workflow_id)
+                if key in seen:
+                    raise StoreArgumentError(f"append_many: workflow {workflow_id!r} appears twice; "
+                                             "give it one item with all its events")
+                seen.add(key)
+                events = events if type(events) is list else _List(events)
+                try:
+                    row = _Row(codec.dumps_batch(events), len(events), key_seed(key)) if events else None
+                except codec.EncodeError as exc:
+                    raise self._encode_error(exc, f"an event of workflow {workflow_id!r}", "events") from exc
+                fact_items = self._fact_items(facts) if facts else []
+                st = None if status is None else (status, self._now_ms())
+            except (StoreArgumentError, StoreEncodeError) as exc:
+                prepared.append(None)
+                out.append(exc)
+                continue
+            prepared.append((key, row, epoch, fact_items, st))
+            out.append(0)
+        todo = [p for p in prepared if p is not None]
+        results = self._append_many(todo) if todo else []
+        it = iter(results)
+        for i, p in enumerate(prepared):
+            if p is None:
+                continue
+            res = next(it)
+            if isinstance(res, _Stale):
+                wid = self._unkey(p[0])
+                out[i] = self._fenced(wid, p[2], res, "append")  # type: ignore[arg-type]
+            else:
+                out[i] = res
+        return out
+
+    def _append_many(self, items: _List[tuple[Any, _Row | None, int | None, _List[tuple[int, bytes, int]],
+                                             tuple[str, int] | None]]) -> _List[int | _Stale]:
+        """Adapter primitive: the prepared appends in one transaction where possible; a stale
+        epoch is that item's :class:`_Stale` entry (nothing of it written). Default: one
+        :meth:`_append` per item."""
+        out: _List[int | _Stale] = []
+        for key, row, epoch, facts, status in items:
+            try:
+                out.append(self._append(key, row, epoch, facts, status))
+            except _Stale as stale:
+                out.append(stale)
+        return out
 
     def stream(self, workflow_id: Hashable, *, start: int = 1) -> EventStream:
         """Return a lazy iterator over the events of ``workflow_id`` in sequence order.
@@ -578,39 +683,54 @@ class BaseStore(abc.ABC):
         return EventStream(self, key, workflow_id, start, count)
 
     def _iter_events(self, key: Any, workflow_id: Hashable, start: int, last: int) -> Iterator[Any]:
-        loads = codec.loads
+        loads, loads_batch = codec.loads, codec.loads_batch
         decode_error = codec.DecodeError
         table = self.table_names["events"]
         page = self.stream_page
         seed = key_seed(key)
-        crc32 = blob_crc
-        seq = start
+        seq = start  # the next sequence number to yield
         while seq <= last:
             self._check_open()
-            upto = min(last, seq + page - 1)
-            for row_seq, blob, crc in self._read_events(key, seq, upto):
-                if row_seq != seq:
-                    break
-                if crc32(blob, seed) != crc:
+            before = seq
+            for first, n, blob, crc in self._read_rows(key, seq, last, page):
+                count = n or 1
+                end = first + count - 1
+                if end < seq:  # a row before the one holding seq (only the first of a page)
+                    continue
+                if first > seq:
+                    break  # a gap: seq is missing
+                if row_crc(first, n, blob, seed) != crc:
                     raise self._damaged(f"event {seq} of workflow {workflow_id!r}", "events")
                 try:
-                    event = loads(blob, trusted=True)
-                except decode_error:
-                    self._decode(blob, f"event {seq}", table, workflow_id)
-                    raise  # pragma: no cover - _decode always raises here
-                seq += 1
-                yield event
-            if seq <= upto:  # a missing (or repeated) sequence number
-                count = self._verified_count(key, workflow_id)
-                if count is None or count < seq:  # the workflow was deleted meanwhile
-                    log.debug("stream of %r stopped at missing seq %d", workflow_id, seq)
+                    if n:
+                        events = loads_batch(blob, trusted=True)
+                        if len(events) != n:
+                            raise decode_error(f"the row holds {len(events)} events, its count says {n}")
+                    else:
+                        events = [loads(blob, trusted=True)]
+                except decode_error as exc:
+                    raise self._decode_failed(exc, f"event {seq}", table, workflow_id) from exc
+                stop = min(end, last)
+                if first == seq and stop == end:
+                    yield from events
+                else:
+                    yield from events[seq - first:stop - first + 1]
+                seq = stop + 1
+                if seq > last:
                     return
-                raise CorruptStoreError(
-                    f"event {seq} of workflow {workflow_id!r} is missing from table "
-                    f"{table!r}{self._where()} although its counter says {count} events are "
-                    "stored: the store is damaged. Restore it from a backup, or delete the "
-                    "workflow", getattr(self, "path", None),
-                )
+            else:
+                if seq > before:
+                    continue  # the next page
+            # seq is missing: deleted meanwhile, or damage
+            count = self._verified_count(key, workflow_id)
+            if count is None or count < seq:  # the workflow was deleted meanwhile
+                log.debug("stream of %r stopped at missing seq %d", workflow_id, seq)
+                return
+            raise CorruptStoreError(
+                f"event {seq} of workflow {workflow_id!r} is missing from table "
+                f"{table!r}{self._where()} although {count} events are stored: the store is "
+                "damaged. Restore it from a backup, or delete the workflow", getattr(self, "path", None),
+            )
 
     def cursor(self, workflow_id: Hashable) -> int:
         """The number of events stored for ``workflow_id`` (0 if it has no stream)."""
@@ -715,6 +835,26 @@ class BaseStore(abc.ABC):
             self._check_node(node)
             self._check_generation(generation)
         return self._acquire(self._key(workflow_id), owner, self._now_ms(), node, generation)
+
+    def acquire_many(self, workflow_ids: Iterable[Hashable], owner: str, *, node: str | None = None,
+                     generation: int | None = None) -> _List[int]:
+        """:meth:`acquire` of several workflows for ``owner``, in one transaction where the
+        adapter can; returns their new epochs in order."""
+        self._check_open()
+        if not isinstance(owner, str):
+            raise StoreArgumentError(f"owner must be a str, got {owner!r}")
+        if (node is None) != (generation is None):
+            raise StoreArgumentError("acquire_many(): give node and generation together, or neither")
+        if node is not None:
+            self._check_node(node)
+            self._check_generation(generation)
+        keys = [self._key(w) for w in workflow_ids]
+        return self._acquire_many(keys, owner, self._now_ms(), node, generation) if keys else []
+
+    def _acquire_many(self, keys: _List[Any], owner: str, now_ms: int, node: str | None,
+                      generation: int | None) -> _List[int]:
+        """Adapter primitive (default: one :meth:`_acquire` per key)."""
+        return [self._acquire(k, owner, now_ms, node, generation) for k in keys]
 
     def owner(self, workflow_id: Hashable) -> Ownership | None:
         """The :class:`Ownership` — ``(owner, epoch)``, with ``.node`` and ``.generation`` —
@@ -1002,21 +1142,30 @@ class BaseStore(abc.ABC):
     def _exists(self, key: Any) -> bool: ...
 
     @abc.abstractmethod
-    def _append(self, key: Any, seed: int, rows: _List[tuple[bytes, int]], epoch: int | None,
+    def _append(self, key: Any, row: _Row | None, epoch: int | None,
                 facts: _List[tuple[int, bytes, int]], status: tuple[str, int] | None) -> int:
-        """One transaction: check ``epoch`` (raise :class:`_Stale`), write the ``(blob, crc)``
-        rows as events count+1.., the new count with its checksum (``count_crc(count,
-        seed)``), the ``(hash, blob, crc)`` facts owned by ``key`` (shared if another key
-        wrote them already) and, if given, ``status`` as ``(status, now_ms)``; return the new
-        count."""
+        """One transaction: check ``epoch`` (raise :class:`_Stale`), write ``row`` (``None``:
+        no events; the stream then exists, empty if new) as the events count+1.. (its first
+        sequence number count+1, its checksum ``row.crc(count + 1)``), the ``(hash, blob,
+        crc)`` facts owned by ``key`` (shared if another key wrote them already) and, if
+        given, ``status`` as ``(status, now_ms)``; return the new count."""
 
     @abc.abstractmethod
     def _count(self, key: Any) -> tuple[int, int] | None:
-        """``(count, crc)`` of the event counter, or ``None``."""
+        """``(count, crc)`` of the event counter, or ``None`` (adapters that keep no counter
+        for streams with events answer through :meth:`_last_row`)."""
+
+    def _last_row(self, key: Any) -> tuple[int, int, bytes, int] | None:
+        """``(first seq, n, blob, crc)`` of the last event row, for adapters whose count is the
+        end of the last row (default ``None``: the count comes from :meth:`_count`)."""
+        return None
 
     @abc.abstractmethod
-    def _read_events(self, key: Any, first: int, last: int) -> _List[tuple[int, bytes, int]]:
-        """``(seq, blob, crc)`` of events ``first..last`` in sequence order, as stored."""
+    def _read_rows(self, key: Any, first: int, last: int, limit: int) -> _List[tuple[int, int, bytes, int]]:
+        """``(first seq, n, blob, crc)`` of at most ``limit`` event rows, in sequence order:
+        the row holding event ``first`` (if any), then the following rows that start at or
+        before ``last``. ``n`` is the row's event count, 0 for a one-event row written before
+        schema 3."""
 
     @abc.abstractmethod
     def _put_snapshot(self, key: Any, cursor: int, blob: bytes, crc: int) -> None: ...

@@ -8,9 +8,9 @@ forger (an attacker who can write the file can also fix the checksum).
 
 Each checksum also covers the row's identity, so a row whose key was damaged does not pass as
 another row: the workflow key (``seed``) for events, counters, logs and snapshots, the fact hash
-for fact values, the cursor for snapshots. The sequence number of an event is not covered: a
-damaged one shows as a gap or a repeat in the stream, which the reader checks against the
-(checksummed) counter.
+for fact values, the cursor for snapshots, and for an event row (schema 3: one row per append,
+holding that append's events) its first sequence number and its event count, so a damaged
+sequence number or count is caught like damaged bytes (:func:`row_crc`).
 
 Decision: the checksum is computed in :class:`~runic.store.base.BaseStore`, stored by the
 adapter in a column next to the bytes, and verified in the base class, so every adapter
@@ -19,12 +19,14 @@ adapter in a column next to the bytes, and verified in the base class, so every 
 
 from __future__ import annotations
 
+import struct
 import zlib
 from typing import Any
 
-__all__ = ["key_seed", "blob_crc", "count_crc", "fact_crc", "snapshot_crc"]
+__all__ = ["key_seed", "blob_crc", "count_crc", "fact_crc", "snapshot_crc", "row_crc"]
 
 _crc32 = zlib.crc32
+_seq_n = struct.Struct(">QI").pack
 
 
 def key_seed(key: Any) -> int:
@@ -52,3 +54,10 @@ def fact_crc(fact_hash: int, blob: bytes) -> int:
 def snapshot_crc(cursor: int, blob: bytes, seed: int) -> int:
     """Checksum of a snapshot taken at ``cursor`` of the workflow whose key has ``seed``."""
     return _crc32(blob, _crc32(cursor.to_bytes(8, "big"), seed))
+
+
+def row_crc(seq: int, n: int, blob: bytes, seed: int) -> int:
+    """Checksum of an event row: ``blob`` holds ``n`` events from sequence number ``seq`` on (a
+    flat batch), or ``n`` is 0 and it holds the one event ``seq`` encoded alone (a row written
+    before schema 3), of the workflow whose key has ``seed``."""
+    return _crc32(blob, _crc32(_seq_n(seq, n), seed))

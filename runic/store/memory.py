@@ -18,16 +18,20 @@ use ``MnesiaStore(runner_name, disc_copies=False)`` instead.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
+from operator import itemgetter
 import threading
 from typing import Any, ClassVar
 
-from .base import BaseStore, _NodeStale, _Stale
-from .checksum import count_crc
+from .base import BaseStore, _NodeStale, _Row, _Stale
+from .checksum import count_crc, key_seed
 from .errors import StoreClosedError
 
 __all__ = ["MemoryStore"]
+
+_first_seq = itemgetter(0)
 
 log = logging.getLogger("runic.store")
 
@@ -55,8 +59,8 @@ class _Tables:
         self.lock = threading.RLock()
         #: workflow key -> (blob, crc, updated_at)
         self.logs: dict[Any, tuple[bytes, int, int]] = {}
-        #: workflow key -> list of (seq, blob, crc) (seq n at index n-1)
-        self.events: dict[Any, list[tuple[int, bytes, int]]] = {}
+        #: workflow key -> list of event rows (first seq, n, blob, crc), one per append
+        self.events: dict[Any, list[tuple[int, int, bytes, int]]] = {}
         #: workflow key -> (count, crc)
         self.counters: dict[Any, tuple[int, int]] = {}
         #: fact hash -> [blob, crc, owner key or None (shared), pinned, gc generation]
@@ -180,7 +184,7 @@ class MemoryStore(BaseStore):
         if epoch != current:
             raise _Stale(current, row[0] if row is not None else None)
 
-    def _append(self, key: Any, seed: int, rows: list[tuple[bytes, int]], epoch: int | None,
+    def _append(self, key: Any, row: _Row | None, epoch: int | None,
                 facts: list[tuple[int, bytes, int]], status: tuple[str, int] | None) -> int:
         t = self._tables()
         with t.lock:
@@ -188,19 +192,23 @@ class MemoryStore(BaseStore):
             stream = t.events.get(key)
             if stream is None:
                 stream = t.events[key] = []
-            before = len(stream)
-            stream.extend([(seq, blob, crc) for seq, (blob, crc) in enumerate(rows, before + 1)])
-            count = len(stream)
-            t.counters[key] = (count, count_crc(count, seed))
+            counter = t.counters.get(key)
+            before = counter[0] if counter is not None else 0
+            count = before
+            if row is not None:
+                stream.append((before + 1, row.n, row.blob, row.crc(before + 1)))
+                count = before + row.events
+            if row is not None or counter is None:
+                t.counters[key] = (count, count_crc(count, row.seed if row is not None else key_seed(key)))
             table = t.facts
             for h, blob, crc in facts:
-                row = table.get(h)
-                if row is None:
+                frow = table.get(h)
+                if frow is None:
                     table[h] = [blob, crc, key, False, t.gc_gen]
                 else:
-                    if row[2] != key or type(row[2]) is not type(key):
-                        row[2] = None  # written by another workflow too: shared
-                    row[0], row[1], row[4] = blob, crc, t.gc_gen
+                    if frow[2] != key or type(frow[2]) is not type(key):
+                        frow[2] = None  # written by another workflow too: shared
+                    frow[0], frow[1], frow[4] = blob, crc, t.gc_gen
             if status is not None:
                 srow = t.status.get(key)
                 if srow is None:
@@ -214,13 +222,19 @@ class MemoryStore(BaseStore):
         with t.lock:
             return t.counters.get(key)
 
-    def _read_events(self, key: Any, first: int, last: int) -> list[tuple[int, bytes, int]]:
+    def _read_rows(self, key: Any, first: int, last: int, limit: int) -> list[tuple[int, int, bytes, int]]:
         t = self._tables()
         with t.lock:
             stream = t.events.get(key)
-            if stream is None:
+            if not stream:
                 return []
-            return stream[first - 1:last]
+            i = max(0, bisect.bisect_right(stream, first, key=_first_seq) - 1)
+            out = []
+            for row in stream[i:i + limit]:
+                if row[0] > last:
+                    break
+                out.append(row)
+            return out
 
     def _put_snapshot(self, key: Any, cursor: int, blob: bytes, crc: int) -> None:
         t = self._tables()
@@ -401,7 +415,7 @@ class MemoryStore(BaseStore):
         role = next(r for r, n in self.table_names.items() if n == name)
         with t.lock:
             if role == "events":
-                return sum(len(s) for s in t.events.values())
+                return sum(r[1] or 1 for s in t.events.values() for r in s)  # events, not rows
             tables: dict[str, dict[Any, Any]] = {
                 "logs": t.logs, "counters": t.counters, "facts": t.facts,
                 "snapshots": t.snapshots, "status": t.status, "nodes": t.nodes}

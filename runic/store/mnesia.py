@@ -9,8 +9,8 @@ each runner has its own tables, named after it (the layout, its versions and mig
 table                          type         attributes
 =============================  ===========  =========================================================
 ``<runner>.WorkflowStore``     set          ``workflow_id, log, crc, updated_at``
-``<runner>.EventStream``       ordered_set  ``key=(workflow_id, seq), event, crc``
-``<runner>.EventCounters``     set          ``workflow_id, count, crc``
+``<runner>.EventStream``       ordered_set  ``key=(workflow_id, seq), event, crc, batch``
+``<runner>.EventCounters``     set          ``workflow_id, count, crc`` (empty streams only)
 ``<runner>.FactStore``         set          ``fact_hash, value, crc, owner, pinned, gen``
 ``<runner>.SnapshotStore``     set          ``workflow_id, cursor, snapshot, crc, updated_at``
 ``<runner>.WorkflowStatus``    set          ``workflow_id, owner, epoch, status, updated_at, node,
@@ -19,9 +19,17 @@ table                          type         attributes
                                             updated_at``
 =============================  ===========  =========================================================
 
-Writes are ACID transactions (``BEGIN IMMEDIATE`` … ``COMMIT``); an append is one transaction
-that reads the counter, writes the events and the new counter (and, optionally, fact values).
-Reads take no transaction. The file uses SQLite's write-ahead log (WAL). SQLite copies the WAL
+Writes are ACID transactions (``BEGIN IMMEDIATE`` … ``COMMIT``). An append writes **one row**
+(schema 3): its events as one flat batch, keyed by the sequence number of its first event, with
+``batch`` = how many it holds; the stream's count is the end of its last row (no counter row to
+update; ``EventCounters`` only marks streams created empty). The owner's epoch check is folded
+into that ``INSERT`` (``INSERT … SELECT … WHERE`` the status row's epoch is the writer's), and a
+handle remembers the cursor of each workflow it appended to under an epoch, so a fenced append
+with no fact values and no status is **one autocommit statement**: no ``BEGIN``, no count read.
+The remembered cursor cannot go wrong silently: an append by anyone else starts at the same
+first sequence number and makes the ``INSERT`` fail on the primary key, and the handle then
+reads the end of the stream inside a transaction and appends there. Appends without an epoch
+always read the end inside their transaction. Reads take no transaction. The file uses SQLite's write-ahead log (WAL). SQLite copies the WAL
 back into the file inside the commit that crosses its threshold; a write-heavy process that
 never forks afterwards may move that work to a thread with
 :meth:`MnesiaStore.checkpoint_in_background` (the Runner's worker hosts do). Once a checkpoint
@@ -75,8 +83,8 @@ from typing import Any, ClassVar, Iterable
 
 from . import schema
 from ._sqlite import _acquire_db, _Database, _release_db, local_node
-from .base import BaseStore, _NodeStale, _Stale
-from .checksum import count_crc
+from .base import BaseStore, _NodeStale, _Row, _Stale
+from .checksum import count_crc, key_seed
 from .errors import CorruptStoreError, StoreArgumentError, StoreClosedError, StoreError
 from .schema import APPLICATION_ID, SCHEMA_VERSION, TABLES
 
@@ -105,6 +113,8 @@ _I63 = 1 << 63
 _U64 = 1 << 64
 
 _TABLES = TABLES  # the current layout (runic.store.schema)
+#: workflows whose cursor a handle remembers (the set is emptied when it reaches this size)
+_CURSOR_CACHE = 100_000
 _quote = schema.quote
 
 
@@ -246,6 +256,8 @@ class MnesiaStore(BaseStore):
         except BaseException:
             _release_db(self._dbh)
             raise
+        #: workflow key -> (epoch, cursor) after this handle's last fenced append (see the module docs)
+        self._cursors: dict[Any, tuple[int, int]] = {}
         self._prepare_sql()
         log.debug("opened %r on %s", self, self._dbh.where)
 
@@ -333,14 +345,25 @@ class MnesiaStore(BaseStore):
             "get_log": f"SELECT log, crc FROM {t['logs']} WHERE workflow_id=?",
             "log_keys": f"SELECT workflow_id FROM {t['logs']}",
             "exists": f"SELECT EXISTS (SELECT 1 FROM {t['logs']} WHERE workflow_id=?1) "
+                      f"OR EXISTS (SELECT 1 FROM {t['events']} WHERE workflow_id=?1) "
                       f"OR EXISTS (SELECT 1 FROM {t['counters']} WHERE workflow_id=?1)",
-            "owner": f"SELECT owner, epoch, node, generation FROM {t['status']} WHERE workflow_id=?",
-            "set_count": f"INSERT INTO {t['counters']} (workflow_id, count, crc) VALUES (?, ?, ?) "
-                         "ON CONFLICT (workflow_id) DO UPDATE SET count=excluded.count, crc=excluded.crc",
-            "ins_event": f"INSERT INTO {t['events']} (workflow_id, seq, event, crc) VALUES (?, ?, ?, ?)",
+            # (status rows carry no checksum: lookups also return the key they found, see _found)
+            "owner": f"SELECT owner, epoch, node, generation, workflow_id FROM {t['status']} WHERE workflow_id=?",
+            "new_stream": f"INSERT INTO {t['counters']} (workflow_id, count, crc) VALUES (?, 0, ?) "
+                          "ON CONFLICT (workflow_id) DO NOTHING",
+            "ins_row": f"INSERT INTO {t['events']} (workflow_id, seq, batch, event, crc) VALUES (?, ?, ?, ?, ?)",
+            # the owner's fence folded into the insert: no row is written unless the epoch is current
+            "ins_row_fenced": f"INSERT INTO {t['events']} (workflow_id, seq, batch, event, crc) "
+                              f"SELECT ?1, ?2, ?3, ?4, ?5 WHERE coalesce((SELECT epoch FROM {t['status']} "
+                              "WHERE workflow_id=?1), 0) = ?6",
+            "end": f"SELECT seq, batch FROM {t['events']} WHERE workflow_id=? ORDER BY seq DESC LIMIT 1",
+            "last_row": f"SELECT seq, batch, event, crc FROM {t['events']} WHERE workflow_id=? "
+                        "ORDER BY seq DESC LIMIT 1",
             "count": f"SELECT count, crc FROM {t['counters']} WHERE workflow_id=?",
-            "events": f"SELECT seq, event, crc FROM {t['events']} WHERE workflow_id=? AND seq BETWEEN ? AND ? "
-                      "ORDER BY seq",
+            # the row holding event ?2, then the rows that start at or before ?3
+            "rows": f"SELECT seq, batch, event, crc FROM {t['events']} WHERE workflow_id=?1 AND seq >= "
+                    f"coalesce((SELECT max(seq) FROM {t['events']} WHERE workflow_id=?1 AND seq <= ?2), ?2) "
+                    "AND seq <= ?3 ORDER BY seq LIMIT ?4",
             "put_snapshot": f"INSERT INTO {t['snapshots']} (workflow_id, cursor, snapshot, crc, updated_at) "
                             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (workflow_id) DO UPDATE SET "
                             "cursor=excluded.cursor, snapshot=excluded.snapshot, crc=excluded.crc, "
@@ -368,9 +391,10 @@ class MnesiaStore(BaseStore):
             "set_status": f"INSERT INTO {t['status']} (workflow_id, owner, epoch, status, updated_at) "
                           "VALUES (?, NULL, 0, ?, ?) ON CONFLICT (workflow_id) DO UPDATE SET "
                           "status=excluded.status, updated_at=excluded.updated_at",
-            "get_status": f"SELECT status FROM {t['status']} WHERE workflow_id=?",
+            "get_status": f"SELECT status, workflow_id FROM {t['status']} WHERE workflow_id=?",
             "all_status": f"SELECT workflow_id, status FROM {t['status']} WHERE status IS NOT NULL",
             "workflow_keys": f"SELECT workflow_id FROM {t['logs']} UNION SELECT workflow_id FROM {t['counters']} "
+                             f"UNION SELECT workflow_id FROM {t['events']} "
                              f"UNION SELECT workflow_id FROM {t['snapshots']} "
                              f"UNION SELECT workflow_id FROM {t['status']}",
             "node": f"SELECT generation, alive FROM {t['nodes']} WHERE node=?",
@@ -416,42 +440,156 @@ class MnesiaStore(BaseStore):
         sql = self._sql["exists"]
         return bool(self._db().read(lambda c: c.execute(sql, (key,)).fetchone()[0], "exists"))
 
-    def _append(self, key: Any, seed: int, rows: list[tuple[bytes, int]], epoch: int | None,
+    def _stale(self, conn: sqlite3.Connection, key: Any) -> _Stale:
+        row = conn.execute(self._sql["owner"], (key,)).fetchone()
+        return _Stale(row[1] if row is not None else 0, row[0] if row is not None else None)
+
+    def _append(self, key: Any, row: _Row | None, epoch: int | None,
                 facts: list[tuple[int, bytes, int]], status: tuple[str, int] | None) -> int:
-        n = len(rows)
         sql = self._sql
-        count, set_count, ins, own_fact = sql["count"], sql["set_count"], sql["ins_event"], sql["own_fact"]
-        set_status = sql["set_status"]
-        check = self._check_owner
+        cursors = self._cursors
+        db = self._db()
+        known = cursors.get(key) if epoch is not None else None
+        if known is not None and known[0] == epoch and row is not None and not facts and status is None:
+            # the hot path: one autocommit statement at the cursor this handle remembers
+            first = known[1] + 1
+            params = (key, first, row.n, row.blob, row.crc(first), epoch)
+            ins = sql["ins_row_fenced"]
+
+            def one(conn: sqlite3.Connection) -> int | None:
+                try:
+                    written = conn.execute(ins, params).rowcount
+                except sqlite3.IntegrityError:
+                    return None  # someone else appended at that cursor: read the end below
+                if not written:
+                    raise self._stale(conn, key)
+                return known[1] + row.events
+
+            try:
+                count = db.write(one, "append", begin=False)
+            except BaseException:
+                cursors.pop(key, None)
+                raise
+            if count is not None:
+                cursors[key] = (epoch, count)
+                return count
+            known = None
+        write = self._append_in
+        hint = known[1] if known is not None and known[0] == epoch else None
 
         def txn(conn: sqlite3.Connection) -> int:
-            # (a RETURNING upsert would save a statement, but measured ~50% slower here)
-            if epoch is not None:
-                check(conn, key, epoch)
-            row = conn.execute(count, (key,)).fetchone()
-            before = row[0] if row is not None else 0
-            cursor = before + n
-            if n == 1:
-                conn.execute(ins, (key, cursor, rows[0][0], rows[0][1]))
-            elif n:
-                conn.executemany(ins, [(key, before + i, b, c) for i, (b, c) in enumerate(rows, 1)])
-            conn.execute(set_count, (key, cursor, count_crc(cursor, seed)))
-            if facts:
-                conn.executemany(own_fact, [(_signed(h), b, c, key) for h, b, c in facts])
-            if status is not None:
-                conn.execute(set_status, (key, status[0], status[1]))
-            return cursor
+            return write(conn, key, row, epoch, facts, status, hint)
 
-        return self._db().write(txn, "append")
+        try:
+            count = db.write(txn, "append")
+        except BaseException:
+            cursors.pop(key, None)
+            raise
+        self._remember(key, epoch, count)
+        return count
+
+    def _remember(self, key: Any, epoch: int | None, count: int) -> None:
+        if epoch is not None:
+            cursors = self._cursors
+            if len(cursors) >= _CURSOR_CACHE:
+                cursors.clear()
+            cursors[key] = (epoch, count)
+
+    def _append_in(self, conn: sqlite3.Connection, key: Any, row: _Row | None, epoch: int | None,
+                   facts: list[tuple[int, bytes, int]], status: tuple[str, int] | None,
+                   known: int | None) -> int:
+        """One append inside the caller's transaction; raises :class:`_Stale` having written
+        nothing. ``known``: the cursor this handle remembers for ``key`` under ``epoch`` (the end
+        is read only if it is ``None`` or turns out wrong)."""
+        sql = self._sql
+        if row is None:
+            self._check_owner(conn, key, epoch)
+            last = conn.execute(sql["end"], (key,)).fetchone()
+            if last is None:
+                conn.execute(sql["new_stream"], (key, count_crc(0, key_seed(key))))
+            count = 0 if last is None else last[0] + (last[1] or 1) - 1
+        else:
+            count = self._insert_row(conn, key, row, epoch, known)
+        if facts:
+            conn.executemany(sql["own_fact"], [(_signed(h), b, c, key) for h, b, c in facts])
+        if status is not None:
+            conn.execute(sql["set_status"], (key, status[0], status[1]))
+        return count
+
+    def _insert_row(self, conn: sqlite3.Connection, key: Any, row: _Row, epoch: int | None,
+                    known: int | None) -> int:
+        """Insert ``row`` after the end of ``key``'s stream, fenced by ``epoch``; the new count."""
+        sql = self._sql
+        while True:
+            if known is None:
+                last = conn.execute(sql["end"], (key,)).fetchone()
+                before = last[0] + (last[1] or 1) - 1 if last is not None else 0
+            else:
+                before = known
+            first = before + 1
+            try:
+                if epoch is None:
+                    conn.execute(sql["ins_row"], (key, first, row.n, row.blob, row.crc(first)))
+                elif not conn.execute(sql["ins_row_fenced"],
+                                      (key, first, row.n, row.blob, row.crc(first), epoch)).rowcount:
+                    raise self._stale(conn, key)
+            except sqlite3.IntegrityError:
+                if known is None:
+                    raise
+                known = None  # the remembered cursor is behind: read the end, try there
+                continue
+            return before + row.events
+
+    def _append_many(self, items: list[tuple[Any, _Row | None, int | None, list[tuple[int, bytes, int]],
+                                             tuple[str, int] | None]]) -> list[int | _Stale]:
+        """Every item in one transaction (group commit); a stale item is skipped, having
+        written nothing, and the others commit. One item: :meth:`_append` (its one-statement
+        path when it can)."""
+        if len(items) == 1:
+            try:
+                return [self._append(*items[0])]
+            except _Stale as stale:
+                return [stale]
+        cursors = self._cursors
+        write = self._append_in
+
+        def txn(conn: sqlite3.Connection) -> list[int | _Stale]:
+            out: list[int | _Stale] = []
+            for key, row, epoch, facts, status in items:
+                known = cursors.get(key) if epoch is not None else None
+                try:
+                    out.append(write(conn, key, row, epoch, facts, status,
+                                     known[1] if known is not None and known[0] == epoch else None))
+                except _Stale as stale:
+                    out.append(stale)
+            return out
+
+        try:
+            results = self._db().write(txn, "append")
+        except BaseException:
+            for key, *_ in items:
+                cursors.pop(key, None)
+            raise
+        for (key, _row, epoch, _f, _s), res in zip(items, results):
+            if isinstance(res, int):
+                self._remember(key, epoch, res)
+            else:
+                cursors.pop(key, None)
+        return results
 
     def _count(self, key: Any) -> tuple[int, int] | None:
         sql = self._sql["count"]
         row = self._db().read(lambda c: c.execute(sql, (key,)).fetchone(), "stream")
         return None if row is None else (row[0], row[1])
 
-    def _read_events(self, key: Any, first: int, last: int) -> list[tuple[int, bytes, int]]:
-        sql = self._sql["events"]
-        return self._db().read(lambda c: c.execute(sql, (key, first, last)).fetchall(), "stream")
+    def _last_row(self, key: Any) -> tuple[int, int, bytes, int] | None:
+        sql = self._sql["last_row"]
+        row = self._db().read(lambda c: c.execute(sql, (key,)).fetchone(), "stream")
+        return None if row is None else (row[0], row[1], row[2], row[3])
+
+    def _read_rows(self, key: Any, first: int, last: int, limit: int) -> list[tuple[int, int, bytes, int]]:
+        sql = self._sql["rows"]
+        return self._db().read(lambda c: c.execute(sql, (key, first, last, limit)).fetchall(), "stream")
 
     def _put_snapshot(self, key: Any, cursor: int, blob: bytes, crc: int) -> None:
         sql = self._sql["put_snapshot"]
@@ -543,6 +681,7 @@ class MnesiaStore(BaseStore):
             log.debug("gc: WAL not truncated: %s", exc)
 
     def _delete(self, key: Any) -> None:
+        self._cursors.pop(key, None)
         stmts = self._delete_sql
         del_owned = self._sql["del_owned"]
 
@@ -555,23 +694,45 @@ class MnesiaStore(BaseStore):
 
     def _acquire(self, key: Any, owner: str, now_ms: int, node: str | None,
                  generation: int | None) -> int:
+        return self._acquire_many([key], owner, now_ms, node, generation)[0]
+
+    def _acquire_many(self, keys: list[Any], owner: str, now_ms: int, node: str | None,
+                      generation: int | None) -> list[int]:
         seq_key = f"epoch_seq/{self.runner_name}"
         sql = self._sql
+        for key in keys:
+            self._cursors.pop(key, None)
 
-        def txn(conn: sqlite3.Connection) -> int:
+        def txn(conn: sqlite3.Connection) -> list[int]:
             row = conn.execute(sql["meta"], (seq_key,)).fetchone()
             last = row[0] if row is not None else 0
-            cur = conn.execute(sql["owner"], (key,)).fetchone()
-            epoch = max(last, cur[1] if cur is not None else 0) + 1
-            conn.execute(sql["set_meta"], (seq_key, epoch))
-            conn.execute(sql["acquire"], (key, owner, epoch, now_ms, node, generation))
-            return epoch
+            out = []
+            for key in keys:
+                cur = conn.execute(sql["owner"], (key,)).fetchone()
+                epoch = max(last, cur[1] if cur is not None else 0) + 1
+                conn.execute(sql["acquire"], (key, owner, epoch, now_ms, node, generation))
+                out.append(epoch)
+                last = epoch
+            conn.execute(sql["set_meta"], (seq_key, last))
+            return out
 
         return self._db().write(txn, "acquire")
 
+    def _found(self, row: Any, key: Any, index: int) -> Any:
+        """``row`` of a status lookup of ``key``, checked: a damaged page of the status table can
+        make SQLite's search return another workflow's row (measured with flipped bits: the
+        status of ``wf-4`` answered with ``wfm3``'s), which would be different data, not an
+        error."""
+        if row is not None and (row[index] != key or type(row[index]) is not type(key)):
+            raise CorruptStoreError(
+                f"the status row of workflow {self._unkey(key)!r} in table {self.table_names['status']!r}"
+                f"{self._where()} is damaged (a lookup found another key). Restore the store from a "
+                "backup; run check_integrity() for details", self.path)
+        return row
+
     def _get_owner(self, key: Any) -> tuple[str, int, str | None, int | None] | None:
         sql = self._sql["owner"]
-        row = self._db().read(lambda c: c.execute(sql, (key,)).fetchone(), "owner")
+        row = self._found(self._db().read(lambda c: c.execute(sql, (key,)).fetchone(), "owner"), key, 4)
         if row is None or row[0] is None:
             return None
         return (row[0], row[1], row[2], row[3])
@@ -588,7 +749,7 @@ class MnesiaStore(BaseStore):
 
     def _get_status(self, key: Any) -> str | None:
         sql = self._sql["get_status"]
-        row = self._db().read(lambda c: c.execute(sql, (key,)).fetchone(), "status")
+        row = self._found(self._db().read(lambda c: c.execute(sql, (key,)).fetchone(), "status"), key, 1)
         return None if row is None else row[0]
 
     def _status_times(self) -> list[tuple[Any, int]]:
@@ -659,10 +820,13 @@ class MnesiaStore(BaseStore):
         return {self.table_names[role]: (spec[1], spec[2]) for role, spec in _TABLES.items()}
 
     def _table_size(self, name: str) -> int:
-        sql = f"SELECT count(*) FROM {_quote(name)}"
+        # the event table's size counts events (Mnesia's records), not rows (one per append)
+        sql = (f"SELECT coalesce(sum(max(batch, 1)), 0) FROM {_quote(name)}" if name == self.table_names["events"]
+               else f"SELECT count(*) FROM {_quote(name)}")
         return self._db().read(lambda c: c.execute(sql).fetchone()[0], "table_info")
 
     def _drop_tables(self) -> None:
+        self._cursors.clear()
         names = list(self.table_names.values())
         runner = self.runner_name
 

@@ -32,9 +32,10 @@ behaviour as every adapter: :class:`~runic.store.base.BaseStore`), with the same
   call keeps retrying after losing its server before it raises
   :class:`~runic.store.StoreUnavailableError`.
 
-Appends are one round trip: a call of the server-side function ``"<runner>.append2"`` that
+Appends are one round trip: a call of the server-side function ``"<runner>.append3"`` that
 checks the owner's epoch (copied into the counter row), bumps the counter and inserts the
-events, fact values and status in one transaction. The handle passes the cursor it expects
+append's one event row (its events as one flat batch, as in :class:`~runic.store.MnesiaStore`),
+fact values and status in one transaction. The handle passes the cursor it expects
 (``expect``; it remembers each workflow's cursor from its last append or read), so a call whose
 connection was lost during ``COMMIT`` is retried with the same ``expect`` and recognised as
 already applied: never a duplicate, never a gap. Time stamps and leases use the database
@@ -58,8 +59,8 @@ from psycopg import sql as pgsql
 from .. import codec
 from . import _pg_schema as layout
 from ._pg import _Cluster, acquire_cluster, build_conninfo, default_user, describe, release_cluster, sqlstate
-from .base import BaseStore, _NodeStale, _Stale
-from .checksum import count_crc
+from .base import BaseStore, _NodeStale, _Row, _Stale
+from .checksum import count_crc, key_seed
 from .errors import (
     CorruptStoreError,
     ForeignStoreError,
@@ -279,8 +280,8 @@ class PostgresStore(BaseStore):
         gc_key = f"gc_gen/{self.runner_name}"
         self._gc_key = gc_key
         self._sql: dict[str, bytes] = {
-            "append": q("SELECT * FROM {append}(%b::bytea, %s::bigint, %s::bigint, %s::bigint, %b::bytea[], "
-                        "%s::bigint[], %s::bigint[], %b::bytea[], %s::bigint[], %s::text, %s::boolean)"),
+            "append": q("SELECT * FROM {append}(%b::bytea, %s::bigint, %s::bigint, %s::bigint, %b::bytea, "
+                        "%s::int, %s::bigint, %s::bigint[], %b::bytea[], %s::bigint[], %s::text, %s::boolean)"),
             "acquire": q("SELECT {acquire}(%b::bytea, %s::text, %s::text, %s::bigint)"),
             "set_status": q("SELECT * FROM {set_status}(%b::bytea, %s::text, %s::bigint)"),
             "put_log": q("INSERT INTO {logs} (workflow_id, log, crc, updated_at) VALUES (%b, %b, %s, {now}) "
@@ -291,8 +292,10 @@ class PostgresStore(BaseStore):
             "exists": q("SELECT EXISTS (SELECT 1 FROM {logs} WHERE workflow_id = %b) OR EXISTS "
                         "(SELECT 1 FROM {counters} WHERE workflow_id = %b AND count IS NOT NULL)"),
             "count": q("SELECT count, crc FROM {counters} WHERE workflow_id = %b AND count IS NOT NULL"),
-            "events": q("SELECT seq, event, crc FROM {events} WHERE workflow_id = %b AND seq BETWEEN %s AND %s "
-                        "ORDER BY seq"),
+            # the row holding event %s, then the rows that start at or before the last one wanted
+            "rows": q("SELECT seq, batch, event, crc FROM {events} WHERE workflow_id = %b AND seq >= "
+                      "coalesce((SELECT max(seq) FROM {events} WHERE workflow_id = %b AND seq <= %s), %s) "
+                      "AND seq <= %s ORDER BY seq LIMIT %s"),
             "put_snapshot": q("INSERT INTO {snapshots} (workflow_id, cursor, snapshot, crc, updated_at) "
                               "VALUES (%b, %s, %b, %s, {now}) ON CONFLICT (workflow_id) DO UPDATE SET "
                               "cursor = excluded.cursor, snapshot = excluded.snapshot, crc = excluded.crc, "
@@ -482,13 +485,14 @@ class PostgresStore(BaseStore):
         sql, pk = self._sql["exists"], _pk(key)
         return bool(self._run(lambda c, a: c.execute(sql, (pk, pk)).fetchone()[0], "exists", key=pk, standby=True))
 
-    def _append(self, key: Any, seed: int, rows: list[tuple[bytes, int]], epoch: int | None,
+    def _append(self, key: Any, row: _Row | None, epoch: int | None,
                 facts: list[tuple[int, bytes, int]], status: tuple[str, int] | None) -> int:
         sql = self._sql["append"]
         pk = _pk(key)
-        n = len(rows)
-        blobs = [b for b, _ in rows] if rows else None
-        crcs = [c for _, c in rows] if rows else None
+        n = row.events if row is not None else 0
+        blob = row.blob if row is not None else None
+        batch = row.n if row is not None else 0
+        seed = row.seed if row is not None else key_seed(key)
         # (NULL rather than empty arrays: adapting parameters is a good part of the client's cost)
         fh = [_signed(h) for h, _, _ in facts] if facts else None
         fv = [b for _, b, _ in facts] if facts else None
@@ -497,12 +501,14 @@ class PostgresStore(BaseStore):
         with self._lock:
             expect = self._cursors.get(pk, 0)
         for _ in range(10_000):
-            new_crc = count_crc(expect + n, seed) if n else count_crc(0, seed)
+            new_crc = count_crc(expect + n, seed)
+            row_crc = row.crc(expect + 1) if row is not None else None
 
             # attempt > 0: the connection of an earlier attempt was lost, maybe during COMMIT;
-            # the function then recognises events it already stored (the same expect)
-            def call(conn: Any, attempt: int, expect: int = expect, new_crc: int = new_crc) -> Any:
-                return conn.execute(sql, (pk, epoch, expect, new_crc, blobs, crcs, fh, fv, fc, st,
+            # the function then recognises the row it already stored (the same expect)
+            def call(conn: Any, attempt: int, expect: int = expect, new_crc: int = new_crc,
+                     row_crc: int | None = row_crc) -> Any:
+                return conn.execute(sql, (pk, epoch, expect, new_crc, blob, batch, row_crc, fh, fv, fc, st,
                                           attempt > 0)).fetchone()
 
             code, cnt, cur_epoch, cur_owner = self._run(call, "append")
@@ -527,10 +533,11 @@ class PostgresStore(BaseStore):
             self._remember(pk, row[0])
         return row[0], row[1]
 
-    def _read_events(self, key: Any, first: int, last: int) -> list[tuple[int, bytes, int]]:
-        sql, pk = self._sql["events"], _pk(key)
-        rows = self._run(lambda c, a: c.execute(sql, (pk, first, last)).fetchall(), "stream", key=pk, standby=True)
-        return [(r[0], bytes(r[1]), r[2]) for r in rows]
+    def _read_rows(self, key: Any, first: int, last: int, limit: int) -> list[tuple[int, int, bytes, int]]:
+        sql, pk = self._sql["rows"], _pk(key)
+        rows = self._run(lambda c, a: c.execute(sql, (pk, pk, first, first, last, limit)).fetchall(), "stream",
+                         key=pk, standby=True)
+        return [(r[0], r[1], bytes(r[2]), r[3]) for r in rows]
 
     def _put_snapshot(self, key: Any, cursor: int, blob: bytes, crc: int) -> None:
         sql, pk = self._sql["put_snapshot"], _pk(key)
@@ -630,7 +637,7 @@ class PostgresStore(BaseStore):
     def _get_status(self, key: Any) -> str | None:
         sql, pk = self._sql["get_status"], _pk(key)
         row = self._run(lambda c, a: c.execute(sql, (pk,)).fetchone(), "status", key=pk, standby=True)
-        return None if row is None else str(row[0])
+        return None if row is None or row[0] is None else str(row[0])  # (NULL: acquired, no status yet)
 
     def _all_status(self) -> list[tuple[Any, str]]:
         sql = self._sql["all_status"]
@@ -687,7 +694,10 @@ class PostgresStore(BaseStore):
         return {self.table_names[role]: (spec[1], spec[2]) for role, spec in layout.ROLES.items()}
 
     def _table_size(self, name: str) -> int:
-        sql = pgsql.SQL("SELECT count(*) FROM {}.{}").format(pgsql.Identifier(self.schema), pgsql.Identifier(name))
+        # the event table's size counts events (Mnesia's records), not rows (one per append)
+        what = "coalesce(sum(greatest(batch, 1)), 0)" if name == self.table_names["events"] else "count(*)"
+        sql = pgsql.SQL("SELECT " + what + " FROM {}.{}").format(pgsql.Identifier(self.schema),
+                                                                 pgsql.Identifier(name))
         return int(self._run(lambda c, a: c.execute(sql).fetchone()[0], "table_info"))
 
     def _drop_tables(self) -> None:

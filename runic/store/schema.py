@@ -4,7 +4,7 @@ A store file records its layout version in ``runic_meta`` (``schema_version``) a
 ``PRAGMA user_version``. Opening an older file upgrades it in place, in the same transaction
 that checks it, one version at a time through :data:`MIGRATIONS`; a newer file is refused.
 
-Adding a version (the next one is 3): bump :data:`SCHEMA_VERSION`, change :data:`TABLES` (and
+Adding a version (the next one is 4): bump :data:`SCHEMA_VERSION`, change :data:`TABLES` (and
 :data:`INDEXES`) to the new layout — new files and new runners get it directly — and register
 a function with ``@migration(2)`` that turns a version-2 file into a version-3 one. A migration
 receives the connection inside the upgrade transaction; it must upgrade the tables of every
@@ -24,6 +24,15 @@ Version history:
   ``Nodes`` holds node leases. Migration from 1: columns added, every existing row's checksum
   computed from its bytes as they are, existing fact values become unowned (``gc`` may remove
   them once no workflow references them), no owner node recorded.
+* **3**: one event row per append. ``EventStream`` gains ``batch``: the number of events the
+  row holds as one flat batch (:func:`runic.codec.dumps_batch`), keyed by the sequence number of
+  its first event; 0 for a row written before, which holds one event encoded alone. Every row's
+  checksum now also covers its first sequence number and ``batch``
+  (:func:`runic.store.checksum.row_crc`). The count of a stream is the end of its last row, so
+  ``EventCounters`` keeps a row only for a stream created empty. Migration from 2: the column
+  added (existing rows are one-event rows, ``batch`` 0), every event row's checksum computed
+  anew from its bytes as they are, counter rows that agree with their events removed (a counter
+  that disagrees is kept and logged: it is damage the reader still reports).
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ import sqlite3
 import time
 from typing import Callable
 
-from .checksum import blob_crc, count_crc, fact_crc, key_seed, snapshot_crc
+from .checksum import blob_crc, count_crc, fact_crc, key_seed, row_crc, snapshot_crc
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -51,7 +60,7 @@ __all__ = [
 
 log = logging.getLogger("runic.store")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Version of the table layout written by this runic (recorded in ``runic_meta``)."""
 
 APPLICATION_ID = 0x52554E43
@@ -66,7 +75,8 @@ TABLES: dict[str, tuple[str, str, tuple[str, ...], str]] = {
              "updated_at INTEGER NOT NULL)"),
     "events": ("EventStream", "ordered_set", ("key", "event"),
                "(workflow_id NOT NULL, seq INTEGER NOT NULL, event BLOB NOT NULL, "
-               "crc INTEGER NOT NULL, PRIMARY KEY (workflow_id, seq)) WITHOUT ROWID"),
+               "crc INTEGER NOT NULL, batch INTEGER NOT NULL DEFAULT 0, "
+               "PRIMARY KEY (workflow_id, seq)) WITHOUT ROWID"),
     "counters": ("EventCounters", "set", ("workflow_id", "count"),
                  "(workflow_id PRIMARY KEY NOT NULL, count INTEGER NOT NULL, "
                  "crc INTEGER NOT NULL) WITHOUT ROWID"),
@@ -205,3 +215,26 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
                 refresh_table_record(conn, runner, role, storage)
         create_runner_tables(conn, runner, storage)  # the Nodes table and the owner index
         log.info("migrated the tables of runner %r to schema 2", runner)
+
+
+@migration(2)
+def _v2_to_v3(conn: sqlite3.Connection) -> None:
+    """One event row per append (see the module documentation). Every runner's events are kept
+    as the one-event rows they are; their checksums now cover their sequence numbers."""
+    conn.create_function("runic_row_crc", 3, lambda key, seq, blob: row_crc(seq, 0, blob, key_seed(key)),
+                         deterministic=True)
+    for runner, tables in runners_of(conn).items():
+        events, counters = tables.get("events"), tables.get("counters")
+        if events is None:
+            continue
+        add_column(conn, events, "batch", "INTEGER NOT NULL DEFAULT 0")
+        conn.execute(f"UPDATE {quote(events)} SET crc = runic_row_crc(workflow_id, seq, event)")
+        if counters is not None:
+            ends = f"(SELECT max(e.seq) FROM {quote(events)} e WHERE e.workflow_id = c.workflow_id)"
+            bad = conn.execute(f"SELECT count(*) FROM {quote(counters)} c WHERE c.count > 0 AND "
+                               f"c.count IS NOT {ends}").fetchone()[0]
+            if bad:
+                log.warning("runner %r: %d event counters disagree with their events; kept (the "
+                            "stream reports the damage when read)", runner, bad)
+            conn.execute(f"DELETE FROM {quote(counters)} AS c WHERE c.count > 0 AND c.count IS {ends}")
+        log.info("migrated the tables of runner %r to schema 3", runner)

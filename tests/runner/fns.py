@@ -146,3 +146,23 @@ def logs_and_prints(x):
     logging.getLogger("tests.runner.fns").warning("step saw %s (pid %d)", x, os.getpid())
     print(f"printed by the step: {x}", flush=True)
     return x + 1
+
+
+def journal_value_step(path, name, delay, x):
+    """Record (step name, the value it got) in a file, wait, then add one: which workflow (by
+    its input) ran which step, and how often."""
+    import json
+
+    with open(path, "a") as f:
+        f.write(json.dumps([name, x]) + "\n")
+    time.sleep(delay)
+    return x + 1
+
+
+def timer_slack(x):
+    """The timer slack (ns) of the thread running this step (Linux ``PR_GET_TIMERSLACK``)."""
+    import ctypes
+    import ctypes.util
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    return libc.prctl(30, 0, 0, 0, 0)

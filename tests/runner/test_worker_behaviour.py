@@ -317,35 +317,54 @@ def test_non_durable_mode_records_no_lifecycle_events(runner):
     assert runner.get_workflow("nd").runnable_events == []
 
 
-def test_fact_values_go_to_the_fact_table(make_runner, tmp_path):
+def test_large_fact_values_go_to_the_fact_table_small_ones_stay_inline(make_runner, tmp_path):
+    from runic.facts import LATEST_HASH_VERSION, fact_hash
+    from runic.runner.worker import INLINE_FACT_BYTES
+
     r = make_runner("mnesia")
-    r.start_workflow("f", runic.workflow(steps=[runic.step(fns.add1, name="a")]), input=5)
+    big = "x" * (INLINE_FACT_BYTES + 1)
+    wf = runic.workflow(steps=[runic.step(fns.double, name="d")])  # "x" * n -> twice as long
+    r.start_workflow("f", wf, input=big)
+    r.start_workflow("g", runic.workflow(steps=[runic.step(fns.add1, name="a")]), input=5)
     r.await_idle("f", timeout=20)
+    r.await_idle("g", timeout=20)
     with MnesiaStore(r.name, dir=tmp_path / "data") as store:
-        assert store.load_fact(runic.Fact(5).hash) == 5
-        events = list(store.stream("f"))
-        produced = [e for e in events if type(e).__name__ == "FactProduced"]
-        assert produced and all(e.value is runic.STRIPPED for e in produced)
-        assert store.status("f") == "idle"
+        produced = [e for e in store.stream("f") if type(e).__name__ == "FactProduced"]
+        assert len(produced) == 2 and all(e.value is runic.STRIPPED for e in produced)
+        # (a workflow started by a Runner hashes its facts with the latest hash version)
+        assert store.load_fact(fact_hash(big, None, LATEST_HASH_VERSION)) == big
+        assert big * 2 in store.load_facts([e.hash for e in produced]).values()
+        small = [e for e in store.stream("g") if type(e).__name__ == "FactProduced"]
+        assert [e.value for e in small] == [5, 6]  # inline: no fact-table row for them
+        assert store.load_facts([e.hash for e in small]) == {}
+        assert store.status("f") == "idle" and store.status("g") == "idle"
+    r.stop("f")
+    r.resume("f")  # the stripped values come back from the fact table
+    assert r.get_results("f") == [big * 2]
 
 
 def test_hybrid_and_lazy_resume(make_runner):
+    from runic.runner.worker import INLINE_FACT_BYTES
+
+    # values larger than the inline limit: they live in the fact table, so a hybrid or lazy
+    # resume leaves the cold ones as references
+    s, t, u = ("s" * INLINE_FACT_BYTES, "t" * INLINE_FACT_BYTES, "u" * INLINE_FACT_BYTES)
     r = make_runner("mnesia")
-    r.start_workflow("h", runic.workflow(steps=[(runic.step(fns.add1, name="a"),
-                                                 [(runic.step(fns.double, name="b"), [runic.step(fns.minus1, name="c")])])]),
-                     input=5)
+    r.start_workflow("h", runic.workflow(steps=[(runic.step(fns.double, name="a"),
+                                                 [(runic.step(fns.double, name="b"), [runic.step(fns.double, name="c")])])]),
+                     input=s)
     r.await_idle("h", timeout=20)
     r.stop("h")
     r.resume("h", rehydration="hybrid")
-    assert 11 in r.get_results("h")  # the leaf value is still there
+    assert s * 8 in r.get_results("h")  # the leaf value is still there
     wf = r.get_workflow("h")
     assert any(isinstance(v, runic.FactRef) for v in wf.graph.vertices.values())
     assert r.worker_state("h")["resolver"] is True
-    r.run("h", 7)
+    r.run("h", t)
     r.await_idle("h", timeout=20)
-    assert {8, 16, 15} <= set(r.get_results("h"))
+    assert {t * 2, t * 4, t * 8} <= set(r.get_results("h"))
     r.stop("h")
     r.resume("h", rehydration="lazy")
-    r.run("h", 1)
+    r.run("h", u)
     r.await_idle("h", timeout=20)
-    assert 3 in r.get_results("h")
+    assert u * 8 in r.get_results("h")

@@ -44,8 +44,10 @@ def test_table_info_answers_like_mnesia(tmp_path: Path) -> None:
         assert s.table_info("EventStream", "size") == 3
         assert s.table_info("EventCounters", "all") == {
             "name": "app.EventCounters", "type": "set", "attributes": ["workflow_id", "count"],
-            "storage_type": "disc_copies", "size": 1,
+            "storage_type": "disc_copies", "size": 0,  # schema 3: a counter only marks an empty stream
         }
+        s.append("empty", [])
+        assert s.table_info("EventCounters", "size") == 1 and s.table_info("EventStream", "size") == 3
         with pytest.raises(StoreArgumentError):
             s.table_info("WorkflowStore", "arity")
         with pytest.raises(NotFoundError):

@@ -114,6 +114,9 @@ def test_flipped_bits_are_errors_never_different_data(tmp_path: Path) -> None:
                 assert {k: v for k, v in value.items() if k in ids} == \
                     {k: v for k, v in truth[name].items() if k in value}, (label, name)
                 continue
+            if name.startswith("status ") and value is None and isinstance(got.get("list_status"), dict) \
+                    and name[7:] not in got["list_status"]:
+                continue  # its status row's key was damaged: not found, as the module docs allow
             assert value == truth[name], f"{label}: {name} returned different data without an error"
         outcomes["errors on read" if errors else "no visible effect"] += 1
     print(outcomes)

@@ -13,6 +13,7 @@ import pytest
 import runic
 from runic import Fact
 from runic.store.checksum import blob_crc, fact_crc, key_seed, snapshot_crc
+from runic.store.base import _Row
 from runic.store import (
     STATUSES,
     BaseStore,
@@ -396,7 +397,8 @@ def test_long_streams_cross_pages_in_order(store: BaseStore) -> None:
 
 def test_stream_deleted_while_consumed_stops(store: BaseStore) -> None:
     n = store.stream_page + 10
-    store.append("wf", list(range(n)))
+    for i in range(n):  # one row per append: pages are counted in rows
+        store.append("wf", [i])
     stream = store.stream("wf")
     first = [next(stream) for _ in range(3)]
     store.delete("wf")
@@ -632,7 +634,8 @@ def test_a_damaged_event_row_is_an_error_naming_the_workflow_and_table(store: Ba
     store.append("wf", ["e1", "e2"])
     key = store._key("wf")
     blob = runic.codec.dumps("e3")
-    store._append(key, key_seed(key), [(blob, blob_crc(blob, key_seed(key)) ^ 1)], None, [], None)
+    store._append(key, _Row(runic.codec.dumps_batch(["e3"]), 1, key_seed(key), crc_xor=1), None, [], None)
+    store.append("wf", ["e4"])  # (were the damaged row the last, stream() itself would refuse)
     events = store.stream("wf")
     assert next(events) == "e1" and next(events) == "e2"
     with pytest.raises(CorruptStoreError) as info:
@@ -644,9 +647,8 @@ def test_a_damaged_event_row_is_an_error_naming_the_workflow_and_table(store: Ba
 
 def test_a_row_of_another_workflow_does_not_pass_as_this_ones(store: BaseStore) -> None:
     # the checksum covers the key: bytes checksummed for "a" do not pass in "b"
-    blob = runic.codec.dumps("x")
     key = store._key("b")
-    store._append(key, key_seed(key), [(blob, blob_crc(blob, key_seed("a")))], None, [], None)
+    store._append(key, _Row(runic.codec.dumps_batch(["x"]), 1, key_seed("a")), None, [], None)
     with pytest.raises(CorruptStoreError):
         list(store.stream("b"))
 
@@ -840,10 +842,46 @@ def test_a_too_deep_value_stored_by_an_older_runic_is_an_error_not_a_crash(store
 
     poison = raw_nested_tuple(200)
     key = store._key("wf")
-    store._append(key, key_seed(key), [(poison, blob_crc(poison, key_seed(key)))], None, [], None)
+    store._append(key, _Row(poison, 0, key_seed(key)), None, [], None)  # a one-event row, as before schema 3
     store._put_facts([(9, poison, fact_crc(9, poison))])
     with pytest.raises(StoreDecodeError) as info:
         list(store.stream("wf"))
     assert "levels" in str(info.value) and store.table_names["events"] in str(info.value)
     with pytest.raises(StoreDecodeError):
         store.load_fact(9)
+
+
+# ----------------------------------------------------------------------------- group commit
+
+def test_append_many_writes_every_item_and_a_fenced_one_fails_alone(store: BaseStore) -> None:
+    ea, eb, ec = store.acquire_many(["a", "b", "c"], "me")
+    assert store.owner("b") == ("me", eb) and ea < eb < ec
+    store.append("a", ["a0"], epoch=ea)
+    stale = store.acquire("b", "thief")  # b's epoch eb is stale from now on
+    out = store.append_many([
+        ("a", ["a1", "a2"], ea, {11: "fact of a"}, "running"),
+        ("b", ["b1"], eb, {12: "fact of b"}, "idle"),
+        ("c", [], ec, None, "idle"),
+        ("d", [("d", 1)], None, None, None),
+        ("e", [object()], None, None, None),
+    ])
+    assert out[0] == 3 and out[2] == 0 and out[3] == 1
+    assert isinstance(out[1], FencedError) and out[1].current_epoch == stale and out[1].owner == "thief"
+    assert isinstance(out[4], StoreEncodeError)
+    assert list(store.stream("a")) == ["a0", "a1", "a2"] and store.status("a") == "running"
+    assert store.load_fact(11) == "fact of a"
+    assert not store.exists("b") and store.load_facts([12]) == {} and store.status("b") is None  # nothing of b
+    assert list(store.stream("c")) == [] and store.status("c") == "idle"
+    assert list(store.stream("d")) == [("d", 1)] and not store.exists("e")
+    with pytest.raises(StoreArgumentError, match="twice"):
+        raise store.append_many([("x", [1], None, None, None), ("x", [2], None, None, None)])[1]  # type: ignore[misc]
+    assert store.append_many([]) == []
+
+
+def test_append_many_continues_streams_written_one_by_one(store: BaseStore) -> None:
+    (e,) = store.acquire_many(["w"], "me")
+    for i in range(3):
+        store.append("w", [i], epoch=e)
+        assert store.append_many([("w", [f"batch{i}", f"more{i}"], e, None, None)]) == [3 * i + 3]
+    assert list(store.stream("w")) == [0, "batch0", "more0", 1, "batch1", "more1", 2, "batch2", "more2"]
+    assert list(store.stream("w", start=6)) == ["more1", 2, "batch2", "more2"]  # from the middle of a row

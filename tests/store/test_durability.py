@@ -55,7 +55,9 @@ def verify(d: Path, wf: str, tag: str, k: int, acks: list[int]) -> int:
         # no rows beyond the counter
         raw = sqlite3.connect(d / DB_FILE)
         try:
-            rows = raw.execute('SELECT count(*), max(seq) FROM "app.EventStream" WHERE workflow_id=?',
+            # (schema 3: one row per append, keyed by its first event; ``batch`` events in it)
+            rows = raw.execute('SELECT sum(max(batch, 1)), max(seq + max(batch, 1) - 1) FROM "app.EventStream" '
+                               'WHERE workflow_id=?',
                                (wf,)).fetchone()
         finally:
             raw.close()
@@ -104,8 +106,8 @@ def test_background_checkpoints_need_a_disc_file(tmp_path: Path) -> None:
     with MnesiaStore("app", dir=tmp_path / "d") as disc:
         assert disc.checkpoint_in_background() is True
         assert disc.checkpoint_in_background() is True  # idempotent
-        for i in range(600):  # ~7 MiB of WAL, well short of SQLite's own (pushed-out) mark
-            disc.append("wf", [["x" * 64, i, j] for j in range(10)])
+        for i in range(600):  # ~7 MiB of WAL (one ~11 KiB row per append), short of SQLite's own mark
+            disc.append("wf", [["x" * 1024, i, j] for j in range(10)])
         before = main_file.stat().st_size
         deadline = time.monotonic() + 30
         while main_file.stat().st_size == before and time.monotonic() < deadline:

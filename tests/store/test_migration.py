@@ -16,7 +16,7 @@ import pytest
 
 from runic.store import MnesiaStore, SchemaVersionError
 from runic.store.mnesia import DB_FILE, SCHEMA_VERSION
-from runic.store.checksum import blob_crc, key_seed
+from runic.store.checksum import blob_crc, key_seed, row_crc
 
 DATA = Path(__file__).with_name("data")
 sys.path.insert(0, str(DATA))
@@ -79,7 +79,10 @@ def test_upgraded_rows_carry_checksums_of_their_bytes(v1_dir: Path) -> None:
     conn = sqlite3.connect(v1_dir / DB_FILE)
     try:
         rows = conn.execute('SELECT workflow_id, event, crc FROM "app.EventStream"').fetchall()
-        assert rows and all(crc == blob_crc(blob, key_seed(wid)) for wid, blob, crc in rows)
+        rows = conn.execute('SELECT workflow_id, seq, batch, event, crc FROM "app.EventStream"').fetchall()
+        # schema 3: the checksum covers the row's first sequence number and its event count
+        assert rows and all(crc == row_crc(seq, batch, blob, key_seed(wid)) and batch == 0
+                            for wid, seq, batch, blob, crc in rows)
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         facts = conn.execute('SELECT owner, pinned FROM "app.FactStore"').fetchall()
         assert facts and set(facts) == {(None, 0)}  # unowned: gc may collect them when unreferenced
@@ -93,7 +96,8 @@ def test_the_upgrade_runs_once_for_every_runner_of_the_file(v1_dir: Path,
     with MnesiaStore("app", dir=v1_dir) as a:
         migrated = [r.getMessage() for r in caplog.records if "migrat" in r.getMessage()]
         assert any("from schema 1 to 2" in m for m in migrated)
-        assert sum("migrated the tables of runner" in m for m in migrated) == len(RUNNERS)
+        assert sum("migrated the tables of runner" in m and "schema 2" in m for m in migrated) == len(RUNNERS)
+        assert sum("migrated the tables of runner" in m and "schema 3" in m for m in migrated) == len(RUNNERS)
         caplog.clear()
         with MnesiaStore("other.runner", dir=v1_dir) as b:  # already upgraded, with a's
             assert b.cursor(("tuple", 2)) == 5

@@ -28,7 +28,7 @@ from runic.store import (
     StoreUnavailableError,
     store_class,
 )
-from runic.store.checksum import blob_crc, count_crc, key_seed
+from runic.store.checksum import blob_crc, count_crc, fact_crc, key_seed, row_crc
 
 from . import pg
 
@@ -87,7 +87,7 @@ def test_tables_have_the_mnesia_names_in_a_schema_of_their_own(open_pg: Callable
             "app.WorkflowStatus", "app.Nodes", "runic_meta", "runic_tables"} <= tables
     assert s.table_info("WorkflowStore", "type") == "set"
     assert s.table_info("EventStream", "type") == "ordered_set"
-    assert s.meta()["schema_version"] == "1"
+    assert s.meta()["schema_version"] == "2"
     assert s.local_dir is None
 
 
@@ -193,7 +193,7 @@ def test_a_newer_layout_is_refused_untouched(open_pg: Callable[..., Any], pg_ser
         conn.execute(f"UPDATE \"{schema}\".runic_meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(SchemaVersionError) as info:
         PostgresStore("other", dsn=pg_server.dsn(), schema=schema)
-    assert info.value.found == 99 and info.value.supported == 1
+    assert info.value.found == 99 and info.value.supported == 2
     assert "Upgrade runic" in str(info.value) and pg_server.node in str(info.value)
     with pg_server.admin() as conn:  # nothing was created for the refused runner
         assert conn.execute("SELECT to_regclass(%s)", (f'"{schema}"."other.WorkflowStore"',)).fetchone()[0] is None
@@ -208,15 +208,59 @@ def test_an_older_layout_is_upgraded_in_place(open_pg: Callable[..., Any], pg_se
     s.close()
     ran: list[str] = []
 
-    def to_v2(conn: Any, name: str) -> None:
+    def to_v3(conn: Any, name: str) -> None:
         ran.append(name)
         conn.execute(f'ALTER TABLE "{name}"."app.WorkflowStatus" ADD COLUMN note text')
 
-    monkeypatch.setattr(_pg_schema, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(_pg_schema.MIGRATIONS, 1, to_v2)
+    monkeypatch.setattr(_pg_schema, "SCHEMA_VERSION", 3)
+    monkeypatch.setitem(_pg_schema.MIGRATIONS, 2, to_v3)
     with PostgresStore("app", dsn=pg_server.dsn(), schema=schema) as again:
-        assert ran == [schema] and again.meta()["schema_version"] == "2"
+        assert ran == [schema] and again.meta()["schema_version"] == "3"
         assert list(again.stream("wf")) == ["e"]
+
+
+def test_a_layout_1_schema_is_upgraded_to_one_row_per_append_losing_nothing(
+        open_pg: Callable[..., Any], pg_server: pg.Server, schema: str) -> None:
+    """A schema as runic wrote it before layout 2 (one row per event, written by ``append2``:
+    the function of the frozen copy ``tests/store/data/pg_schema_v1.py``) is upgraded when
+    opened, and every event, fact value and status reads back; appends then go on after it."""
+    import importlib.util
+
+    from runic.store import PostgresStore
+
+    spec = importlib.util.spec_from_file_location("pg_schema_v1", Path(__file__).parent / "data" / "pg_schema_v1.py")
+    assert spec is not None and spec.loader is not None
+    v1 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(v1)
+    s = open_pg("app")
+    s.close()
+    events = {"wf": [("in", 1), {"k": [1, 2]}, "three"], 7: ["seven"]}
+    with pg_server.admin() as conn:  # back to layout 1: its table shape, its function, its rows
+        conn.execute(f'ALTER TABLE "{schema}"."app.EventStream" DROP COLUMN batch')
+        conn.execute(f'DROP FUNCTION "{schema}"."app.append3"')
+        for statement in v1.runner_ddl(schema, "app"):
+            conn.execute(statement)
+        conn.execute(f"UPDATE \"{schema}\".runic_meta SET value = '1' WHERE key = 'schema_version'")
+        call = (f'SELECT * FROM "{schema}"."app.append2"(%s, NULL, %s, %s, %s, %s, %s::bigint[], %s::bytea[], '
+                "%s::bigint[], %s, false)")
+        for wid, evs in events.items():
+            key: Any = wid if isinstance(wid, str) else runic.codec.dumps(wid)
+            pk = b"s" + wid.encode() if isinstance(wid, str) else b"b" + key
+            seed = key_seed(key)
+            blobs = [runic.codec.dumps(e) for e in evs]
+            assert conn.execute(call, (pk, 0, count_crc(len(evs), seed), blobs, [blob_crc(b, seed) for b in blobs],
+                                       [11], [runic.codec.dumps("v")], [fact_crc(11, runic.codec.dumps("v"))],
+                                       "idle")).fetchone()[:2] == (0, len(evs))
+    with PostgresStore("app", dsn=pg_server.dsn(), schema=schema) as again:
+        assert again.meta()["schema_version"] == "2"
+        for wid, evs in events.items():
+            assert list(again.stream(wid)) == evs and again.status(wid) == "idle"
+        assert again.load_fact(11) == "v"
+        assert again.append("wf", ["four", "five"]) == 5
+        assert list(again.stream("wf", start=3)) == ["three", "four", "five"]
+    with pg_server.admin() as conn:
+        assert conn.execute(f"SELECT to_regprocedure('\"{schema}\".\"app.append2\"(bytea, bigint, bigint, "
+                            "bigint, bytea[], bigint[], bigint[], bytea[], bigint[], text, boolean)')").fetchone()[0] is None
 
 
 def test_a_schema_runic_did_not_create_is_refused(pg_server: pg.Server, schema: str) -> None:
@@ -249,21 +293,20 @@ def test_a_retry_after_an_ambiguous_commit_is_recognised_not_repeated(open_pg: C
     s.append("wf", ["a"], epoch=epoch)
     key = "wf"
     seed = key_seed(key)
-    blobs = [runic.codec.dumps(e) for e in ("b", "c")]
-    crcs = [blob_crc(b, seed) for b in blobs]
-    call = (f'SELECT * FROM "{schema}"."app.append2"(%s, %s, %s, %s, %s, %s, %s::bigint[], %s::bytea[], '
+    blob = runic.codec.dumps_batch(["b", "c"])
+    call = (f'SELECT * FROM "{schema}"."app.append3"(%s, %s, %s, %s, %s, %s, %s, %s::bigint[], %s::bytea[], '
             "%s::bigint[], NULL, %s)")
-    args = [b"s" + key.encode(), epoch, 1, count_crc(3, seed), blobs, crcs, [], [], []]
+    args = [b"s" + key.encode(), epoch, 1, count_crc(3, seed), blob, 2, row_crc(2, 2, blob, seed), [], [], []]
     with pg_server.admin() as conn:
         assert conn.execute(call, (*args, False)).fetchone()[:2] == (0, 3)  # committed; the ack was "lost"
         assert conn.execute(call, (*args, True)).fetchone()[:2] == (3, 3)   # the retry: already applied
         assert conn.execute(call, (*args, False)).fetchone()[:2] == (1, 3)  # not a retry: the stream moved on
     assert list(s.stream("wf")) == ["a", "b", "c"]
     # a retry of different events at that place is not mistaken for the lost call
-    other = [runic.codec.dumps("x")]
+    other = runic.codec.dumps_batch(["x"])
     with pg_server.admin() as conn:
-        row = conn.execute(call, (b"s" + key.encode(), epoch, 1, count_crc(2, seed), other,
-                                  [blob_crc(other[0], seed)], [], [], [], True)).fetchone()
+        row = conn.execute(call, (b"s" + key.encode(), epoch, 1, count_crc(2, seed), other, 1,
+                                  row_crc(2, 1, other, seed), [], [], [], True)).fetchone()
     assert row[:2] == (1, 3)
 
 
