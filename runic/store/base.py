@@ -66,6 +66,7 @@ from ..errors import ArgumentError, ErrorInfo
 from ..facts import Fact, FactRef
 from ..ids import check_workflow_id
 from .checksum import blob_crc, count_crc, fact_crc, key_seed, snapshot_crc
+from .cluster import ClusterStore
 from .errors import (
     CorruptStoreError,
     FencedError,
@@ -262,7 +263,7 @@ def _ints_in(value: Any, out: set[int]) -> None:
                 stack.extend(getattr(v, f) for f in rec.fields)
 
 
-class BaseStore(abc.ABC):
+class BaseStore(ClusterStore, abc.ABC):
     """The store behaviour, written once over adapter primitives.
 
     Subclasses set :attr:`kind` and :attr:`table_names` and implement the ``_``-prefixed
@@ -830,15 +831,16 @@ class BaseStore(abc.ABC):
         self._check_generation(generation)
         return self._end_node(node, generation, self._now_ms())
 
-    def nodes(self) -> _List[dict[str, Any]]:
+    def nodes(self, *, workflows: bool = True) -> _List[dict[str, Any]]:
         """Every node ever registered, dead ones too: ``{"node", "generation", "alive",
         "lease_expires_at", "info", "workflows"}``. ``alive`` is false once the node was
         released or declared dead, or its lease expired; ``workflows`` lists the ids whose
-        status is ``"running"`` and that this generation of the node owns."""
+        status is ``"running"`` and that this generation of the node owns (``workflows=False``:
+        left empty, and the running workflows are not read)."""
         self._check_open()
         now = self._clock_ms()
         owned: dict[tuple[str, int], _List[Hashable]] = {}
-        for key, node, generation in self._running_owners():
+        for key, node, generation in (self._running_owners() if workflows else ()):
             owned.setdefault((node, generation), []).append(self._unkey(key))
         out = []
         for node, generation, alive, expires, info in self._all_nodes():
