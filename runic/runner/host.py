@@ -46,6 +46,7 @@ from ..supervisor import ChildActor
 from ..supervisor.messages import ErrorReply
 from . import executors, logs
 from .endpoint import ConnReply, Endpoint
+from .gate import GatedStore, LeaseGate, Watchdog
 from .loop import HostLoop
 from .messages import (
     HostNotice,
@@ -71,6 +72,7 @@ class WorkerHost(ChildActor):
         self.loop: HostLoop | None = None
         self.endpoint: Endpoint | None = None
         self.service: HostService | None = None
+        self.watchdog: Watchdog | None = None
 
     def on_start(self, opts: dict) -> dict:
         if self.loop is not None:
@@ -80,15 +82,23 @@ class WorkerHost(ChildActor):
         host_id = opts["host_id"]
         store = open_store(opts["store"], opts["runner"], opts.get("store_opts") or {})
         store.on_writer_start()  # e.g. WAL checkpoints off the commit path (a host never forks)
+        gate = None
+        if opts.get("gate"):  # the node's lease: no step starts and nothing is written past it
+            gate = LeaseGate(opts["gate"], generation=opts.get("generation"))
+            store = GatedStore(store, gate, str(opts.get("node")))
         log_path = logs.log_file(store, opts["runner"])
         logs.attach(log_path)
         executors.ATTEMPT_LOG_FILE = log_path
         loop = HostLoop(host_id, store, threads=int(opts.get("threads") or 32),
                         on_worker_stopped=self._worker_stopped)
+        loop.gate = gate
         self.loop = loop
         self.service = HostService(loop, owner=f"{opts['runner']}/{host_id}/{os.getpid()}",
                                    node=opts.get("node"), generation=opts.get("generation"))
         loop.start()
+        if gate is not None:
+            self.watchdog = Watchdog(gate, host_id, lambda: loop.post(lambda: _pump_all(loop)))
+            self.watchdog.start()
         scratch = current_scratch_dir()
         if scratch is not None:  # the direct channel (see runic.runner.endpoint)
             self.endpoint = Endpoint(endpoint_path(scratch, host_id), self._direct)
@@ -110,6 +120,8 @@ class WorkerHost(ChildActor):
             self.loop.reply(self.supervisor_address, HostNotice(self.loop.host_id, workflow_id, "stopped", reason))
 
     def on_stop(self, reason: str) -> None:
+        if self.watchdog is not None:
+            self.watchdog.stop()
         if self.endpoint is not None:
             self.endpoint.stop()
         if self.loop is not None:
@@ -150,3 +162,9 @@ class WorkerHost(ChildActor):
         service = self.service
         run: Any = handler
         self.loop.call(lambda: run(service, msg), reply_to, msg.ref)
+
+
+def _pump_all(loop: HostLoop) -> None:
+    """After the lease gate opened again (on the loop thread): dispatch what waited."""
+    for worker in list(loop.workers.values()):
+        worker.pump()

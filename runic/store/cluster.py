@@ -163,16 +163,17 @@ class ClusterStore(abc.ABC):
         blob = self._encode(payload, f"a {kind!r} request for workflow {workflow_id!r}", "inbox")
         return self._inbox_put(key, kind, blob, inbox_crc(kind, blob, key_seed(key)), self._now_ms())
 
-    def inbox_pending(self: "BaseStore", node: str | None = None,
-                      generation: int | None = None) -> list[InboxItem]:
+    def inbox_pending(self: "BaseStore", node: str | None = None, generation: int | None = None, *,
+                      workflow_id: Hashable | None = None) -> list[InboxItem]:
         """The requests not yet done, oldest first per workflow: of the workflows owned by
-        ``node`` ``generation`` (both given), or of every workflow (neither)."""
+        ``node`` ``generation`` (both given), of ``workflow_id``, or of every workflow."""
         self._check_open()
         if (node is None) != (generation is None):
             raise StoreArgumentError("inbox_pending(): give node and generation together, or neither")
         out = []
         table = self.table_names.get("inbox", "inbox")
-        for key, seq, kind, blob, crc in self._inbox_pending(node, generation):
+        key_filter = None if workflow_id is None else self._key(workflow_id)
+        for key, seq, kind, blob, crc in self._inbox_pending(node, generation, key_filter):
             wid = self._unkey(key)
             if blob is None or inbox_crc(kind, blob, key_seed(key)) != crc:
                 raise self._damaged(f"inbox request {seq} of workflow {wid!r}", "inbox")
@@ -220,9 +221,11 @@ class ClusterStore(abc.ABC):
         more than any row of it, done or not); return it."""
 
     @abc.abstractmethod
-    def _inbox_pending(self, node: str | None, generation: int | None) -> list[tuple[Any, int, str, bytes, int]]:
+    def _inbox_pending(self, node: str | None, generation: int | None,
+                       key: Any = None) -> list[tuple[Any, int, str, bytes, int]]:
         """``(key, seq, kind, blob, crc)`` of the requests not done, ordered by key then seq,
-        of the workflows whose status row records ``node`` ``generation`` (all if None)."""
+        of the workflows whose status row records ``node`` ``generation`` (all if None), or of
+        ``key`` only."""
 
     @abc.abstractmethod
     def _inbox_ack(self, key: Any, seq: int, error: str | None) -> None:

@@ -426,16 +426,20 @@ class MemoryStore(BaseStore):
             rows[seq] = [kind, blob, crc, False, None]
             return seq
 
-    def _inbox_pending(self, node: str | None, generation: int | None) -> list[tuple[Any, int, str, bytes, int]]:
+    def _inbox_pending(self, node: str | None, generation: int | None,
+                       key: Any = None) -> list[tuple[Any, int, str, bytes, int]]:
         t = self._tables()
         with t.lock:
             out = []
-            for key, rows in t.inbox.items():
+            for k, rows in t.inbox.items():
+                if key is not None and (k != key or type(k) is not type(key)):
+                    continue
+                key_ = k
                 if node is not None:
-                    st = t.status.get(key)
+                    st = t.status.get(key_)
                     if st is None or st[4] != node or st[5] != generation:
                         continue
-                out.extend((key, seq, r[0], r[1], r[2]) for seq, r in sorted(rows.items()) if not r[3])
+                out.extend((key_, seq, r[0], r[1], r[2]) for seq, r in sorted(rows.items()) if not r[3])
             return out
 
     def _inbox_ack(self, key: Any, seq: int, error: str | None) -> None:

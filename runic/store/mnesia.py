@@ -402,6 +402,8 @@ class MnesiaStore(BaseStore):
                          "VALUES (?, ?, ?, ?, ?, ?, 0)",
             "inbox_all": f"SELECT workflow_id, seq, kind, payload, crc FROM {t['inbox']} WHERE done=0 "
                          "ORDER BY workflow_id, seq",
+            "inbox_of": f"SELECT workflow_id, seq, kind, payload, crc FROM {t['inbox']} WHERE done=0 "
+                        "AND workflow_id=? ORDER BY seq",
             "inbox_owned": f"SELECT i.workflow_id, i.seq, i.kind, i.payload, i.crc FROM {t['inbox']} AS i "
                            f"JOIN {t['status']} AS s ON s.workflow_id = i.workflow_id WHERE i.done=0 "
                            "AND s.node=? AND s.generation=? ORDER BY i.workflow_id, i.seq",
@@ -744,8 +746,11 @@ class MnesiaStore(BaseStore):
 
         return self._db().write(txn, "inbox_put")
 
-    def _inbox_pending(self, node: str | None, generation: int | None) -> list[tuple[Any, int, str, bytes, int]]:
-        if node is None:
+    def _inbox_pending(self, node: str | None, generation: int | None,
+                       key: Any = None) -> list[tuple[Any, int, str, bytes, int]]:
+        if key is not None:
+            sql, args = self._sql["inbox_of"], (key,)
+        elif node is None:
             sql, args = self._sql["inbox_all"], ()
         else:
             sql, args = self._sql["inbox_owned"], (node, generation)

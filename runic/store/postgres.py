@@ -339,6 +339,8 @@ class PostgresStore(BaseStore):
             "inbox_put": q("SELECT {inbox_put}(%b::bytea, %s::text, %b::bytea, %s::bigint)"),
             "inbox_all": q("SELECT workflow_id, seq, kind, payload, crc FROM {inbox} WHERE NOT done "
                            "ORDER BY workflow_id, seq"),
+            "inbox_of": q("SELECT workflow_id, seq, kind, payload, crc FROM {inbox} WHERE NOT done "
+                          "AND workflow_id = %b ORDER BY seq"),
             "inbox_owned": q("SELECT i.workflow_id, i.seq, i.kind, i.payload, i.crc FROM {inbox} i "
                              "JOIN {status} st ON st.workflow_id = i.workflow_id WHERE NOT i.done "
                              "AND st.node = %s AND st.generation = %s ORDER BY i.workflow_id, i.seq"),
@@ -727,8 +729,12 @@ class PostgresStore(BaseStore):
         sql, pk = self._sql["inbox_put"], _pk(key)
         return int(self._run(lambda c, a: c.execute(sql, (pk, kind, blob, crc)).fetchone()[0], "inbox_put"))
 
-    def _inbox_pending(self, node: str | None, generation: int | None) -> list[tuple[Any, int, str, bytes, int]]:
-        if node is None:
+    def _inbox_pending(self, node: str | None, generation: int | None,
+                       key: Any = None) -> list[tuple[Any, int, str, bytes, int]]:
+        args: tuple[Any, ...]
+        if key is not None:
+            sql, args = self._sql["inbox_of"], (_pk(key),)
+        elif node is None:
             sql, args = self._sql["inbox_all"], ()
         else:
             sql, args = self._sql["inbox_owned"], (node, generation)
