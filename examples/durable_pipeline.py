@@ -1,4 +1,5 @@
-"""A durable pipeline under a Runner: retries, timeouts, fallbacks, then stop and resume.
+"""A durable pipeline under a Runner: retries, timeouts, fallbacks, then stop and resume; and
+what a step that fails for good looks like (the exception, the records, the command line).
 
 Run: python examples/durable_pipeline.py [DATA_DIR]   (default: a temporary directory)
 """
@@ -35,6 +36,17 @@ def fallback_verdict(runnable, error):
     return ("value", "manual-review")
 
 
+def charge(order):
+    raise ValueError(f"card expired for order {order}")
+
+
+def build_failing() -> runic.Workflow:
+    wf = runic.Workflow("payments")
+    wf.add(runic.step(charge))
+    wf.append_scheduler_policy("charge", {"max_retries": 1, "give_up_on": [ValueError]})
+    return wf
+
+
 def build() -> runic.Workflow:
     wf = runic.Workflow("orders")
     wf.add(runic.step(fetch))
@@ -59,10 +71,20 @@ def main() -> None:
         events = runner.get_workflow("order-7").runnable_events
         print("fetch attempts:", [e.attempt for e in events if type(e).__name__ == "RunnableDispatched"
                                   and e.node_name == "fetch"])
+        for failure in runner.failures("order-7"):  # every failed attempt is recorded, answered or not
+            print("order-7 failure:", failure.summary(), f"-> {failure.action}")
         runner.stop("order-7")
         print("stored:", runner.stored("order-7").status, "- resuming from the store ...")
         runner.resume("order-7", functions=build())  # the lambda join step comes from the definition
         print("after resume:", runner.get_results("order-7", ["decision"])["decision"])
+
+        runner.start_workflow("pay-8", build_failing())
+        runner.run("pay-8", 8)
+        try:
+            runner.await_idle("pay-8", timeout=30)
+        except runic.WorkflowFailedError as exc:  # names the step, the error and carries the records
+            print("pay-8:", runner.status("pay-8"), "-", exc.failures[-1].summary())
+        print(f"the whole story, after every process is gone: runic show pay-8 --dir {data_dir} --runner shop")
     print("data lives in", data_dir)
 
 

@@ -410,13 +410,15 @@ class Runner:
         armed_pid: Any = None
         gone_since: float | None = None
         seq: int | None = None  # our input's inbox request (a workflow on another node)
+        starting_pause: float | None = None  # while its host restarts: probe soon, then less often
         try:
             while True:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     raise RunnerTimeoutError(f"workflow {wid!r} did not settle within {timeout:g} s (it may "
                                              "still be running: await it again, or check runner.status)")
-                got = yield ("wait", tokens, PROBE_S if left is None else min(PROBE_S, left))
+                pause = PROBE_S if tokens or starting_pause is None else starting_pause
+                got = yield ("wait", tokens, pause if left is None else min(pause, left))
                 if got is not None:
                     token, reply = got
                     tokens.remove(token)
@@ -432,6 +434,8 @@ class Runner:
                     self._endpoints.pop(wid, None)  # its host died: where is it now?
                     armed_pid = None
                 state, pid, status, error = yield ("probe", Probe([wid], inbox=None if seq is None else {wid: seq}))
+                if state == "live" and pid is None:
+                    state = "starting"  # its host died and the runner has not restarted it yet
                 if state == "live":
                     gone_since = None
                     if pid != armed_pid or not tokens:  # first probe, or a new host: wait there (again)
@@ -443,6 +447,7 @@ class Runner:
                 if state == "starting":
                     gone_since = None
                     armed_pid = -1  # arm again once it is live
+                    starting_pause = 0.005 if starting_pause is None else min(PROBE_S, starting_pause * 2)
                     continue
                 if state == "remote" and status == "running":  # another node runs it: its runner
                     gone_since = None                          # actor here answers from the store
@@ -464,6 +469,7 @@ class Runner:
                                             f"{error}. Fix the cause, then runner.resume({wid!r})", wid)
                 now = time.monotonic()
                 gone_since = gone_since or now
+                starting_pause = 0.005 if starting_pause is None else min(PROBE_S, starting_pause * 2)
                 if now - gone_since >= LOST_GRACE_S:
                     raise WorkflowLostError(
                         f"no Worker of runner {self.name!r} holds workflow {wid!r} any more (stored status "

@@ -22,7 +22,9 @@ EXPECTED = {
     "map_reduce.py": ["line prices: [1.5, 2.0, 3.0]", "order total: 6.5", "empty order total: [6.5, 0.0]"],
     "durable_pipeline.py": ["decision: {'id': 7, 'amount': 42, 'tax': 8.4, 'verdict': 'manual-review'}",
                             "fetch attempts: [0, 1, 2]", "stored: stopped",
-                            "after resume: {'id': 7, 'amount': 42, 'tax': 8.4, 'verdict': 'manual-review'}"],
+                            "order-7 failure: step 'fraud' timed out after 200 ms -> fallback",
+                            "after resume: {'id': 7, 'amount': 42, 'tax': 8.4, 'verdict': 'manual-review'}",
+                            "pay-8: failed - step 'charge' raised ValueError: card expired for order 8"],
     "own_supervisor.py": ["result: ['HELLO!']", "restarts: 1", "runner undisturbed: ['HELLO!', 'STILL HERE!']"],
     "actor_messages.py": ["squares: [1, 4, 9, 16]", "again (same id): error: runic.runner.errors.AlreadyStartedError"],
 }

@@ -4,6 +4,7 @@ also from process-executor attempts."""
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 
@@ -40,6 +41,8 @@ def test_runic_show_says_where_the_log_file_is(make_runner, tmp_path):
     name = r.name
     r.shutdown()
     out = subprocess.run([sys.executable, "-m", "runic", "show", "l2", "--dir", str(tmp_path / "data"),
-                          "--runner", name], capture_output=True, text=True, timeout=60)
+                          "--runner", name], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "COLUMNS": "400"})  # a long temp path is not folded
     assert out.returncode == 0, out.stderr
-    assert str(tmp_path / "data" / f"{name}.log") in " ".join(out.stdout.split())
+    log_row = next(line for line in out.stdout.splitlines() if line.startswith("log "))
+    assert log_row.split(None, 1)[1].strip() == str(tmp_path / "data" / f"{name}.log")
