@@ -30,7 +30,7 @@ later ``resume`` with ``functions=`` can pick them up.
   dead node's workflows move within ``lease + 1`` s): one
   :meth:`~runic.store.BaseStore.takeover` transaction declares expired nodes dead and claims
   this node's fair share of the orphans, each then resumed by the usual path (acquire, then
-  read); a full share is followed by another reaper run at once;
+  read);
 * requests about a workflow another node runs are answered from the store (status, results,
   failures) or written to its inbox (run, stop, cancel; :mod:`runic.runner.inbox`), and waits
   for it are answered when the store says it settled (:mod:`runic.runner.cluster`); the inbox
@@ -57,7 +57,6 @@ from thespian.actors import ThespianWatch
 from ..actors import current_scratch_dir
 from ..codec import EncodeError
 from ..store import StoreEncodeError
-from ..store.cluster import fair_share
 from ..supervisor import ChildSpec, SupervisorActor
 from ..supervisor.messages import (
     DeleteChild,
@@ -202,8 +201,8 @@ class RunnerActor(SupervisorActor):
             self.wakeup = Wakeup()
             if path is not None:
                 self.gate = LeaseGate(path, create=True)
-                self.heartbeat = Heartbeat(self.store, node, generation, self.lease.lease_s, self.gate,
-                                           self.wakeup.wake, sent_at_ns=sent)
+                self.heartbeat = Heartbeat(self.store.lease_keeper(), node, generation, self.lease.lease_s,
+                                           self.gate, self.wakeup.wake, sent_at_ns=sent)
                 self.heartbeat.start()
             opts = dict(opts, children=[_with_owner(spec, node, generation, path)
                                         for spec in opts.get("children") or []])
@@ -234,26 +233,27 @@ class RunnerActor(SupervisorActor):
         return poll_interval(bool(getattr(self.store, "notifies", False)),
                              self.signals is not None and self.signals.listening)
 
-    def _reap(self) -> bool:
+    def _reap(self) -> None:
         """Read the nodes table; with ``recover="auto"``, run one takeover (see the module docs)
-        and resume what it claimed. True if another run should follow at once (a full share
-        was claimed and orphans remain)."""
+        and resume what it claimed: this node's fair share of the orphans it saw. Those left
+        (the other nodes' shares) go to whichever live node reaps next — each reaper takes its
+        share of what remains — so they are claimed within one more reaper period."""
         assert self.lease is not None
         runner = self.conf.get("runner")
         try:
             self.lease.refresh()
         except Exception:  # noqa: BLE001 - the next tick tries again
             log.exception("runner %r: reading the nodes table failed", runner)
-            return False
+            return
         if self.conf.get("recover", "auto") != "auto" or self.lease.generation is None:
-            return False
+            return
         if self.heartbeat is not None and self.heartbeat.fenced is not None:
-            return False  # declared dead: the new generation takes over, once registered
+            return  # declared dead: the new generation takes over, once registered
         try:
             result = self.store.takeover(self.lease.node, self.lease.generation, f"{runner}/{self.lease.node}")
         except Exception:  # noqa: BLE001 - the next tick tries again
             log.exception("runner %r: the takeover of orphaned workflows failed", runner)
-            return False
+            return
         for node, generation in result.dead:
             log.warning("runner %r: node %s (generation %d) let its lease expire; declared it dead", runner,
                         node, generation)
@@ -264,13 +264,11 @@ class RunnerActor(SupervisorActor):
         for wid, _epoch in result.claimed:
             if wid not in self.placement:
                 self._resume_internal(wid, None)
-        share = fair_share(result.orphans, result.live, None)
-        return bool(result.claimed) and len(result.claimed) >= share and result.orphans > len(result.claimed)
 
     def receiveMsg_WakeupMessage(self, msg: Any, sender: Any) -> Any:  # noqa: N802
         if msg.payload == _REAP and self.lease is not None and not self.shutting_down:
-            again = self._reap()
-            self.wakeupAfter(0.02 if again else self._reap_every(), _REAP)
+            self._reap()
+            self.wakeupAfter(self._reap_every(), _REAP)
             return None
         if msg.payload == _POLL and self.lease is not None and not self.shutting_down:
             self._deliver_inbox()
@@ -342,6 +340,12 @@ class RunnerActor(SupervisorActor):
             self.signals.stop()
         if self.heartbeat is not None:
             self.heartbeat.stop()
+            if self.heartbeat.store is not self.store:
+                self.heartbeat.join(5.0)
+                try:
+                    self.heartbeat.store.close()
+                except Exception:  # noqa: BLE001
+                    log.exception("runner %r: closing the heartbeat's store failed", self.conf.get("runner"))
         if self.lease is not None and reason in ("shutdown", "normal"):
             try:
                 self.lease.release()

@@ -206,6 +206,14 @@ class ClusterStore(abc.ABC):
         (then poll). The caller closes it."""
         return None
 
+    def lease_keeper(self: "BaseStore") -> "BaseStore":
+        """A handle for a node's heartbeat (:meth:`~runic.store.BaseStore.renew_node` every
+        lease/3 s): one whose calls never wait for a connection another caller holds, so that
+        a renewal is never late because the node is busy. The default is this handle (local
+        stores answer at once); ``PostgresStore`` gives one with a connection of its own. The
+        caller closes it (closing this handle itself then is the caller's business too)."""
+        return self
+
     # ------------------------------------------------------------------ adapter primitives
 
     @abc.abstractmethod

@@ -750,6 +750,21 @@ class PostgresStore(BaseStore):
         row = self._run(lambda c, a: c.execute(sql, (pk, seq)).fetchone(), "inbox_state")
         return None if row is None else (bool(row[0]), row[1])
 
+    def lease_keeper(self) -> "PostgresStore":
+        """A handle with a one-connection pool of its own (``application_name=runic-lease``),
+        for the node's heartbeat: a renewal never waits for a pooled connection, nor for a new
+        one to be opened while the machine is busy (measured: opening one took over 2 s while
+        another node started on the 2-core test machine, long enough to lose a 1 s lease)."""
+        self._check_open()
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        params = conninfo_to_dict(self._cluster_args[0])
+        params["application_name"] = "runic-lease"
+        conninfo, _standby, _size, connect_timeout, failover_timeout, _user = self._cluster_args
+        return PostgresStore(self.runner_name, dsn=make_conninfo("", **params), durability=self.durability,
+                             schema=self.schema, pool_size=1, connect_timeout=connect_timeout,
+                             failover_timeout=failover_timeout)
+
     def changes(self) -> Changes | None:
         """A ``LISTEN`` on this runner's change signals, over a connection of its own."""
         self._check_open()
