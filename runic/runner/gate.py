@@ -176,7 +176,7 @@ class GatedStore:
     def append(self, *args: Any, **kwargs: Any) -> int:
         if not self._gate.open():
             raise self._refuse("append")
-        return self._store.append(*args, **kwargs)  # type: ignore[no-any-return]
+        return int(self._store.append(*args, **kwargs))
 
     def set_status(self, *args: Any, **kwargs: Any) -> None:
         self._check("set_status")
@@ -184,7 +184,7 @@ class GatedStore:
 
     def acquire(self, *args: Any, **kwargs: Any) -> int:
         self._check("acquire")
-        return self._store.acquire(*args, **kwargs)  # type: ignore[no-any-return]
+        return int(self._store.acquire(*args, **kwargs))
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._store, name)

@@ -80,7 +80,7 @@ class WorkerHost(ChildActor):
         for names, handler in unpack(opts.get("telemetry")) or ():
             telemetry.attach(names, handler)
         host_id = opts["host_id"]
-        store = open_store(opts["store"], opts["runner"], opts.get("store_opts") or {})
+        store: Any = open_store(opts["store"], opts["runner"], opts.get("store_opts") or {})
         store.on_writer_start()  # e.g. WAL checkpoints off the commit path (a host never forks)
         gate = None
         if opts.get("gate"):  # the node's lease: no step starts and nothing is written past it

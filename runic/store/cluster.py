@@ -53,6 +53,7 @@ from .errors import StoreArgumentError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .base import BaseStore
+    from .errors import CorruptStoreError
 
 __all__ = ["ClusterStore", "InboxItem", "Takeover", "Change", "Changes", "INBOX_KINDS", "inbox_crc"]
 
@@ -130,9 +131,22 @@ class ClusterStore(abc.ABC):
     #: the store pushes change signals (:meth:`changes` returns a listener)
     notifies: ClassVar[bool] = False
 
+    if TYPE_CHECKING:  # what it uses of BaseStore
+        table_names: dict[str, str]
+
+        def _check_open(self) -> None: ...
+        def _check_node(self, node: Any) -> str: ...
+        def _check_generation(self, generation: Any) -> int: ...
+        def _key(self, workflow_id: Hashable) -> Any: ...
+        def _unkey(self, key: Any) -> Hashable: ...
+        def _encode(self, value: Any, what: str, role: str) -> bytes: ...
+        def _decode(self, data: bytes, what: str, table: str, key: Any) -> Any: ...
+        def _damaged(self, what: str, role: str) -> CorruptStoreError: ...
+        def _now_ms(self) -> int: ...
+
     # ------------------------------------------------------------------ the takeover
 
-    def takeover(self: "BaseStore", node: str, generation: int, owner: str, *,
+    def takeover(self, node: str, generation: int, owner: str, *,
                  limit: int | None = None) -> Takeover:
         """In one transaction: declare dead the nodes whose lease expired, and claim for
         ``node`` ``generation`` (recorded as ``owner``) up to ⌈orphans / live nodes⌉ of the
@@ -150,7 +164,7 @@ class ClusterStore(abc.ABC):
 
     # ------------------------------------------------------------------ the inbox
 
-    def inbox_put(self: "BaseStore", workflow_id: Hashable, kind: str, payload: dict[str, Any]) -> int:
+    def inbox_put(self, workflow_id: Hashable, kind: str, payload: dict[str, Any]) -> int:
         """Append a request for ``workflow_id``'s owner; return its sequence number. Durable
         when it returns (one transaction). ``payload`` must be codec-encodable
         (:class:`~runic.store.StoreEncodeError` otherwise, nothing written)."""
@@ -163,7 +177,7 @@ class ClusterStore(abc.ABC):
         blob = self._encode(payload, f"a {kind!r} request for workflow {workflow_id!r}", "inbox")
         return self._inbox_put(key, kind, blob, inbox_crc(kind, blob, key_seed(key)), self._now_ms())
 
-    def inbox_pending(self: "BaseStore", node: str | None = None, generation: int | None = None, *,
+    def inbox_pending(self, node: str | None = None, generation: int | None = None, *,
                       workflow_id: Hashable | None = None) -> list[InboxItem]:
         """The requests not yet done, oldest first per workflow: of the workflows owned by
         ``node`` ``generation`` (both given), of ``workflow_id``, or of every workflow."""
@@ -180,7 +194,7 @@ class ClusterStore(abc.ABC):
             out.append(InboxItem(wid, seq, kind, self._decode(blob, "an inbox request", table, wid)))
         return out
 
-    def inbox_ack(self: "BaseStore", workflow_id: Hashable, seq: int, error: str | None = None) -> None:
+    def inbox_ack(self, workflow_id: Hashable, seq: int, error: str | None = None) -> None:
         """Mark request ``seq`` of ``workflow_id`` done (``error``: it was refused, and why);
         the older ones are deleted. One transaction."""
         self._check_open()
@@ -188,7 +202,7 @@ class ClusterStore(abc.ABC):
             raise StoreArgumentError(f"an inbox sequence number must be an int >= 1, got {seq!r}")
         self._inbox_ack(self._key(workflow_id), seq, error)
 
-    def inbox_state(self: "BaseStore", workflow_id: Hashable, seq: int) -> tuple[str, str | None]:
+    def inbox_state(self, workflow_id: Hashable, seq: int) -> tuple[str, str | None]:
         """``("pending", None)``, ``("done", error or None)``, or ``("gone", None)`` once a
         later request was acknowledged (or the workflow deleted): what a caller waiting for its
         request to be applied reads."""
@@ -206,7 +220,7 @@ class ClusterStore(abc.ABC):
         (then poll). The caller closes it."""
         return None
 
-    def lease_keeper(self: "BaseStore") -> "BaseStore":
+    def lease_keeper(self) -> "ClusterStore":
         """A handle for a node's heartbeat (:meth:`~runic.store.BaseStore.renew_node` every
         lease/3 s): one whose calls never wait for a connection another caller holds, so that
         a renewal is never late because the node is busy. The default is this handle (local
@@ -230,7 +244,7 @@ class ClusterStore(abc.ABC):
 
     @abc.abstractmethod
     def _inbox_pending(self, node: str | None, generation: int | None,
-                       key: Any = None) -> list[tuple[Any, int, str, bytes, int]]:
+                       key: Any = None) -> list[tuple[Any, int, str, bytes | None, int]]:
         """``(key, seq, kind, blob, crc)`` of the requests not done, ordered by key then seq,
         of the workflows whose status row records ``node`` ``generation`` (all if None), or of
         ``key`` only."""

@@ -427,10 +427,10 @@ class MemoryStore(BaseStore):
             return seq
 
     def _inbox_pending(self, node: str | None, generation: int | None,
-                       key: Any = None) -> list[tuple[Any, int, str, bytes, int]]:
+                       key: Any = None) -> list[tuple[Any, int, str, bytes | None, int]]:
         t = self._tables()
         with t.lock:
-            out = []
+            out: list[tuple[Any, int, str, bytes | None, int]] = []
             for k, rows in t.inbox.items():
                 if key is not None and (k != key or type(k) is not type(key)):
                     continue

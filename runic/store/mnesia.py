@@ -747,7 +747,8 @@ class MnesiaStore(BaseStore):
         return self._db().write(txn, "inbox_put")
 
     def _inbox_pending(self, node: str | None, generation: int | None,
-                       key: Any = None) -> list[tuple[Any, int, str, bytes, int]]:
+                       key: Any = None) -> list[tuple[Any, int, str, bytes | None, int]]:
+        args: tuple[Any, ...]
         if key is not None:
             sql, args = self._sql["inbox_of"], (key,)
         elif node is None:

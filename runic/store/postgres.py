@@ -730,7 +730,7 @@ class PostgresStore(BaseStore):
         return int(self._run(lambda c, a: c.execute(sql, (pk, kind, blob, crc)).fetchone()[0], "inbox_put"))
 
     def _inbox_pending(self, node: str | None, generation: int | None,
-                       key: Any = None) -> list[tuple[Any, int, str, bytes, int]]:
+                       key: Any = None) -> list[tuple[Any, int, str, bytes | None, int]]:
         args: tuple[Any, ...]
         if key is not None:
             sql, args = self._sql["inbox_of"], (_pk(key),)
