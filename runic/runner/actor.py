@@ -47,9 +47,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shutil
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from thespian.actors import ThespianWatch
@@ -136,6 +139,7 @@ def _ref() -> str:
 
 _REAP = "runic.runner:reap"
 _POLL = "runic.runner:poll"
+_INBOX_SOON = "runic.runner:inbox-soon"
 REAP_MAX_S = 0.5
 """The reaper runs every ``lease / 4`` s, at most this far apart."""
 INBOX_RESEND_S = 30.0
@@ -177,6 +181,8 @@ class RunnerActor(SupervisorActor):
         #: inbox requests delivered to a host and not answered yet: ref -> (workflow id, seq, kind, sent)
         self.inbox_refs: dict[Any, tuple[Any, int, str, float]] = {}
         self.inbox_busy: dict[Any, Any] = {}  # workflow id -> ref of its request in flight
+        self._inbox_soon = False  # a delivery round is scheduled (after workflows were resumed)
+        self._own_dir: Path | None = None
 
     # ------------------------------------------------------------------ start/stop
     def prepare_start(self, opts: dict) -> dict:
@@ -196,14 +202,15 @@ class RunnerActor(SupervisorActor):
             generation = self.lease.start()
             self.conf["node"], self.conf["generation"] = node, generation
             scratch = current_scratch_dir()
-            path = str(gate_path(scratch, self.conf.get("instance") or uuid.uuid4().hex)) if scratch else None
+            if scratch is None:  # (a thespian system runic did not start): a private directory of our own
+                scratch = self._own_dir = Path(tempfile.mkdtemp(prefix="runic-lease-"))
+            path = str(gate_path(scratch, self.conf.get("instance") or uuid.uuid4().hex))
             self.conf["gate"] = path
             self.wakeup = Wakeup()
-            if path is not None:
-                self.gate = LeaseGate(path, create=True)
-                self.heartbeat = Heartbeat(self.store.lease_keeper(), node, generation, self.lease.lease_s,
-                                           self.gate, self.wakeup.wake, sent_at_ns=sent)
-                self.heartbeat.start()
+            self.gate = LeaseGate(path, create=True)
+            self.heartbeat = Heartbeat(self.store.lease_keeper(), node, generation, self.lease.lease_s,
+                                       self.gate, self.wakeup.wake, sent_at_ns=sent)
+            self.heartbeat.start()
             opts = dict(opts, children=[_with_owner(spec, node, generation, path)
                                         for spec in opts.get("children") or []])
         return opts
@@ -269,6 +276,11 @@ class RunnerActor(SupervisorActor):
         if msg.payload == _REAP and self.lease is not None and not self.shutting_down:
             self._reap()
             self.wakeupAfter(self._reap_every(), _REAP)
+            return None
+        if msg.payload == _INBOX_SOON:
+            self._inbox_soon = False
+            if self.lease is not None and not self.shutting_down:
+                self._deliver_inbox()
             return None
         if msg.payload == _POLL and self.lease is not None and not self.shutting_down:
             self._deliver_inbox()
@@ -356,6 +368,8 @@ class RunnerActor(SupervisorActor):
                 self.store.close()
             except Exception:  # noqa: BLE001
                 log.exception("runner %r: closing its store failed", self.conf.get("runner"))
+        if self._own_dir is not None:
+            shutil.rmtree(self._own_dir, ignore_errors=True)
 
     # ------------------------------------------------------------------ helpers
     def _reply_error(self, to: Any, exc: BaseException, ref: Any) -> None:
@@ -449,7 +463,7 @@ class RunnerActor(SupervisorActor):
                               getattr(msg, "functions_blob", None), True))
         spec = ChildSpec(host, (WorkerHost, {**{k: self.conf.get(k) for k in ("runner", "store", "store_opts",
                                                                                 "threads", "telemetry", "node",
-                                                                                "generation")},
+                                                                                "generation", "gate")},
                                              "host_id": host}), restart="transient", shutdown=15.0)
         ref = _ref()
         self.pending[ref] = _Pending("spawn", sender, msg.ref, wid, (kind, msg))
@@ -562,6 +576,9 @@ class RunnerActor(SupervisorActor):
         self.placement.started(p.workflow_id, msg.host)
         if p.sender is not None:
             self.send(p.sender, WorkflowStarted(p.workflow_id, msg.host, p.ref))
+        if self.lease is not None and not self._inbox_soon:  # requests may wait for it (taken over)
+            self._inbox_soon = True
+            self.wakeupAfter(0.05, _INBOX_SOON)
 
     def receiveMsg_Done(self, msg: Done, sender: Any) -> None:  # noqa: N802
         if msg.ref in self.inbox_refs:

@@ -83,8 +83,13 @@ class WorkerHost(ChildActor):
         store: Any = open_store(opts["store"], opts["runner"], opts.get("store_opts") or {})
         store.on_writer_start()  # e.g. WAL checkpoints off the commit path (a host never forks)
         gate = None
+        generation = opts.get("generation")
         if opts.get("gate"):  # the node's lease: no step starts and nothing is written past it
-            gate = LeaseGate(opts["gate"], generation=opts.get("generation"))
+            gate = LeaseGate(opts["gate"], generation=generation)
+            current = gate.read()[0]
+            if current:  # a host (re)started after its node registered again: it holds no Worker yet
+                generation = current
+                gate.adopt(current)
             store = GatedStore(store, gate, str(opts.get("node")))
         log_path = logs.log_file(store, opts["runner"])
         logs.attach(log_path)
@@ -94,7 +99,7 @@ class WorkerHost(ChildActor):
         loop.gate = gate
         self.loop = loop
         self.service = HostService(loop, owner=f"{opts['runner']}/{host_id}/{os.getpid()}",
-                                   node=opts.get("node"), generation=opts.get("generation"))
+                                   node=opts.get("node"), generation=generation)
         loop.start()
         if gate is not None:
             self.watchdog = Watchdog(gate, host_id, lambda: loop.post(lambda: _pump_all(loop)))

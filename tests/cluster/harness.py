@@ -156,6 +156,7 @@ class TestCluster:
         self.tmp = tmp_path
         self.lease = lease
         self.nodes: dict[str, Node] = {}
+        self.retired: list[Node] = []  # earlier processes of restarted nodes
         self.net = netns.Net()
         self.pg = pg.Cluster()
         try:
@@ -205,6 +206,18 @@ BEGIN
     RETURN NULL;
 END $$""")
         self.sql(f"CREATE TRIGGER audit AFTER INSERT ON {events} FOR EACH ROW EXECUTE FUNCTION {s}.audit_event()")
+        status = f'{s}."{RUNNER}.WorkflowStatus"'
+        self.sql(f"CREATE TABLE {s}.owners (workflow_id bytea, epoch bigint, node text, at bigint)")
+        self.sql(f"""CREATE FUNCTION {s}.audit_owner() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' OR NEW.epoch IS DISTINCT FROM OLD.epoch THEN
+        INSERT INTO {s}.owners VALUES (NEW.workflow_id, NEW.epoch, NEW.node,
+            floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint);
+    END IF;
+    RETURN NULL;
+END $$""")
+        self.sql(f"CREATE TRIGGER owners AFTER INSERT OR UPDATE OF epoch ON {status} FOR EACH ROW "
+                 f"EXECUTE FUNCTION {s}.audit_owner()")
 
     def audit(self, wid: str) -> list[tuple[int, int, int]]:
         """``(seq, epoch, at ms)`` of every event row of ``wid`` ever inserted, in seq order."""
@@ -212,12 +225,20 @@ END $$""")
                         b"s" + wid.encode())
         return [(int(a), int(b), int(c)) for a, b, c in rows]
 
+    def ownerships(self, wid: str) -> list[tuple[int, str | None, int]]:
+        """``(epoch, node, at ms)`` of every ownership of ``wid``, oldest first (the audit
+        trigger on its status row: ``at`` is when the acquiring transaction ran)."""
+        rows = self.sql(f'SELECT epoch, node, at FROM "{self.schema}".owners WHERE workflow_id = %s ORDER BY at, epoch',
+                        b"s" + wid.encode())
+        return [(int(e), n, int(t)) for e, n, t in rows]
+
     def journal_records(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.journal.read_text().splitlines() if line.strip()]
 
     # -- nodes
 
     def start_node(self, name: str, *, manual: bool = False) -> Node:
+        """Start node ``name`` (again: a new process, a new generation, in the same namespace)."""
         ns = self.net.add_node(name) if name not in self.net.nodes else self.net.namespace(name)
         err = self.tmp / f"node-{name}-{len(self.nodes)}.stderr"
         args = [name, self.server.node_dsn(), self.schema, str(self.lease), str(self.journal)]
@@ -226,6 +247,9 @@ END $$""")
                                 cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(err, "w"),
                                 text=True, start_new_session=True)
         node = Node(name, proc, err)
+        old = self.nodes.get(name)
+        if old is not None:
+            self.retired.append(old)
         self.nodes[name] = node
         return node
 
@@ -242,7 +266,7 @@ END $$""")
         left = {ns: netns.Net.pids(ns) for ns, _port, _addr in self.net.nodes.values()}
         self.pg.close()
         self.net.destroy()
-        for node in self.nodes.values():
+        for node in [*self.nodes.values(), *self.retired]:
             with contextlib.suppress(Exception):
                 node.proc.wait(10)
         stray = {ns: p for ns, p in left.items() if p}

@@ -8,7 +8,8 @@ host name so that the other nodes cannot tell its processes from theirs), a Runn
 
 ``start`` (``wids``, ``steps``, ``delay``: a journaled pipeline per id, started with input 0),
 ``run`` (``wid``, ``input``, ``await``), ``await`` (``wid``, ``timeout``), ``results``
-(``wid``, ``components``), ``status``, ``failures``, ``cancel``, ``stop`` (``wid``), ``held``
+(``wid``, ``components``), ``status``, ``failures``, ``cancel``, ``stop`` (``wid``), ``burst``
+(``wids``, ``steps``: pipelines of trivial steps started at once and awaited: ``{start, end}``), ``held``
 (the ids with a Worker here), ``nodes``, ``generation`` (this node's, from the nodes table),
 ``quit``.
 
@@ -20,7 +21,9 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
+import time
 import socket
 import sys
 import traceback
@@ -46,6 +49,7 @@ def main() -> None:
     node, dsn, schema, lease, journal = sys.argv[1:6]
     manual = "--manual" in sys.argv[6:]
     os.environ["RUNIC_TEST_NODE"] = node
+    logging.basicConfig(format="%(created).3f %(levelname)s:%(name)s:%(message)s", level=logging.WARNING)
     if "--own-hostname" in sys.argv[6:]:  # (in a UTS namespace of its own: a machine of its own)
         socket.sethostname(f"runic-test-{node}")
     runner = Runner.start_link(name="cluster", store="postgres", node=node, lease=float(lease), pool_size=2,
@@ -74,6 +78,15 @@ def main() -> None:
             return runner.cancel(cmd["wid"])
         if op == "stop":
             return runner.stop(cmd["wid"])
+        if op == "burst":  # throughput: workflows of trivial steps, started at once, awaited
+            wf = runic.Workflow("burst")
+            prev = None
+            for i in range(cmd["steps"]):
+                wf.add(runic.step(steps.add1, name=f"s{i}"), to=prev)
+                prev = f"s{i}"
+            t0 = time.time()
+            runner.start_many(wf, [(w, 0) for w in cmd["wids"]], await_idle=True, timeout=cmd.get("timeout", 600))
+            return {"start": t0, "end": time.time()}
         if op == "held":
             return sorted(runner.list_workflows())
         if op == "nodes":

@@ -25,3 +25,7 @@ def journal_step(path: str, wid: str, name: str, delay: float, x: int) -> int:
     time.sleep(delay)
     record("end")
     return x + 1
+
+
+def add1(x: int) -> int:
+    return x + 1
