@@ -285,7 +285,7 @@ def _fast_init(cls: type) -> None:
     descriptor. Still immutable (assignment after construction raises as before); measured
     ~0.4 µs instead of ~0.9 µs per event, and the Worker builds 3-4 events per durable step.
     Defaults are kept; keyword and positional calls work as with the generated one."""
-    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    fields = dataclasses.fields(cls)
     env: dict[str, Any] = {}
     params = []
     for i, f in enumerate(fields):
@@ -299,7 +299,7 @@ def _fast_init(cls: type) -> None:
     exec(f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body), env)  # noqa: S102
     init = env["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__doc__ = cls.__init__.__doc__
+    init.__doc__ = cls.__dict__["__init__"].__doc__
     cls.__init__ = init  # type: ignore[misc]
 
 

@@ -84,6 +84,7 @@ def _blake2b_64(data: bytes) -> int:
     return int.from_bytes(blake2b(data, digest_size=8).digest(), "big")
 
 
+_xxh3_64: Callable[[bytes], int] | None
 try:
     from xxhash import xxh3_64_intdigest as _xxh3_64
 except ImportError:  # pragma: no cover - a declared dependency; without it, version 1 only

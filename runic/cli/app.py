@@ -69,10 +69,11 @@ def _register() -> None:
     from .cmd_gc import gc_command
     from .cmd_inspect import events_command, graph_command, ls_command, show_command
     from .cmd_manage import cancel_command, delete_command, stop_command
+    from .cmd_nodes import nodes_command
     from .cmd_run import resume_command, run_command
 
     for command in (demo_command, run_command, ls_command, show_command, events_command, graph_command,
-                    resume_command, stop_command, cancel_command, delete_command, gc_command):
+                    resume_command, stop_command, cancel_command, delete_command, nodes_command, gc_command):
         cli.add_command(command)
     for command in plugin_commands():
         cli.add_command(command)

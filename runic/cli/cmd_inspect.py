@@ -74,7 +74,7 @@ def _check_types(types: tuple[str, ...]) -> set[str]:
               help="Only workflows with this status (repeatable).")
 @store_options
 def ls_command(statuses: tuple[str, ...], settings: Settings) -> None:
-    """List the workflows in the store: id, status, name, events, owner.
+    """List the workflows in the store: id, status, name, events, owner and its node.
 
     Statuses: running (work in flight or queued), idle (settled, no failure), failed
     (settled, a step failed for good), stopped (by `runic stop`; resumable) and cancelled
@@ -89,7 +89,7 @@ def ls_command(statuses: tuple[str, ...], settings: Settings) -> None:
         ids = all_ids(store)
         table = Table(pad_edge=False, show_edge=False)
         for col, justify in (("id", "left"), ("status", "left"), ("workflow", "left"), ("events", "right"),
-                             ("owner (epoch)", "left")):
+                             ("owner (epoch)", "left"), ("node", "left")):
             table.add_column(col, justify=justify)  # type: ignore[arg-type]
         shown = 0
         for wid in ids:
@@ -99,7 +99,8 @@ def ls_command(statuses: tuple[str, ...], settings: Settings) -> None:
             owner = store.owner(wid)
             table.add_row(plain(wid), plain(status or "-", style=STATUS_STYLES.get(status or "", "")),
                           plain(workflow_name(store, wid) or "?"), str(store.cursor(wid)),
-                          plain(f"{owner[0]} ({owner[1]})" if owner else "-"))
+                          plain(f"{owner[0]} ({owner[1]})" if owner else "-"),
+                          plain(getattr(owner, "node", None) or "-"))
             shown += 1
     if not shown:
         what = f" with status {'/'.join(statuses)}" if statuses else ""

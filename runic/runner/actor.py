@@ -17,6 +17,29 @@ starts with ``recover="auto"`` (the default), every workflow whose stored status
 ``running`` is resumed. Workflows that cannot be restored (a lambda without ``functions=``)
 are logged and listed in the tree's ``recovery_errors``; their status stays ``running`` so a
 later ``resume`` with ``functions=`` can pick them up.
+
+**A node of a cluster** (a Runner on a shared store; see :mod:`runic.runner.lease` and
+``docs/cluster.md``):
+
+* it registers its node at start; a heartbeat thread renews the lease and publishes the lease
+  gate's deadline, past which its worker hosts stop dispatching and writing by themselves
+  (:mod:`runic.runner.heartbeat`, :mod:`runic.runner.gate`). Told that the node was declared
+  dead, it stops every Worker without writing (:class:`~runic.runner.messages.NodeFenced`) and
+  registers a new generation;
+* with ``recover="auto"``, a reaper runs every ``lease / 4`` s (at most 0.5 s apart, so that a
+  dead node's workflows move within ``lease + 1`` s): one
+  :meth:`~runic.store.BaseStore.takeover` transaction declares expired nodes dead and claims
+  this node's fair share of the orphans, each then resumed by the usual path (acquire, then
+  read);
+* requests about a workflow another node runs are answered from the store (status, results,
+  failures) or written to its inbox (run, stop, cancel; :mod:`runic.runner.inbox`), and waits
+  for it are answered when the store says it settled (:mod:`runic.runner.cluster`); the inbox
+  requests for workflows this node holds are delivered to their hosts, one at a time and in
+  order per workflow.
+
+**Threads:** every handler runs on the actor's thread (thespian's), which also does the
+reaper's and the inbox's store I/O; the heartbeat and the signal listener have their own threads
+and wake this one through a pipe that thespian watches (:class:`~runic.runner.cluster.Wakeup`).
 """
 
 from __future__ import annotations
@@ -24,11 +47,19 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shutil
+import tempfile
+import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from ..store import NodeFencedError
+from thespian.actors import ThespianWatch
+
+from ..actors import current_scratch_dir
+from ..codec import EncodeError
+from ..store import StoreEncodeError
 from ..supervisor import ChildSpec, SupervisorActor
 from ..supervisor.messages import (
     DeleteChild,
@@ -37,13 +68,17 @@ from ..supervisor.messages import (
     StartChild,
     TerminateChild,
 )
-from . import logs, stored
+from . import inbox, logs, stored
 from .batches import Batch
-from .errors import AlreadyStartedError, RunnerBusyError, WorkflowNotFoundError
+from .cluster import RemoteWait, RemoteWaits, Signals, Wakeup, poll_interval
+from .errors import AlreadyStartedError, RunnerBusyError, WorkflowNotFoundError, error_for
 from ..store.registry import open_store
+from .gate import LeaseGate, gate_path
+from .heartbeat import Heartbeat
 from .host import WorkerHost
 from .lease import NodeLease, default_node
 from .messages import (
+    Accepted,
     AwaitIdle,
     AwaitMany,
     CancelWorkflow,
@@ -62,6 +97,7 @@ from .messages import (
     Lookup,
     ManyIdle,
     ManyStarted,
+    NodeFenced,
     NodeList,
     Probe,
     ProbeReply,
@@ -101,14 +137,28 @@ def _ref() -> str:
     return uuid.uuid4().hex
 
 
-_RENEW = "runic.runner:renew-lease"
 _REAP = "runic.runner:reap"
+_POLL = "runic.runner:poll"
+_INBOX_SOON = "runic.runner:inbox-soon"
+REAP_MAX_S = 0.5
+"""The reaper runs every ``lease / 4`` s, at most this far apart."""
+INBOX_RESEND_S = 30.0
+"""An inbox request delivered to a host that did not answer within this time is delivered again
+(the host applies it at most once)."""
 
 
-def _with_owner(spec: ChildSpec, node: str, generation: int) -> ChildSpec:
-    """A host's spec with the node and generation its ownerships are recorded under."""
+def _with_owner(spec: ChildSpec, node: str, generation: int, gate: str | None) -> ChildSpec:
+    """A host's spec with the node and generation its ownerships are recorded under, and the
+    node's lease gate."""
     cls, opts = spec.start
-    return dataclasses.replace(spec, start=(cls, {**opts, "node": node, "generation": generation}))
+    return dataclasses.replace(spec, start=(cls, {**opts, "node": node, "generation": generation, "gate": gate}))
+
+
+def _refused(reply: ErrorReply) -> bool:
+    """Whether a host's error answer to an inbox request is final (bad input: the request is
+    marked done with the error) rather than passing (the store fails, the host restarts)."""
+    exc = error_for(reply.type, reply.message)
+    return isinstance(exc, (ValueError, TypeError)) and not isinstance(exc, LookupError)
 
 
 class RunnerActor(SupervisorActor):
@@ -123,6 +173,16 @@ class RunnerActor(SupervisorActor):
         self.recovery_errors: dict[Any, str] = {}
         self._ready = False
         self.lease: NodeLease | None = None
+        self.gate: LeaseGate | None = None
+        self.heartbeat: Heartbeat | None = None
+        self.wakeup: Wakeup | None = None
+        self.signals: Signals | None = None
+        self.remote = RemoteWaits()
+        #: inbox requests delivered to a host and not answered yet: ref -> (workflow id, seq, kind, sent)
+        self.inbox_refs: dict[Any, tuple[Any, int, str, float]] = {}
+        self.inbox_busy: dict[Any, Any] = {}  # workflow id -> ref of its request in flight
+        self._inbox_soon = False  # a delivery round is scheduled (after workflows were resumed)
+        self._own_dir: Path | None = None
 
     # ------------------------------------------------------------------ start/stop
     def prepare_start(self, opts: dict) -> dict:
@@ -138,65 +198,141 @@ class RunnerActor(SupervisorActor):
             node = self.conf.get("node") or default_node(driver[0])
             self.lease = NodeLease(self.store, node, self.conf["lease"], tuple(driver), self.conf["runner"],
                                    self.conf.get("instance"))
+            sent = time.monotonic_ns()
             generation = self.lease.start()
             self.conf["node"], self.conf["generation"] = node, generation
-            opts = dict(opts, children=[_with_owner(spec, node, generation) for spec in opts.get("children") or []])
+            scratch = current_scratch_dir()
+            if scratch is None:  # (a thespian system runic did not start): a private directory of our own
+                scratch = self._own_dir = Path(tempfile.mkdtemp(prefix="runic-lease-"))
+            path = str(gate_path(scratch, self.conf.get("instance") or uuid.uuid4().hex))
+            self.conf["gate"] = path
+            self.wakeup = Wakeup()
+            self.gate = LeaseGate(path, create=True)
+            self.heartbeat = Heartbeat(self.store.lease_keeper(), node, generation, self.lease.lease_s,
+                                       self.gate, self.wakeup.wake, sent_at_ns=sent)
+            self.heartbeat.start()
+            opts = dict(opts, children=[_with_owner(spec, node, generation, path)
+                                        for spec in opts.get("children") or []])
         return opts
 
     def on_children_started(self) -> None:
         self._ready = True
         if self.lease is None:
             return
-        self.wakeupAfter(self.lease.lease_s / 3, _RENEW)
         # this node's own running workflows (a restart of this runner actor) are always resumed
         mine = self.lease.mine()
         if mine:
             log.warning("runner %r: resuming %d workflows of this node", self.conf["runner"], len(mine))
         for wid in mine:
             self._resume_internal(wid, None)
-        if self.conf.get("recover", "auto") == "auto":
-            self._reap()
-            self.wakeupAfter(self.lease.lease_s / 4, _REAP)
+        if self.wakeup is not None and getattr(self.store, "notifies", False):
+            self.signals = Signals(self.store.changes, self.wakeup.wake, str(self.conf.get("runner")))
+            self.signals.start()
+        self._reap()  # (recover="manual": only reads the nodes table)
+        self.wakeupAfter(self._reap_every(), _REAP)
+        self.wakeupAfter(self._poll_every(), _POLL)
+
+    def _reap_every(self) -> float:
+        assert self.lease is not None
+        return min(self.lease.lease_s / 4, REAP_MAX_S)
+
+    def _poll_every(self) -> float:
+        return poll_interval(bool(getattr(self.store, "notifies", False)),
+                             self.signals is not None and self.signals.listening)
 
     def _reap(self) -> None:
-        """``recover="auto"``: take over the running workflows no live node owns."""
+        """Read the nodes table; with ``recover="auto"``, run one takeover (see the module docs)
+        and resume what it claimed: this node's fair share of the orphans it saw. Those left
+        (the other nodes' shares) go to whichever live node reaps next — each reaper takes its
+        share of what remains — so they are claimed within one more reaper period."""
         assert self.lease is not None
+        runner = self.conf.get("runner")
         try:
-            orphans = self.lease.orphans(self.placement.held())
+            self.lease.refresh()
         except Exception:  # noqa: BLE001 - the next tick tries again
-            log.exception("runner %r: looking for orphaned workflows failed", self.conf.get("runner"))
+            log.exception("runner %r: reading the nodes table failed", runner)
             return
-        if orphans:
-            log.warning("runner %r: taking over %d workflows no live node owns: %s", self.conf["runner"],
-                        len(orphans), sorted(map(str, orphans))[:20])
-        for wid in orphans:
-            self._resume_internal(wid, None)
-
-    def _renew(self) -> None:
-        assert self.lease is not None
+        if self.conf.get("recover", "auto") != "auto" or self.lease.generation is None:
+            return
+        if self.heartbeat is not None and self.heartbeat.fenced is not None:
+            return  # declared dead: the new generation takes over, once registered
         try:
-            self.lease.renew()
-        except NodeFencedError:
-            # declared dead by another node (its lease had expired): its workflows are taken over.
-            # Let it crash: this actor exits, its hosts (and their Workers) die with it without
-            # writing anything, and the restart registers a new generation of this node.
-            log.error("runner %r: node %s was declared dead by another node; restarting as a new "
-                      "generation (its workflows continue elsewhere)", self.conf.get("runner"), self.lease.node)
-            raise
-        except Exception:  # noqa: BLE001 - a store hiccup: the next tick tries again
-            log.exception("runner %r: renewing the lease of node %s failed", self.conf.get("runner"),
-                          self.lease.node)
+            result = self.store.takeover(self.lease.node, self.lease.generation, f"{runner}/{self.lease.node}")
+        except Exception:  # noqa: BLE001 - the next tick tries again
+            log.exception("runner %r: the takeover of orphaned workflows failed", runner)
+            return
+        for node, generation in result.dead:
+            log.warning("runner %r: node %s (generation %d) let its lease expire; declared it dead", runner,
+                        node, generation)
+        if result.claimed:
+            log.warning("runner %r: node %s took over %d of %d workflows no live node owned: %s", runner,
+                        self.lease.node, len(result.claimed), result.orphans,
+                        sorted(str(w) for w, _ in result.claimed)[:20])
+        for wid, _epoch in result.claimed:
+            if wid not in self.placement:
+                self._resume_internal(wid, None)
 
     def receiveMsg_WakeupMessage(self, msg: Any, sender: Any) -> Any:  # noqa: N802
-        if msg.payload == _RENEW and self.lease is not None and not self.shutting_down:
-            self.wakeupAfter(self.lease.lease_s / 3, _RENEW)
-            self._renew()
-            return None
         if msg.payload == _REAP and self.lease is not None and not self.shutting_down:
             self._reap()
-            self.wakeupAfter(self.lease.lease_s / 4, _REAP)
+            self.wakeupAfter(self._reap_every(), _REAP)
+            return None
+        if msg.payload == _INBOX_SOON:
+            self._inbox_soon = False
+            if self.lease is not None and not self.shutting_down:
+                self._deliver_inbox()
+            return None
+        if msg.payload == _POLL and self.lease is not None and not self.shutting_down:
+            self._deliver_inbox()
+            self._check_remote(self.remote.ids())
+            self.wakeupAfter(self._poll_every(), _POLL)
             return None
         return super().receiveMsg_WakeupMessage(msg, sender)
+
+    # ------------------------------------------------------------------ wake-ups from other threads
+    def receiveMessage(self, msg: Any, sender: Any) -> Any:  # noqa: N802 - thespian API
+        out = super().receiveMessage(msg, sender)
+        if self.wakeup is not None and not self._exiting:
+            return ThespianWatch([self.wakeup.fd])
+        return out
+
+    def receiveMsg_WatchMessage(self, msg: Any, sender: Any) -> None:  # noqa: N802
+        if self.wakeup is None or self.shutting_down:
+            return
+        self.wakeup.drain()
+        if self.heartbeat is not None and self.heartbeat.fenced is not None:
+            self._on_fenced()
+        if self.signals is not None:
+            changed, inbox_signal, lost = self.signals.take()
+            if inbox_signal or lost:
+                self._deliver_inbox()
+            self._check_remote(self.remote.ids() if lost else [w for w in changed if w in self.remote.by_id])
+
+    def _on_fenced(self) -> None:
+        """The heartbeat found this node declared dead: its workflows may run elsewhere already.
+        Stop every Worker without writing (the hosts do: :class:`NodeFenced`), and go on as a new
+        generation of this node (the hosts' gate stays closed for the old one)."""
+        assert self.lease is not None and self.heartbeat is not None
+        old = self.heartbeat.fenced
+        try:
+            generation = self.lease.register()
+        except Exception:  # noqa: BLE001 - the next wake-up (the heartbeat retries) tries again
+            log.exception("runner %r: registering node %s again failed", self.conf.get("runner"), self.lease.node)
+            self.wakeupAfter(self._reap_every(), _POLL)
+            return
+        log.error("runner %r: node %s generation %s was declared dead; stopping its %d Workers, going on as "
+                  "generation %d", self.conf.get("runner"), self.lease.node, old, len(self.placement.entries),
+                  generation)
+        self.conf["generation"] = generation
+        self.heartbeat.follow(generation)
+        for cid in self.child_ids():
+            addr = self.child_address(cid)
+            if addr is not None:
+                self.send(addr, NodeFenced(self.lease.node, generation, reply_to=self.myAddress))
+        for wid in list(self.placement.entries):  # their hosts stop them; nothing here holds them now
+            self._forget(wid)
+        self.inbox_busy.clear()
+        self.inbox_refs.clear()
 
     def on_child_started(self, child_id: str) -> None:
         if not self._ready:
@@ -212,6 +348,16 @@ class RunnerActor(SupervisorActor):
             self._resume_internal(wid, self.placement.entries[wid])
 
     def on_stop(self, reason: str) -> None:
+        if self.signals is not None:
+            self.signals.stop()
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+            if self.heartbeat.store is not self.store:
+                self.heartbeat.join(5.0)
+                try:
+                    self.heartbeat.store.close()
+                except Exception:  # noqa: BLE001
+                    log.exception("runner %r: closing the heartbeat's store failed", self.conf.get("runner"))
         if self.lease is not None and reason in ("shutdown", "normal"):
             try:
                 self.lease.release()
@@ -222,6 +368,8 @@ class RunnerActor(SupervisorActor):
                 self.store.close()
             except Exception:  # noqa: BLE001
                 log.exception("runner %r: closing its store failed", self.conf.get("runner"))
+        if self._own_dir is not None:
+            shutil.rmtree(self._own_dir, ignore_errors=True)
 
     # ------------------------------------------------------------------ helpers
     def _reply_error(self, to: Any, exc: BaseException, ref: Any) -> None:
@@ -315,7 +463,7 @@ class RunnerActor(SupervisorActor):
                               getattr(msg, "functions_blob", None), True))
         spec = ChildSpec(host, (WorkerHost, {**{k: self.conf.get(k) for k in ("runner", "store", "store_opts",
                                                                                 "threads", "telemetry", "node",
-                                                                                "generation")},
+                                                                                "generation", "gate")},
                                              "host_id": host}), restart="transient", shutdown=15.0)
         ref = _ref()
         self.pending[ref] = _Pending("spawn", sender, msg.ref, wid, (kind, msg))
@@ -333,6 +481,8 @@ class RunnerActor(SupervisorActor):
             self._reply_error(p.sender, exc, p.ref)
 
     def receiveMsg_StopWorkflow(self, msg: StopWorkflow, sender: Any) -> None:  # noqa: N802
+        if msg.workflow_id not in self.placement and self._via_inbox(msg, sender, "stop", {"persist": msg.persist}):
+            return
         e = self._running(msg.workflow_id, sender, msg.ref)
         if e is None:
             return
@@ -426,8 +576,14 @@ class RunnerActor(SupervisorActor):
         self.placement.started(p.workflow_id, msg.host)
         if p.sender is not None:
             self.send(p.sender, WorkflowStarted(p.workflow_id, msg.host, p.ref))
+        if self.lease is not None and not self._inbox_soon:  # requests may wait for it (taken over)
+            self._inbox_soon = True
+            self.wakeupAfter(0.05, _INBOX_SOON)
 
     def receiveMsg_Done(self, msg: Done, sender: Any) -> None:  # noqa: N802
+        if msg.ref in self.inbox_refs:
+            self._inbox_answered(msg.ref, None)
+            return
         p = self.pending.pop(msg.ref, None)
         if p is None:
             return
@@ -436,7 +592,14 @@ class RunnerActor(SupervisorActor):
         if p.sender is not None:
             self.send(p.sender, Done(p.ref))
 
+    def receiveMsg_Accepted(self, msg: Accepted, sender: Any) -> None:  # noqa: N802
+        if msg.ref in self.inbox_refs:
+            self._inbox_answered(msg.ref, None)
+
     def receiveMsg_ErrorReply(self, msg: ErrorReply, sender: Any) -> None:  # noqa: N802
+        if msg.ref in self.inbox_refs:
+            self._inbox_answered(msg.ref, msg)
+            return
         p = self.pending.pop(msg.ref, None)
         if p is None:
             super().receiveMsg_ErrorReply(msg, sender)  # a child start failure: supervision's business
@@ -460,6 +623,122 @@ class RunnerActor(SupervisorActor):
             log.warning("runner %r: workflow %r was taken over by another owner; forgetting it here",
                         self.conf.get("runner"), msg.workflow_id)
         self._forget(msg.workflow_id)
+
+    # ------------------------------------------------------------------ the cluster: other nodes' workflows
+    def _other_owner(self, wid: Any) -> str | None:
+        """The node that runs ``wid``, if that is another live node of the cluster."""
+        if self.lease is None or self.store is None:
+            return None
+        owner = self.store.owner(wid)
+        node, generation = getattr(owner, "node", None), getattr(owner, "generation", None)
+        if node is None or (node, generation) == (self.lease.node, self.lease.generation):
+            return None
+        return node if self.lease.alive(node, generation) else None
+
+    def _via_inbox(self, msg: Any, sender: Any, kind: str, payload: dict[str, Any] | None) -> bool:
+        """A request about a workflow this node does not hold: written to the store's inbox for
+        its owner (True), when another live node runs it or it is running with no live owner
+        (whoever takes it over applies the request). False: not for the inbox (the caller's
+        usual path answers)."""
+        if self.lease is None or self.store is None:
+            return False
+        wid = msg.workflow_id
+        try:
+            status = self.store.status(wid)
+            owner = self._other_owner(wid)
+        except Exception as exc:  # noqa: BLE001 - the store fails
+            self._reply_error(sender, exc, msg.ref)
+            return True
+        orphan = status == "running" and owner is None and self._orphaned(wid)
+        if owner is None and not orphan:
+            return False
+        if status in ("stopped", "cancelled") or status is None:
+            return False
+        try:
+            if kind == "run":
+                payload = inbox.run_payload(msg)
+                if payload["policies"]:
+                    stored.load(self.store, wid).check_policy_targets(payload["policies"])
+            seq = self.store.inbox_put(wid, kind, payload or {})
+        except (StoreEncodeError, EncodeError) as exc:
+            self._reply_error(sender, EncodeError(
+                f"workflow {wid!r} runs on another node ({owner or 'being taken over'}): its {kind} request travels "
+                f"through the store, and {exc}. Pass values runic.codec can encode (register the type with "
+                "runic.codec.register)"), msg.ref)
+            return True
+        except Exception as exc:  # noqa: BLE001 - bad policies, or the store fails: not accepted
+            self._reply_error(sender, exc, msg.ref)
+            return True
+        log.debug("runner %r: %s request %d for workflow %r (node %s) written to the inbox",
+                  self.conf.get("runner"), kind, seq, wid, owner)
+        if kind == "run":
+            self.send(sender, Accepted(wid, msg.ref, seq))
+        else:
+            self.remote.add(wid, RemoteWait(sender, msg.ref, "applied", seq))
+            self._check_remote([wid])
+        return True
+
+    def _orphaned(self, wid: Any) -> bool:
+        """``wid`` is running with no live owner (dead, expired, unknown) and not this node's."""
+        assert self.lease is not None
+        owner = self.store.owner(wid)
+        node, generation = getattr(owner, "node", None), getattr(owner, "generation", None)
+        return (node, generation) != (self.lease.node, self.lease.generation)
+
+    def _check_remote(self, wids: list[Any]) -> None:
+        if not wids or self.store is None:
+            return
+        for to, reply in self.remote.check(self.store, wids):
+            self.send(to, reply)
+
+    def _deliver_inbox(self) -> None:
+        """Deliver the pending inbox requests of the workflows this node runs to their hosts:
+        per workflow the oldest one, when none of its requests is in flight."""
+        if self.lease is None or self.store is None or self.lease.generation is None:
+            return
+        now = time.monotonic()
+        for ref, (wid, _seq, _kind, sent) in list(self.inbox_refs.items()):
+            if now - sent > INBOX_RESEND_S:  # its host never answered (it died): deliver again
+                self.inbox_refs.pop(ref, None)
+                self.inbox_busy.pop(wid, None)
+        try:
+            items = self.store.inbox_pending(self.lease.node, self.lease.generation)
+        except Exception:  # noqa: BLE001 - the next poll tries again
+            log.exception("runner %r: reading the inbox failed", self.conf.get("runner"))
+            return
+        for item in items:
+            wid = item.workflow_id
+            if wid in self.inbox_busy:
+                continue
+            e = self.placement.running(wid)
+            addr = self.child_address(e.host) if e is not None else None
+            if addr is None:
+                self.inbox_busy[wid] = None  # not live here (yet): its later requests wait too
+                continue
+            request = inbox.delivery(item)
+            self.inbox_refs[request.ref] = (wid, item.seq, item.kind, now)
+            self.inbox_busy[wid] = request.ref
+            self.send(addr, dataclasses.replace(request, reply_to=self.myAddress))
+        for wid in [w for w, ref in self.inbox_busy.items() if ref is None]:
+            del self.inbox_busy[wid]
+
+    def _inbox_answered(self, ref: Any, error: ErrorReply | None) -> None:
+        wid, seq, kind, _sent = self.inbox_refs.pop(ref)
+        self.inbox_busy.pop(wid, None)
+        assert self.store is not None
+        if error is not None and not _refused(error):
+            log.warning("runner %r: inbox %s request %d for workflow %r not applied yet (%s: %s); retrying",
+                        self.conf.get("runner"), kind, seq, wid, error.type, error.message)
+            return
+        try:
+            self.store.inbox_ack(wid, seq, None if error is None else f"{error.type}: {error.message}")
+        except Exception:  # noqa: BLE001 - redelivered later, and answered "already applied"
+            log.exception("runner %r: marking inbox request %d of %r done failed", self.conf.get("runner"), seq, wid)
+            return
+        if error is None and kind in ("stop", "cancel"):
+            self._forget(wid)
+        self._check_remote([wid])
+        self._deliver_inbox()
 
     def _forget(self, wid: Any) -> None:
         e = self.placement.pop(wid)
@@ -487,6 +766,8 @@ class RunnerActor(SupervisorActor):
                 f"the worker host of workflow {msg.workflow_id!r} is restarting; retry in a moment"), msg.ref)
 
     def receiveMsg_Run(self, msg: Run, sender: Any) -> None:  # noqa: N802
+        if msg.workflow_id not in self.placement and self._via_inbox(msg, sender, "run", None):
+            return
         self._direct(msg, sender)
 
     def receiveMsg_AwaitIdle(self, msg: AwaitIdle, sender: Any) -> None:  # noqa: N802
@@ -500,6 +781,17 @@ class RunnerActor(SupervisorActor):
             return
         if self.store is None:
             self._forward(self.conf["pool"][0], msg, sender)
+            return
+        if self.lease is not None:  # answered from the store once it settles (and the inputs applied)
+            seq = msg.inbox
+            if seq is None:  # inputs other callers sent that its owner has not applied yet come first
+                try:
+                    seq = max((i.seq for i in self.store.inbox_pending(workflow_id=msg.workflow_id)), default=None)
+                except Exception as exc:  # noqa: BLE001 - unknown id, or the store fails
+                    self._reply_error(sender, exc, msg.ref)
+                    return
+            self.remote.add(msg.workflow_id, RemoteWait(sender, msg.ref, "idle", seq))
+            self._check_remote([msg.workflow_id])
             return
         try:
             status = stored.stored_status(self.store, msg.workflow_id)
@@ -550,6 +842,8 @@ class RunnerActor(SupervisorActor):
             stored.failures(store, msg.workflow_id), msg.ref))
 
     def receiveMsg_CancelWorkflow(self, msg: CancelWorkflow, sender: Any) -> None:  # noqa: N802
+        if msg.workflow_id not in self.placement and self._via_inbox(msg, sender, "cancel", {}):
+            return
         e = self.placement.get(msg.workflow_id)
         if e is not None and e.state == "running":
             try:
@@ -596,6 +890,15 @@ class RunnerActor(SupervisorActor):
             if self.store is not None:
                 try:
                     status = self.store.status(wid)
+                    owner = self._other_owner(wid)
+                    if owner is not None:
+                        seq = (msg.inbox or {}).get(wid)
+                        pending = (self.store.inbox_state(wid, seq)[0] == "pending" if seq is not None
+                                   else bool(self.store.inbox_pending(workflow_id=wid)))
+                        if pending and status not in ("stopped", "cancelled"):
+                            status = "running"  # inputs sent to it are not applied yet
+                        states[wid] = ("remote", None, status, owner)
+                        continue
                 except Exception as exc:  # noqa: BLE001 - the waiter sees the error text
                     error = error or f"reading its status failed: {type(exc).__name__}: {exc}"
             states[wid] = ("gone", None, status, error)

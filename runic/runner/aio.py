@@ -22,7 +22,7 @@ import functools
 from typing import Any, Callable, Iterable, TypeVar
 
 from .door import check_id
-from .messages import AwaitIdle, Probe, ProbeReply
+from .messages import AwaitIdle, ProbeReply
 from .runner import Runner, _Token
 
 __all__ = ["AsyncRunner"]
@@ -71,7 +71,7 @@ class AsyncRunner:
                 elif op[0] == "wait":
                     value = await self._wait(op[1], op[2])
                 else:
-                    reply = await asyncio.to_thread(r._ask, Probe([workflow_id]), ProbeReply)
+                    reply = await asyncio.to_thread(r._ask, op[1], ProbeReply)
                     value = reply.states[workflow_id]
             except BaseException as exc:  # noqa: BLE001 - raised inside the plan, which decides
                 failure = exc

@@ -10,11 +10,12 @@ from typing import Any
 
 from ..errors import RunicError, WorkflowFailedError
 from ..remote import rebuild
+from ..store.errors import StoreError
 
 __all__ = ["RunnerError", "WorkflowNotFoundError", "AlreadyStartedError", "RunnerTimeoutError",
            "RunnerNotRunningError", "RunnerBusyError", "WorkflowFailedError", "WorkflowTakenOverError",
            "PersistenceError", "WorkflowLostError", "WorkflowCancelledError", "RequestInterruptedError",
-           "error_for"]
+           "SelfFencedError", "RequestRefusedError", "error_for"]
 
 
 class RunnerError(RunicError):
@@ -90,6 +91,21 @@ class WorkflowCancelledError(RunnerError):
     def __init__(self, message: str, workflow_id: Any = None) -> None:
         super().__init__(message)
         self.workflow_id = workflow_id
+
+
+class RequestRefusedError(RunnerError):
+    """The node that runs a workflow refused a request sent to it through the store (the
+    message says why: an input its workflow cannot take, a policy for a component it lacks)."""
+
+    def __init__(self, message: str, workflow_id: Any = None) -> None:
+        super().__init__(message)
+        self.workflow_id = workflow_id
+
+
+class SelfFencedError(StoreError, RunnerError):
+    """A write refused by this node itself: its lease could not be renewed in time, so it stopped
+    writing before another node may take its workflows over (see :mod:`runic.runner.gate`). A
+    :class:`~runic.store.StoreError`: a Worker keeps what it could not write and retries."""
 
 
 def error_for(type_name: str, message: str, attrs: dict[Any, Any] | None = None) -> Exception:

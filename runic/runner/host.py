@@ -62,6 +62,7 @@ from ..supervisor import ChildActor
 from ..supervisor.messages import ErrorReply
 from . import executors, logs
 from .endpoint import ConnReply, Endpoint
+from .gate import GatedStore, LeaseGate, Watchdog
 from .loop import HostLoop
 from .messages import (
     HostNotice,
@@ -103,6 +104,7 @@ class WorkerHost(ChildActor):
         self.loop: HostLoop | None = None
         self.endpoint: Endpoint | None = None
         self.service: HostService | None = None
+        self.watchdog: Watchdog | None = None
 
     def on_start(self, opts: dict) -> dict:
         if self.loop is not None:
@@ -111,17 +113,30 @@ class WorkerHost(ChildActor):
         for names, handler in unpack(opts.get("telemetry")) or ():
             telemetry.attach(names, handler)
         host_id = opts["host_id"]
-        store = open_store(opts["store"], opts["runner"], opts.get("store_opts") or {})
+        store: Any = open_store(opts["store"], opts["runner"], opts.get("store_opts") or {})
         store.on_writer_start()  # e.g. WAL checkpoints off the commit path (a host never forks)
+        gate = None
+        generation = opts.get("generation")
+        if opts.get("gate"):  # the node's lease: no step starts and nothing is written past it
+            gate = LeaseGate(opts["gate"], generation=generation)
+            current = gate.read()[0]
+            if current:  # a host (re)started after its node registered again: it holds no Worker yet
+                generation = current
+                gate.adopt(current)
+            store = GatedStore(store, gate, str(opts.get("node")))
         log_path = logs.log_file(store, opts["runner"])
         logs.attach(log_path)
         executors.ATTEMPT_LOG_FILE = log_path
         loop = HostLoop(host_id, store, threads=int(opts.get("threads") or 32),
                         on_worker_stopped=self._worker_stopped)
+        loop.gate = gate
         self.loop = loop
         self.service = HostService(loop, owner=f"{opts['runner']}/{host_id}/{os.getpid()}",
-                                   node=opts.get("node"), generation=opts.get("generation"))
+                                   node=opts.get("node"), generation=generation)
         loop.start()
+        if gate is not None:
+            self.watchdog = Watchdog(gate, host_id, lambda: loop.post(lambda: _pump_all(loop)))
+            self.watchdog.start()
         scratch = current_scratch_dir()
         if scratch is not None:  # the direct channel (see runic.runner.endpoint)
             self.endpoint = Endpoint(endpoint_path(scratch, host_id), self._direct)
@@ -144,6 +159,8 @@ class WorkerHost(ChildActor):
             self.loop.reply(self.supervisor_address, HostNotice(self.loop.host_id, workflow_id, "stopped", reason))
 
     def on_stop(self, reason: str) -> None:
+        if self.watchdog is not None:
+            self.watchdog.stop()
         if self.endpoint is not None:
             self.endpoint.stop()
         if self.loop is not None:
@@ -184,3 +201,9 @@ class WorkerHost(ChildActor):
         service = self.service
         run: Any = handler
         self.loop.call(lambda: run(service, msg), reply_to, msg.ref)
+
+
+def _pump_all(loop: HostLoop) -> None:
+    """After the lease gate opened again (on the loop thread): dispatch what waited."""
+    for worker in list(loop.workers.values()):
+        worker.pump()

@@ -9,15 +9,16 @@ node and generation (recorded with each ownership epoch).
 
 ``recover="auto"`` takes over only **orphans**: workflows whose status is ``running`` and whose
 owner node is dead, expired, of an older generation, or unknown — never those of a live node
-(:meth:`NodeLease.orphans`). A node whose lease expired is dead for everyone; a node on *this*
-machine whose process is gone is declared dead at once (no need to wait for its lease), so a
-Runner restarted after a crash takes its workflows back immediately.
+(:meth:`NodeLease.orphans`; the runner actor's reaper uses the store's one-transaction
+:meth:`~runic.store.BaseStore.takeover`). A node whose lease expired is dead for everyone; a
+node on *this* machine whose process is gone is declared dead at once (no need to wait for its
+lease), so a Runner restarted after a crash takes its workflows back immediately.
 
 This class holds no actor: the runner actor calls it from its own thread, on timers
-(:mod:`runic.runner.actor`), and tests drive it directly. The store's primitives do the
-fencing: :meth:`~runic.store.BaseStore.renew_node` raises
-:class:`~runic.store.NodeFencedError` once the node was declared dead, and every write of a
-stale owner is refused by its epoch.
+(:mod:`runic.runner.actor`), and tests drive it directly; the renewals themselves run on the
+heartbeat thread (:mod:`runic.runner.heartbeat`). The store's primitives do the fencing:
+:meth:`~runic.store.BaseStore.renew_node` raises :class:`~runic.store.NodeFencedError` once the
+node was declared dead, and every write of a stale owner is refused by its epoch.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class NodeLease:
         self.instance = instance  # one Runner.start_link: its runner actor's restarts share it
         self.generation: int | None = None
         self.expires_at: int | None = None
+        #: the nodes table as last read (:meth:`refresh`): name -> entry (no workflows)
+        self.known: dict[str, dict[str, Any]] = {}
 
     def info(self) -> dict[Any, Any]:
         pid, start = self.driver or (os.getpid(), procs.start_time(os.getpid()))
@@ -72,7 +75,11 @@ class NodeLease:
                 self.renew()
                 log.info("node %s: continuing generation %d", self.node, self.generation)
                 return self.generation
-        self.generation = self.store.register_node(self.node, self.lease_s, mine)
+        return self.register()
+
+    def register(self) -> int:
+        """Register a new generation of this node (also after it was declared dead)."""
+        self.generation = self.store.register_node(self.node, self.lease_s, self.info())
         log.info("node %s: registered generation %d (lease %.1f s)", self.node, self.generation, self.lease_s)
         return self.generation
 
@@ -87,11 +94,30 @@ class NodeLease:
         if self.generation is not None:
             self.store.release_node(self.node, self.generation)
 
+    def refresh(self) -> list[str]:
+        """Read the nodes table (without their workflows) into :attr:`known`, and declare dead
+        the live nodes of this machine whose process is gone; returns their names."""
+        entries = self.store.nodes(workflows=False)
+        dead = self._reap_local(entries)
+        for entry in entries:
+            if entry["node"] in dead:
+                entry["alive"] = False
+        self.known = {e["node"]: e for e in entries}
+        return dead
+
+    def alive(self, node: str | None, generation: int | None) -> bool:
+        """Whether ``node`` ``generation`` held a live lease when the table was last read."""
+        entry = self.known.get(node) if node is not None else None
+        return entry is not None and entry["generation"] == generation and bool(entry["alive"])
+
     def reap_local(self) -> list[str]:
         """Declare dead the live nodes of this machine whose process is gone; their names."""
+        return self._reap_local(self.store.nodes(workflows=False))
+
+    def _reap_local(self, entries: list[dict[str, Any]]) -> list[str]:
         here = socket.gethostname()
         dead = []
-        for entry in self.store.nodes():
+        for entry in entries:
             info = entry.get("info") or {}
             if not entry["alive"] or entry["node"] == self.node or info.get("host") != here:
                 continue

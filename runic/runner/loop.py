@@ -89,6 +89,9 @@ _tls = _ThreadState()
 class HostLoop:
     """The execution loop of one worker host (see the module docs)."""
 
+    #: the node's lease gate (:mod:`runic.runner.gate`), set by the host; Workers check it
+    gate: Any = None
+
     def __init__(self, host_id: str, store: Any, *, threads: int = 32, notify_fd: int | None = None,
                  on_worker_stopped: Callable[[Any, str], None] | None = None) -> None:
         self.host_id = host_id

@@ -18,7 +18,9 @@ request                    reply
 ``StartWorkflow``          ``WorkflowStarted(workflow_id, host)``
 ``ResumeWorkflow``         ``WorkflowStarted(workflow_id, host)``
 ``Run``                    ``Accepted(workflow_id)`` once the input is durable in the store (work
-                           goes on), or with ``await_idle=True`` ``Idle`` once it settles
+                           goes on), or with ``await_idle=True`` ``Idle`` once it settles; for a
+                           workflow another node runs, ``Accepted(workflow_id, inbox=n)`` once the
+                           input is in the store's inbox (then wait with ``AwaitIdle(inbox=n)``)
 ``AwaitIdle``              ``Idle(workflow_id, status, failures)`` once nothing is left to do
                            (``failures``: the records that failed it, for status ``failed``)
 ``GetResults``             ``Results(value_blob)`` (live Worker, else read from the store)
@@ -57,7 +59,7 @@ __all__ = [
     "GetStatus", "GetFailures", "CancelWorkflow", "StatusReply", "FailureList", "Probe", "ProbeReply", "GetNodes", "NodeList",
     "WorkflowStarted", "Accepted", "Idle", "Results", "WorkflowValue", "WorkflowList", "Location",
     "Tree", "WorkerStateReply", "StoreAnswer", "Done", "ErrorReply", "HostNotice",
-    "StartMany", "ManyStarted", "AwaitMany", "ManyIdle",
+    "StartMany", "ManyStarted", "AwaitMany", "ManyIdle", "NodeFenced",
 ]
 
 
@@ -134,13 +136,16 @@ class Run(Request):
     policies_blob: bytes | None = None
     await_idle: bool = False  # reply Idle once the workflow settles instead of Accepted at once
     trace: dict[str, str] | None = None  # the caller's trace context (W3C headers), if any
+    inbox: int | None = None  # delivering inbox request n (see runic.runner.inbox): applied once
 
 
 @dataclass
 class AwaitIdle(Request):
-    """Answer once the workflow has no pending or in-flight work."""
+    """Answer once the workflow has no pending or in-flight work (``inbox``: and its inbox
+    request of that number was applied first)."""
 
     workflow_id: Any
+    inbox: int | None = None
 
 
 @dataclass
@@ -171,6 +176,7 @@ class StopWorkflow(Request):
 
     workflow_id: Any
     persist: bool = True
+    inbox: int | None = None  # delivering inbox request n (see runic.runner.inbox)
 
 
 @dataclass
@@ -179,6 +185,7 @@ class CancelWorkflow(Request):
     more runs; status ``cancelled`` (not resumed later)."""
 
     workflow_id: Any
+    inbox: int | None = None  # delivering inbox request n (see runic.runner.inbox)
 
 
 @dataclass
@@ -199,10 +206,13 @@ class GetFailures(Request):
 class Probe(Request):
     """Where each workflow stands, for a waiter that heard nothing for a while: reply
     ``ProbeReply(states)`` with ``states[id] = (state, host_pid, stored_status, recovery_error)``,
-    ``state`` one of ``"live"``, ``"starting"`` (being started or resumed) or ``"gone"`` (no
-    Worker of this Runner holds it)."""
+    ``state`` one of ``"live"``, ``"starting"`` (being started or resumed), ``"remote"`` (another
+    live node of the cluster owns it; ``recovery_error`` is then that node's name, and
+    ``stored_status`` is ``"running"`` while the caller's inbox request ``inbox[id]`` is not
+    applied yet) or ``"gone"`` (no Worker of this Runner holds it)."""
 
     workflow_ids: list[Any]
+    inbox: dict[Any, int] | None = None
 
 
 @dataclass
@@ -275,8 +285,12 @@ class WorkflowStarted:
 
 @dataclass
 class Accepted:
+    """The input is durable. ``inbox``: the number of the inbox request it went into (the
+    workflow lives on another node, which applies it; see :mod:`runic.runner.inbox`)."""
+
     workflow_id: Any
     ref: Any = None
+    inbox: int | None = None
 
 
 @dataclass
@@ -378,6 +392,16 @@ class ManyIdle:
 
 
 # ------------------------------------------------------------------------------- internal
+
+@dataclass
+class NodeFenced(Request):
+    """The runner actor tells its worker hosts that its node was declared dead: stop every
+    Worker without writing (their waiters get ``WorkflowTakenOverError`` naming the new owner)
+    and record ownerships under ``generation`` from now on. Reply ``Done``."""
+
+    node: str
+    generation: int
+
 
 @dataclass
 class HostNotice:

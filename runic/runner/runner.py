@@ -383,7 +383,7 @@ class Runner:
                 elif op[0] == "wait":
                     value = self._wait_tokens(op[1], op[2])
                 else:
-                    value = self._ask(Probe([wid]), ProbeReply).states[wid]
+                    value = self._ask(op[1], ProbeReply).states[wid]
             except BaseException as exc:  # noqa: BLE001 - raised inside the plan, which decides
                 failure = exc
 
@@ -391,19 +391,25 @@ class Runner:
                     raise_on_failure: bool) -> Generator[tuple[Any, ...], Any, str]:
         """The plan of a wait, as operations a driver carries out (the threads' driver is
         :meth:`_settle`, the asyncio one ``AsyncRunner._settle``): ``("arm", request)`` ->
-        a token, ``("wait", tokens, seconds)`` -> ``(token, reply)`` or None, ``("probe",)`` ->
-        the workflow's state (see :class:`~runic.runner.messages.Probe`).
+        a token, ``("wait", tokens, seconds)`` -> ``(token, reply)`` or None, ``("probe", request)``
+        -> the workflow's state (the reply to that :class:`~runic.runner.messages.Probe`).
 
         Every :data:`PROBE_S` seconds without an answer — or at once when the worker host's
         connection breaks — the runner is asked where the workflow stands: its host was
         restarted and it was resumed (the wait is armed again there, with ``AwaitIdle``: never the
         ``Run`` again), it ended (its stored status answers), it could not be resumed
-        (:class:`WorkflowLostError` with the reason), or the Runner is gone."""
+        (:class:`WorkflowLostError` with the reason), or the Runner is gone.
+
+        A workflow another node of the cluster runs is waited for through this node's runner
+        actor, which answers from the store; an input sent to it went into the store's inbox
+        (the reply to ``Run`` is then ``Accepted`` with its number), and the wait is over once
+        that request was applied and the workflow settled."""
         deadline = None if timeout is None else time.monotonic() + timeout
         token = yield ("arm", first)
         tokens: list[_Token] = [token] if token is not None else []
         armed_pid: Any = None
         gone_since: float | None = None
+        seq: int | None = None  # our input's inbox request (a workflow on another node)
         starting_pause: float | None = None  # while its host restarts: probe soon, then less often
         try:
             while True:
@@ -417,16 +423,23 @@ class Runner:
                     token, reply = got
                     tokens.remove(token)
                     if not isinstance(reply, ChannelBroken) and not _host_restarting(reply):
-                        return self._settled(wid, self._raise_for(reply), raise_on_failure)
+                        reply = self._raise_for(reply)
+                        if isinstance(reply, Accepted) and reply.inbox is not None:  # another node runs it
+                            seq = reply.inbox
+                            token = yield ("arm", AwaitIdle(wid, inbox=seq))
+                            if token is not None:
+                                tokens.append(token)
+                            continue
+                        return self._settled(wid, reply, raise_on_failure)
                     self._endpoints.pop(wid, None)  # its host died: where is it now?
                     armed_pid = None
-                state, pid, status, error = yield ("probe",)
+                state, pid, status, error = yield ("probe", Probe([wid], inbox=None if seq is None else {wid: seq}))
                 if state == "live" and pid is None:
                     state = "starting"  # its host died and the runner has not restarted it yet
                 if state == "live":
                     gone_since = None
                     if pid != armed_pid or not tokens:  # first probe, or a new host: wait there (again)
-                        token = yield ("arm", AwaitIdle(wid))
+                        token = yield ("arm", AwaitIdle(wid, inbox=seq))
                         if token is not None:
                             armed_pid = pid
                             tokens.append(token)
@@ -435,6 +448,14 @@ class Runner:
                     gone_since = None
                     armed_pid = -1  # arm again once it is live
                     starting_pause = 0.005 if starting_pause is None else min(PROBE_S, starting_pause * 2)
+                    continue
+                if state == "remote" and status == "running":  # another node runs it: its runner
+                    gone_since = None                          # actor here answers from the store
+                    if not tokens or armed_pid is not None:
+                        armed_pid = None
+                        token = yield ("arm", AwaitIdle(wid, inbox=seq))
+                        if token is not None:
+                            tokens.append(token)
                     continue
                 if status in ("idle", "failed", "stopped", "cancelled"):
                     # it ended: a reply may still be on its way (it says more, e.g. who took it over)

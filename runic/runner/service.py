@@ -33,13 +33,14 @@ from ..rehydration import FactResolver, classify, resolve_all, resolve_hot
 from ..remote import describe
 from ..store import CorruptStoreError, NotFoundError, StoreDecodeError
 from ..supervisor.messages import Done, ErrorReply
-from . import stored
+from . import inbox, stored
 from .errors import (
     AlreadyStartedError,
     PersistenceError,
     WorkflowCancelledError,
     WorkflowFailedError,
     WorkflowNotFoundError,
+    WorkflowTakenOverError,
 )
 from .loop import HostLoop
 from .messages import (
@@ -56,6 +57,7 @@ from .messages import (
     Idle,
     ManyIdle,
     ManyStarted,
+    NodeFenced,
     Results,
     ResumeWorkflow,
     Run,
@@ -246,9 +248,13 @@ class HostService:
         return events, wf, resolver
 
     def run(self, msg: Run) -> Any:
-        """Accepted once the input is durable; dispatch follows the reply."""
+        """Accepted once the input is durable; dispatch follows the reply. An inbox request
+        (``msg.inbox``) already applied is answered without applying it again."""
         worker = self._worker(msg.workflow_id)
-        worker.accept(unpack(msg.input_blob), unpack(msg.run_context_blob), unpack(msg.policies_blob), msg.trace)
+        if msg.inbox is not None and inbox.applied(worker.workflow, msg.inbox):
+            return self._already_applied(worker, msg)
+        worker.accept(unpack(msg.input_blob), unpack(msg.run_context_blob), unpack(msg.policies_blob), msg.trace,
+                      inbox=msg.inbox)
         self.loop.post(worker.pump)
         if msg.await_idle:
             return self.await_idle(AwaitIdle(msg.workflow_id, ref=msg.ref, reply_to=msg.reply_to))
@@ -260,6 +266,11 @@ class HostService:
             status = stored.stored_status(self.store, msg.workflow_id)
             return Idle(msg.workflow_id, status, msg.ref) if status != "running" else None
         loop, reply_to, ref = self.loop, msg.reply_to, msg.ref
+        if msg.inbox is not None and not inbox.applied(worker.workflow, msg.inbox):
+            # the caller's input is still in the inbox (the workflow moved here meanwhile):
+            # answer when it settles after that input
+            worker.awaiters.append(lambda w: loop.reply(reply_to, settled_reply(w, ref)))
+            return None
         if worker.await_idle(lambda w: loop.reply(reply_to, settled_reply(w, ref))):
             return settled_reply(worker, ref)
         return None
@@ -417,17 +428,61 @@ class HostService:
         return Done(msg.ref)
 
     def stop(self, msg: StopWorkflow) -> Done:
-        self._worker(msg.workflow_id).stop(persist=msg.persist)
+        w = self._worker(msg.workflow_id)
+        if msg.inbox is not None:
+            if inbox.applied(w.workflow, msg.inbox):
+                return self._already_applied(w, msg)
+            inbox.mark(w.workflow, msg.inbox)  # written by the stop's persist
+        w.stop(persist=msg.persist)
         return Done(msg.ref)
 
     def cancel(self, msg: CancelWorkflow) -> Done:
         w = self.loop.workers.get(msg.workflow_id)
         if w is not None:
+            if msg.inbox is not None:
+                if inbox.applied(w.workflow, msg.inbox):
+                    return self._already_applied(w, msg)
+                inbox.mark(w.workflow, msg.inbox)  # written by the cancel's persist
             w.cancel()
             return Done(msg.ref)
         status = stored.stored_status(self.store, msg.workflow_id)  # raises if unknown
         if status != "cancelled":
             self.store.set_status(msg.workflow_id, "cancelled")
+        return Done(msg.ref)
+
+    def _already_applied(self, worker: Worker, msg: Any) -> Any:
+        """A redelivered inbox request whose mark is in the workflow: answered once what the
+        Worker holds is written (the mark may still be buffered after a failed write)."""
+        if not worker.checkpoint("checkpoint"):
+            raise worker.end_error or PersistenceError(
+                f"workflow {msg.workflow_id!r} cannot persist ({worker.persist_error}); inbox request "
+                f"{msg.inbox} stays pending", msg.workflow_id)
+        return Accepted(msg.workflow_id, msg.ref) if isinstance(msg, Run) else Done(msg.ref)
+
+    def node_fenced(self, msg: NodeFenced) -> Done:
+        """This node was declared dead (its lease ran out) and other nodes may run its workflows
+        already: stop every Worker without writing anything; their waiters get
+        :class:`WorkflowTakenOverError` naming the new owner. Then record ownerships under the
+        node's new generation."""
+        old = self.generation
+        for w in list(self.loop.workers.values()):
+            owner = None
+            try:
+                owner = self.store.owner(w.id)
+            except Exception:  # noqa: BLE001 - the error below says what is known
+                log.debug("workflow %r: reading its owner failed", w.id, exc_info=True)
+            node = getattr(owner, "node", None)
+            moved = node is not None and (node, getattr(owner, "generation", None)) != (self.node, old)
+            where = f"it continues on node {node}" if moved else "a live node of the cluster takes it over"
+            w.end_error = WorkflowTakenOverError(
+                f"workflow {w.id!r}: node {self.node} was declared dead by the cluster while running it (its "
+                f"lease could not be renewed in time); {where}. Ask any node for it (status, await_idle, "
+                f"get_results)", w.id, node if moved else None)
+            w.stop(persist=False, status=None, reason="fenced")
+        self.generation = msg.generation
+        gate = getattr(self.loop, "gate", None)
+        if gate is not None:
+            gate.adopt(msg.generation)
         return Done(msg.ref)
 
     def worker_state(self, msg: WorkerState) -> WorkerStateReply:
@@ -465,6 +520,7 @@ HANDLERS = {
     Checkpoint: HostService.checkpoint, StopWorkflow: HostService.stop, WorkerState: HostService.worker_state,
     StoreQuery: HostService.store_query, StartMany: HostService.start_many, AwaitMany: HostService.await_many,
     GetStatus: HostService.status, GetFailures: HostService.failures, CancelWorkflow: HostService.cancel,
+    NodeFenced: HostService.node_fenced,
 }
 
 

@@ -66,6 +66,7 @@ from ..runnable import COMPLETED, FAILED, Runnable
 from ..store import FencedError, StoreError
 from .errors import PersistenceError, WorkflowTakenOverError
 from .executors import attempts_of, kill_attempts
+from .inbox import MARK as INBOX_MARK
 from .outcome import failed_error, halting
 from .port import DEBUG_LOCKS
 
@@ -186,6 +187,7 @@ class Worker:
         self.strategy, self.every_n = parse_checkpoint_strategy(self.options.get("checkpoint_strategy", "every_cycle"))
         self.executor_name = self.options.get("executor") or "thread"
         self.executor = port.executor(self.executor_name)
+        self._gate = getattr(port, "gate", None)  # the node's lease gate (runic.runner.gate), if any
         self.streams = bool(getattr(self.store, "streams", False))  # the store's declared capability
         self.saves_facts = self.streams
         #: group commit (see the module docs): the port's ``want_step``/``want_commit``, when it
@@ -272,10 +274,12 @@ class Worker:
 
     # ------------------------------------------------------------------ run
     def accept(self, value: Any, run_context: dict | None = None, policies: list | None = None,
-               trace: dict[str, str] | None = None) -> None:
+               trace: dict[str, str] | None = None, inbox: int | None = None) -> None:
         """Take an input: plan it, then make the input and the status ``running`` durable in one
         write. Returns only once it is durable (the caller may then be told "accepted"); raises
-        if it cannot be made durable. Dispatch is the caller's next step (:meth:`pump`)."""
+        if it cannot be made durable. Dispatch is the caller's next step (:meth:`pump`).
+        ``inbox``: the input is inbox request ``inbox``, marked applied in that same write
+        (:mod:`runic.runner.inbox`)."""
         if DEBUG_LOCKS:
             self.port.assert_locked()
         if self.persist_error is not None:
@@ -284,6 +288,8 @@ class Worker:
                 f"{time.monotonic() - (self.persist_failing_since or 0):.1f} s: {self.persist_error}); "
                 "the input was not accepted. Fix the store, then run it again", self.id)
         self._plan(value, run_context, policies, trace)
+        if inbox is not None:
+            self.workflow.annotate(INBOX_MARK, inbox)
         self._write("checkpoint", "running")
 
     def run(self, value: Any, run_context: dict | None = None, policies: list | None = None) -> None:
@@ -433,6 +439,8 @@ class Worker:
         free = self.max_concurrency - len(self.active)
         if free <= 0 or not wf.graph.pending or self.port.draining or self.persist_error is not None \
                 or self.commit_wanted:
+            return
+        if self._gate is not None and not self._gate.open():  # self-fenced (runic.runner.gate)
             return
         if self.lazy and self.resolver is not None:
             resolve_pending(wf, self.resolver)

@@ -58,6 +58,8 @@ ROLES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "status": ("WorkflowStatus", "set",
                ("workflow_id", "owner", "epoch", "status", "updated_at", "node", "generation")),
     "nodes": ("Nodes", "set", ("node", "generation", "alive", "lease_expires_at", "info")),
+    # created by runic.store._pg_cluster (requests for a workflow's owner from other nodes)
+    "inbox": ("Inbox", "ordered_set", ("key", "kind", "payload", "done", "error")),
 }
 
 #: the database server's clock, in ms since the epoch (leases and time stamps use it, so that

@@ -68,6 +68,7 @@ from ..errors import ArgumentError, ErrorInfo
 from ..facts import Fact, FactRef
 from ..ids import check_workflow_id
 from .checksum import blob_crc, count_crc, fact_crc, key_seed, row_crc, snapshot_crc
+from .cluster import ClusterStore
 from .errors import (
     CorruptStoreError,
     FencedError,
@@ -289,7 +290,7 @@ def _ints_in(value: Any, out: set[int]) -> None:
                 stack.extend(getattr(v, f) for f in rec.fields)
 
 
-class BaseStore(abc.ABC):
+class BaseStore(ClusterStore, abc.ABC):
     """The store behaviour, written once over adapter primitives.
 
     Subclasses set :attr:`kind` and :attr:`table_names` and implement the ``_``-prefixed
@@ -647,7 +648,7 @@ class BaseStore(abc.ABC):
             res = next(it)
             if isinstance(res, _Stale):
                 wid = self._unkey(p[0])
-                out[i] = self._fenced(wid, p[2], res, "append")  # type: ignore[arg-type]
+                out[i] = self._fenced(wid, p[2], res, "append")
             else:
                 out[i] = res
         return out
@@ -722,13 +723,13 @@ class BaseStore(abc.ABC):
                 if seq > before:
                     continue  # the next page
             # seq is missing: deleted meanwhile, or damage
-            count = self._verified_count(key, workflow_id)
-            if count is None or count < seq:  # the workflow was deleted meanwhile
+            verified = self._verified_count(key, workflow_id)
+            if verified is None or verified < seq:  # the workflow was deleted meanwhile
                 log.debug("stream of %r stopped at missing seq %d", workflow_id, seq)
                 return
             raise CorruptStoreError(
                 f"event {seq} of workflow {workflow_id!r} is missing from table "
-                f"{table!r}{self._where()} although {count} events are stored: the store is "
+                f"{table!r}{self._where()} although {verified} events are stored: the store is "
                 "damaged. Restore it from a backup, or delete the workflow", getattr(self, "path", None),
             )
 
@@ -902,7 +903,9 @@ class BaseStore(abc.ABC):
         for k, s in self._all_status():
             wid = self._unkey(k)
             if wanted is None or s in wanted:
-                out[wid] = self._valid_status(s, wid)
+                valid = self._valid_status(s, wid)
+                if valid is not None:
+                    out[wid] = valid
             elif s not in STATUSES:
                 self._valid_status(s, wid)
         return out
@@ -970,15 +973,16 @@ class BaseStore(abc.ABC):
         self._check_generation(generation)
         return self._end_node(node, generation, self._now_ms())
 
-    def nodes(self) -> _List[dict[str, Any]]:
+    def nodes(self, *, workflows: bool = True) -> _List[dict[str, Any]]:
         """Every node ever registered, dead ones too: ``{"node", "generation", "alive",
         "lease_expires_at", "info", "workflows"}``. ``alive`` is false once the node was
         released or declared dead, or its lease expired; ``workflows`` lists the ids whose
-        status is ``"running"`` and that this generation of the node owns."""
+        status is ``"running"`` and that this generation of the node owns (``workflows=False``:
+        left empty, and the running workflows are not read)."""
         self._check_open()
         now = self._clock_ms()
         owned: dict[tuple[str, int], _List[Hashable]] = {}
-        for key, node, generation in self._running_owners():
+        for key, node, generation in (self._running_owners() if workflows else ()):
             owned.setdefault((node, generation), []).append(self._unkey(key))
         out = []
         for node, generation, alive, expires, info in self._all_nodes():

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 from .base import BaseStore, _NodeStale, _Row, _Stale
 from .checksum import count_crc, key_seed
+from .cluster import fair_share
 from .errors import StoreClosedError
 
 __all__ = ["MemoryStore"]
@@ -45,6 +46,7 @@ _SPECS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "status": ("StoreStatus", "set", ("workflow_id", "owner", "epoch", "status", "updated_at", "node",
                                       "generation")),
     "nodes": ("StoreNodes", "set", ("node", "generation", "alive", "lease_expires_at", "info")),
+    "inbox": ("StoreInbox", "ordered_set", ("key", "kind", "payload", "done", "error")),
 }
 
 
@@ -52,7 +54,7 @@ class _Tables:
     """The tables of one runner in this process. All access holds ``lock`` (reentrant)."""
 
     __slots__ = ("runner_name", "lock", "logs", "events", "counters", "facts", "snapshots", "status",
-                 "nodes", "epoch_seq", "gc_gen", "dropped")
+                 "nodes", "inbox", "epoch_seq", "gc_gen", "dropped")
 
     def __init__(self, runner_name: str) -> None:
         self.runner_name = runner_name
@@ -71,13 +73,15 @@ class _Tables:
         self.status: dict[Any, list[Any]] = {}
         #: node name -> [generation, alive, lease_expires_at, info]
         self.nodes: dict[str, list[Any]] = {}
+        #: workflow key -> {seq: [kind, blob or None once done, crc, done, error]} (cluster inbox)
+        self.inbox: dict[Any, dict[int, list[Any]]] = {}
         self.epoch_seq = 0
         self.gc_gen = 0
         self.dropped = False
 
     def clear(self) -> None:
         for table in (self.logs, self.events, self.counters, self.facts, self.snapshots,
-                      self.status, self.nodes):
+                      self.status, self.nodes, self.inbox):
             table.clear()
 
 
@@ -303,6 +307,7 @@ class MemoryStore(BaseStore):
             t.counters.pop(key, None)
             t.snapshots.pop(key, None)
             t.status.pop(key, None)
+            t.inbox.pop(key, None)
             owned = [h for h, row in t.facts.items()
                      if not row[3] and row[2] == key and type(row[2]) is type(key)]
             for h in owned:
@@ -407,6 +412,68 @@ class MemoryStore(BaseStore):
                     out.append(k)
             return out
 
+    # -- the cluster: takeover and inbox (see runic.store.cluster)
+
+    def _takeover(self, node: str, generation: int, owner: str, limit: int | None,
+                  now_ms: int) -> tuple[list[tuple[str, int]], list[tuple[Any, int]], int, int]:
+        t = self._tables()
+        with t.lock:
+            dead = []
+            for name, row in sorted(t.nodes.items()):
+                if row[1] and row[2] <= now_ms and name != node:
+                    row[1] = False
+                    dead.append((name, row[0]))
+            me = t.nodes.get(node)
+            if me is None or me[0] != generation or not me[1] or me[2] <= now_ms:
+                return dead, [], 0, 0
+            live = sum(1 for row in t.nodes.values() if row[1] and row[2] > now_ms)
+            orphans = sorted(self._orphans(["running"], now_ms), key=lambda k: (t.status[k][3], repr(k)))
+            claimed = [(k, self._acquire(k, owner, now_ms, node, generation))
+                       for k in orphans[:fair_share(len(orphans), live, limit)]]
+            return dead, claimed, len(orphans), live
+
+    def _inbox_put(self, key: Any, kind: str, blob: bytes, crc: int, now_ms: int) -> int:
+        t = self._tables()
+        with t.lock:
+            rows = t.inbox.setdefault(key, {})
+            seq = max(rows, default=0) + 1
+            rows[seq] = [kind, blob, crc, False, None]
+            return seq
+
+    def _inbox_pending(self, node: str | None, generation: int | None,
+                       key: Any = None) -> list[tuple[Any, int, str, bytes | None, int]]:
+        t = self._tables()
+        with t.lock:
+            out: list[tuple[Any, int, str, bytes | None, int]] = []
+            for k, rows in t.inbox.items():
+                if key is not None and (k != key or type(k) is not type(key)):
+                    continue
+                key_ = k
+                if node is not None:
+                    st = t.status.get(key_)
+                    if st is None or st[4] != node or st[5] != generation:
+                        continue
+                out.extend((key_, seq, r[0], r[1], r[2]) for seq, r in sorted(rows.items()) if not r[3])
+            return out
+
+    def _inbox_ack(self, key: Any, seq: int, error: str | None) -> None:
+        t = self._tables()
+        with t.lock:
+            rows = t.inbox.get(key)
+            if not rows:
+                return
+            for s in [s for s in rows if s < seq]:
+                del rows[s]
+            row = rows.get(seq)
+            if row is not None:
+                row[1], row[3], row[4] = None, True, error
+
+    def _inbox_state(self, key: Any, seq: int) -> tuple[bool, str | None] | None:
+        t = self._tables()
+        with t.lock:
+            row = (t.inbox.get(key) or {}).get(seq)
+            return None if row is None else (bool(row[3]), row[4])
+
     def _table_specs(self) -> dict[str, tuple[str, tuple[str, ...]]]:
         return {self.table_names[role]: (spec[1], spec[2]) for role, spec in _SPECS.items()}
 
@@ -416,6 +483,8 @@ class MemoryStore(BaseStore):
         with t.lock:
             if role == "events":
                 return sum(r[1] or 1 for s in t.events.values() for r in s)  # events, not rows
+            if role == "inbox":
+                return sum(len(s) for s in t.inbox.values())
             tables: dict[str, dict[Any, Any]] = {
                 "logs": t.logs, "counters": t.counters, "facts": t.facts,
                 "snapshots": t.snapshots, "status": t.status, "nodes": t.nodes}

@@ -85,6 +85,7 @@ from . import schema
 from ._sqlite import _acquire_db, _Database, _release_db, local_node
 from .base import BaseStore, _NodeStale, _Row, _Stale
 from .checksum import count_crc, key_seed
+from .cluster import fair_share
 from .errors import CorruptStoreError, StoreArgumentError, StoreClosedError, StoreError
 from .schema import APPLICATION_ID, SCHEMA_VERSION, TABLES
 
@@ -115,6 +116,11 @@ _U64 = 1 << 64
 _TABLES = TABLES  # the current layout (runic.store.schema)
 #: workflows whose cursor a handle remembers (the set is emptied when it reaches this size)
 _CURSOR_CACHE = 100_000
+#: the cluster's inbox (runic.store.cluster): (suffix, columns). Created by a runner's first
+#: request, so a store no cluster uses keeps its layout; dropped with the runner's tables
+_INBOX = ("Inbox", "(workflow_id NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, payload BLOB, "
+                   "crc INTEGER NOT NULL, created_at INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0, "
+                   "error TEXT, PRIMARY KEY (workflow_id, seq)) WITHOUT ROWID")
 _quote = schema.quote
 
 
@@ -250,6 +256,8 @@ class MnesiaStore(BaseStore):
         self.path = path
         self._synchronous = synchronous
         self.table_names = {role: f"{runner_name}.{spec[0]}" for role, spec in _TABLES.items()}
+        self.table_names["inbox"] = f"{runner_name}.{_INBOX[0]}"  # created on first use (cluster)
+        self._inbox_exists = False
         self._dbh = _acquire_db(path, synchronous, self.busy_timeout, self.disc_copies)
         try:
             self._dbh.ensure_runner(runner_name, self.storage_type)
@@ -407,6 +415,26 @@ class MnesiaStore(BaseStore):
             "all_nodes": f"SELECT node, generation, alive, lease_expires_at, info FROM {t['nodes']} ORDER BY node",
             "running_owners": f"SELECT workflow_id, node, generation FROM {t['status']} "
                               "WHERE status='running' AND node IS NOT NULL",
+            # -- the cluster (runic.store.cluster)
+            "declare_expired": f"UPDATE {t['nodes']} SET alive=0, updated_at=?1 WHERE alive=1 "
+                               "AND lease_expires_at <= ?1 AND node != ?2 RETURNING node, generation",
+            "live_nodes": f"SELECT count(*) FROM {t['nodes']} WHERE alive=1 AND lease_expires_at > ?",
+            "my_lease": f"SELECT 1 FROM {t['nodes']} WHERE node=? AND generation=? AND alive=1 "
+                        "AND lease_expires_at > ?",
+            "inbox_next": f"SELECT coalesce(max(seq), 0) + 1 FROM {t['inbox']} WHERE workflow_id=?",
+            "inbox_put": f"INSERT INTO {t['inbox']} (workflow_id, seq, kind, payload, crc, created_at, done) "
+                         "VALUES (?, ?, ?, ?, ?, ?, 0)",
+            "inbox_all": f"SELECT workflow_id, seq, kind, payload, crc FROM {t['inbox']} WHERE done=0 "
+                         "ORDER BY workflow_id, seq",
+            "inbox_of": f"SELECT workflow_id, seq, kind, payload, crc FROM {t['inbox']} WHERE done=0 "
+                        "AND workflow_id=? ORDER BY seq",
+            "inbox_owned": f"SELECT i.workflow_id, i.seq, i.kind, i.payload, i.crc FROM {t['inbox']} AS i "
+                           f"JOIN {t['status']} AS s ON s.workflow_id = i.workflow_id WHERE i.done=0 "
+                           "AND s.node=? AND s.generation=? ORDER BY i.workflow_id, i.seq",
+            "inbox_trim": f"DELETE FROM {t['inbox']} WHERE workflow_id=? AND seq < ?",
+            "inbox_done": f"UPDATE {t['inbox']} SET done=1, payload=NULL, error=? WHERE workflow_id=? AND seq=?",
+            "inbox_state": f"SELECT done, error FROM {t['inbox']} WHERE workflow_id=? AND seq=?",
+            "inbox_delete": f"DELETE FROM {t['inbox']} WHERE workflow_id=?",
         }
         self._delete_sql = [
             f"DELETE FROM {t[role]} WHERE workflow_id=?"
@@ -452,7 +480,8 @@ class MnesiaStore(BaseStore):
         known = cursors.get(key) if epoch is not None else None
         if known is not None and known[0] == epoch and row is not None and not facts and status is None:
             # the hot path: one autocommit statement at the cursor this handle remembers
-            first = known[1] + 1
+            base = known[1]
+            first = base + 1
             params = (key, first, row.n, row.blob, row.crc(first), epoch)
             ins = sql["ins_row_fenced"]
 
@@ -463,7 +492,7 @@ class MnesiaStore(BaseStore):
                     return None  # someone else appended at that cursor: read the end below
                 if not written:
                     raise self._stale(conn, key)
-                return known[1] + row.events
+                return base + row.events
 
             try:
                 count = db.write(one, "append", begin=False)
@@ -685,10 +714,15 @@ class MnesiaStore(BaseStore):
         stmts = self._delete_sql
         del_owned = self._sql["del_owned"]
 
+        has_inbox = self._has_inbox
+        del_inbox = self._sql["inbox_delete"]
+
         def txn(conn: sqlite3.Connection) -> None:
             for sql in stmts:
                 conn.execute(sql, (key,))
             conn.execute(del_owned, (key,))
+            if has_inbox(conn):
+                conn.execute(del_inbox, (key,))
 
         self._db().write(txn, "delete")
 
@@ -759,7 +793,7 @@ class MnesiaStore(BaseStore):
 
     def _all_status(self) -> list[tuple[Any, str]]:
         sql = self._sql["all_status"]
-        return [tuple(r) for r in self._db().read(lambda c: c.execute(sql).fetchall(), "list_status")]  # type: ignore[misc]
+        return [tuple(r) for r in self._db().read(lambda c: c.execute(sql).fetchall(), "list_status")]
 
     # -- node leases
 
@@ -805,7 +839,7 @@ class MnesiaStore(BaseStore):
 
     def _running_owners(self) -> list[tuple[Any, str, int]]:
         sql = self._sql["running_owners"]
-        return [tuple(r) for r in self._db().read(lambda c: c.execute(sql).fetchall(), "nodes")]  # type: ignore[misc]
+        return [tuple(r) for r in self._db().read(lambda c: c.execute(sql).fetchall(), "nodes")]
 
     def _orphans(self, statuses: list[str], now_ms: int) -> list[Any]:
         t = self._t
@@ -816,13 +850,104 @@ class MnesiaStore(BaseStore):
         params = [*statuses, now_ms]
         return [r[0] for r in self._db().read(lambda c: c.execute(sql, params).fetchall(), "orphans")]
 
+    # -- the cluster: takeover and inbox (see runic.store.cluster)
+
+    def _orphans_sql(self, order: bool) -> str:
+        t = self._t
+        return (f"SELECT s.workflow_id FROM {t['status']} AS s LEFT JOIN {t['nodes']} AS n "
+                "ON n.node = s.node WHERE s.status = 'running' AND (s.node IS NULL OR n.node IS NULL "
+                "OR n.generation IS NOT s.generation OR n.alive = 0 OR n.lease_expires_at <= ?)"
+                + (" ORDER BY s.updated_at, s.workflow_id" if order else ""))
+
+    def _takeover(self, node: str, generation: int, owner: str, limit: int | None,
+                  now_ms: int) -> tuple[list[tuple[str, int]], list[tuple[Any, int]], int, int]:
+        sql = self._sql
+        orphans_sql = self._orphans_sql(order=True)
+        seq_key = f"epoch_seq/{self.runner_name}"
+
+        def txn(conn: sqlite3.Connection) -> tuple[list[tuple[str, int]], list[tuple[Any, int]], int, int]:
+            dead = [(r[0], r[1]) for r in conn.execute(sql["declare_expired"], (now_ms, node)).fetchall()]
+            if conn.execute(sql["my_lease"], (node, generation, now_ms)).fetchone() is None:
+                return dead, [], 0, 0  # this node's own lease ran out: it takes nothing
+            live = conn.execute(sql["live_nodes"], (now_ms,)).fetchone()[0]
+            orphans = [r[0] for r in conn.execute(orphans_sql, (now_ms,)).fetchall()]
+            claimed = []
+            row = conn.execute(sql["meta"], (seq_key,)).fetchone()
+            last = row[0] if row is not None else 0
+            for key in orphans[:fair_share(len(orphans), live, limit)]:
+                cur = conn.execute(sql["owner"], (key,)).fetchone()
+                last = max(last, cur[1] if cur is not None else 0) + 1
+                conn.execute(sql["acquire"], (key, owner, last, now_ms, node, generation))
+                claimed.append((key, last))
+            if claimed:
+                conn.execute(sql["set_meta"], (seq_key, last))
+            return dead, claimed, len(orphans), live
+
+        return self._db().write(txn, "takeover")
+
+    def _has_inbox(self, conn: sqlite3.Connection) -> bool:
+        """Whether this runner's inbox table exists (it is created by the first request: a
+        store no cluster uses keeps the layout it had)."""
+        if not self._inbox_exists:
+            self._inbox_exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
+                                              (self.table_names["inbox"],)).fetchone() is not None
+        return self._inbox_exists
+
+    def _inbox_put(self, key: Any, kind: str, blob: bytes, crc: int, now_ms: int) -> int:
+        sql = self._sql
+        table = self._t["inbox"]
+        index = _quote(f"{self.table_names['inbox']}.pending")
+
+        def txn(conn: sqlite3.Connection) -> int:
+            if not self._has_inbox(conn):
+                conn.execute(f"CREATE TABLE IF NOT EXISTS {table} {_INBOX[1]}")
+                conn.execute(f"CREATE INDEX IF NOT EXISTS {index} ON {table} (workflow_id, seq) WHERE done = 0")
+            seq = conn.execute(sql["inbox_next"], (key,)).fetchone()[0]
+            conn.execute(sql["inbox_put"], (key, seq, kind, blob, crc, now_ms))
+            return int(seq)
+
+        return self._db().write(txn, "inbox_put")
+
+    def _inbox_pending(self, node: str | None, generation: int | None,
+                       key: Any = None) -> list[tuple[Any, int, str, bytes | None, int]]:
+        args: tuple[Any, ...]
+        if key is not None:
+            sql, args = self._sql["inbox_of"], (key,)
+        elif node is None:
+            sql, args = self._sql["inbox_all"], ()
+        else:
+            sql, args = self._sql["inbox_owned"], (node, generation)
+        rows = self._db().read(lambda c: c.execute(sql, args).fetchall() if self._has_inbox(c) else [],
+                               "inbox_pending")
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def _inbox_ack(self, key: Any, seq: int, error: str | None) -> None:
+        trim, done = self._sql["inbox_trim"], self._sql["inbox_done"]
+
+        def txn(conn: sqlite3.Connection) -> None:
+            if self._has_inbox(conn):
+                conn.execute(trim, (key, seq))
+                conn.execute(done, (error, key, seq))
+
+        self._db().write(txn, "inbox_ack")
+
+    def _inbox_state(self, key: Any, seq: int) -> tuple[bool, str | None] | None:
+        sql = self._sql["inbox_state"]
+        row = self._db().read(lambda c: c.execute(sql, (key, seq)).fetchone() if self._has_inbox(c) else None,
+                              "inbox_state")
+        return None if row is None else (bool(row[0]), row[1])
+
     def _table_specs(self) -> dict[str, tuple[str, tuple[str, ...]]]:
-        return {self.table_names[role]: (spec[1], spec[2]) for role, spec in _TABLES.items()}
+        specs = {self.table_names[role]: (spec[1], spec[2]) for role, spec in _TABLES.items()}
+        specs[self.table_names["inbox"]] = ("ordered_set", ("key", "kind", "payload", "done", "error"))
+        return specs
 
     def _table_size(self, name: str) -> int:
         # the event table's size counts events (Mnesia's records), not rows (one per append)
         sql = (f"SELECT coalesce(sum(max(batch, 1)), 0) FROM {_quote(name)}" if name == self.table_names["events"]
                else f"SELECT count(*) FROM {_quote(name)}")
+        if name == self.table_names["inbox"]:
+            return self._db().read(lambda c: c.execute(sql).fetchone()[0] if self._has_inbox(c) else 0, "table_info")
         return self._db().read(lambda c: c.execute(sql).fetchone()[0], "table_info")
 
     def _drop_tables(self) -> None:
