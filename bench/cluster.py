@@ -162,7 +162,12 @@ def busy(leases: list[float], seconds: float, spinners: int = 4) -> None:
             try:
                 nodes = [c.start_node(n) for n in ("A", "B", "C")]
                 for node in nodes:
-                    node.call("start", wids=[f"{node.name}-busy{i}" for i in range(3)], steps=100_000, delay=0.02)
+                    try:
+                        node.call("start", wids=[f"{node.name}-busy{i}" for i in range(3)], steps=100_000, delay=0.02)
+                    except Exception:
+                        for n2 in nodes:
+                            print(f"--- {n2.name}\n{n2.stderr_tail()}")
+                        raise
                 ctx = multiprocessing.get_context("spawn")
                 stop_at = time.time() + seconds
                 hogs = [ctx.Process(target=_spin, args=(stop_at,)) for _ in range(spinners)]

@@ -172,7 +172,7 @@ def main() -> None:
         ins = insert_latency(dsn, schema, n)
         print(f"one-row INSERT, synchronous_commit=on (a durable round trip): p50 {pct(ins, 0.5):7.0f} µs   "
               f"p99 {pct(ins, 0.99):7.0f} µs")
-        print("\nappend, 1 event, epoch-fenced (one call of the server-side append2):")
+        print("\nappend, 1 event, epoch-fenced (one call of the server-side append3):")
         for durability, sc in (("async", "off"), ("local", "local"), ("replicated", "on")):
             lat = append_latency(dsn, schema, durability, n)
             print(f"  durability={durability:<10} (synchronous_commit={sc:<5}) p50 {pct(lat, 0.5):7.0f} µs   "

@@ -57,9 +57,9 @@ from runic.store import BaseStore, MemoryStore, MnesiaStore  # noqa: E402
 from runic.store.checksum import key_seed  # noqa: E402
 
 try:  # schema 3: one row per append (an older runic, for an A/B run, appends rows of one event)
-    from runic.store.base import _Row  # noqa: E402
+    from runic.store.base import AppendRow  # noqa: E402
 except ImportError:  # pragma: no cover
-    _Row = None  # type: ignore[assignment,misc]
+    AppendRow = None  # type: ignore[assignment,misc]
 
 ERL_SOURCE = Path(__file__).with_name("mnesia_bench.erl")
 
@@ -162,10 +162,10 @@ def bench_append_raw(store: BaseStore, k: int, n: int, cap_s: float) -> dict[str
     store's own cost."""
     key = store._key("raw")
     seed = key_seed(key)
-    blobs = [_Row(codec.dumps_batch(batch), len(batch), seed) for batch in batches(k)]
+    blobs = [AppendRow(codec.dumps_batch(batch), len(batch), seed) for batch in batches(k)]
     warm = store._key("warm-raw")
     for i in range(500):
-        store._append(warm, _Row(blobs[i % 64].blob, k, key_seed(warm)), None, [], None)
+        store._append(warm, AppendRow(blobs[i % 64].blob, k, key_seed(warm)), None, [], None)
     lat: list[int] = []
     clock = time.perf_counter_ns
     deadline = clock() + int(cap_s * 1e9)

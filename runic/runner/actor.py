@@ -198,6 +198,10 @@ class RunnerActor(SupervisorActor):
             node = self.conf.get("node") or default_node(driver[0])
             self.lease = NodeLease(self.store, node, self.conf["lease"], tuple(driver), self.conf["runner"],
                                    self.conf.get("instance"))
+            # the heartbeat's own store handle is opened before the lease starts: opening one
+            # (a new connection) took over 2 s while other nodes started on a 2-core machine,
+            # and a first renewal that late lost a 1 s lease at start-up (bench/cluster.py)
+            keeper = self.store.lease_keeper()
             sent = time.monotonic_ns()
             generation = self.lease.start()
             self.conf["node"], self.conf["generation"] = node, generation
@@ -208,7 +212,7 @@ class RunnerActor(SupervisorActor):
             self.conf["gate"] = path
             self.wakeup = Wakeup()
             self.gate = LeaseGate(path, create=True)
-            self.heartbeat = Heartbeat(self.store.lease_keeper(), node, generation, self.lease.lease_s,
+            self.heartbeat = Heartbeat(keeper, node, generation, self.lease.lease_s,
                                        self.gate, self.wakeup.wake, sent_at_ns=sent)
             self.heartbeat.start()
             opts = dict(opts, children=[_with_owner(spec, node, generation, path)

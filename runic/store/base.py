@@ -156,8 +156,11 @@ def supports_stream(store: Any) -> bool:
     return callable(getattr(store, "append", None)) and callable(getattr(store, "stream", None))
 
 
-class _Stale(Exception):
-    """Raised by a primitive, inside its transaction, when a write's epoch is not current."""
+class StaleEpoch(Exception):
+    """Raised by a primitive, inside its transaction, when a write's epoch is not current.
+
+    ``StaleEpoch``, ``StaleNode`` and ``AppendRow`` are for the adapters of this package (the
+    vocabulary between :class:`BaseStore` and its primitives), not part of the public API."""
 
     def __init__(self, current: int, owner: str | None) -> None:
         super().__init__(current, owner)
@@ -165,7 +168,7 @@ class _Stale(Exception):
         self.owner = owner
 
 
-class _NodeStale(Exception):
+class StaleNode(Exception):
     """Raised by a node primitive, inside its transaction, when a generation is not current
     (``current`` is ``None`` if the node is unknown) or the node was declared dead."""
 
@@ -175,7 +178,7 @@ class _NodeStale(Exception):
         self.alive = alive
 
 
-class _Row:
+class AppendRow:
     """What one append writes: its events as one flat batch ``blob`` holding ``n`` events
     (``n`` 0: one event encoded alone, the pre-schema-3 form), with the checksum seed of its
     workflow. The adapter decides the row's first sequence number inside its transaction and
@@ -504,7 +507,7 @@ class BaseStore(ClusterStore, abc.ABC):
             raise self._damaged(f"the event counter of workflow {workflow_id!r}", "counters")
         return count
 
-    def _fenced(self, workflow_id: Hashable, epoch: int, stale: _Stale, operation: str) -> FencedError:
+    def _fenced(self, workflow_id: Hashable, epoch: int, stale: StaleEpoch, operation: str) -> FencedError:
         return FencedError(workflow_id, epoch, stale.current, stale.owner, operation,
                            self.table_names.get("status"))
 
@@ -588,7 +591,7 @@ class BaseStore(ClusterStore, abc.ABC):
         if type(events) is not list:
             events = _List(events)
         try:
-            row = _Row(codec.dumps_batch(events), len(events), seed) if events else None
+            row = AppendRow(codec.dumps_batch(events), len(events), seed) if events else None
         except codec.EncodeError as exc:
             raise self._encode_error(exc, f"an event of workflow {workflow_id!r}", "events") from exc
         fact_items = self._fact_items(facts) if facts else []
@@ -596,7 +599,7 @@ class BaseStore(ClusterStore, abc.ABC):
             if status is None:
                 return self._append(key, row, epoch, fact_items, None)
             return self._append(key, row, epoch, fact_items, (status, self._now_ms()))
-        except _Stale as stale:
+        except StaleEpoch as stale:
             raise self._fenced(workflow_id, epoch, stale, "append") from None  # type: ignore[arg-type]
 
     def append_many(self, items: Iterable[tuple[Hashable, Iterable[Any], int | None, Mapping[int, Any] | None,
@@ -628,7 +631,7 @@ class BaseStore(ClusterStore, abc.ABC):
                 seen.add(key)
                 events = events if type(events) is list else _List(events)
                 try:
-                    row = _Row(codec.dumps_batch(events), len(events), key_seed(key)) if events else None
+                    row = AppendRow(codec.dumps_batch(events), len(events), key_seed(key)) if events else None
                 except codec.EncodeError as exc:
                     raise self._encode_error(exc, f"an event of workflow {workflow_id!r}", "events") from exc
                 fact_items = self._fact_items(facts) if facts else []
@@ -646,23 +649,23 @@ class BaseStore(ClusterStore, abc.ABC):
             if p is None:
                 continue
             res = next(it)
-            if isinstance(res, _Stale):
+            if isinstance(res, StaleEpoch):
                 wid = self._unkey(p[0])
                 out[i] = self._fenced(wid, p[2], res, "append")
             else:
                 out[i] = res
         return out
 
-    def _append_many(self, items: _List[tuple[Any, _Row | None, int | None, _List[tuple[int, bytes, int]],
-                                             tuple[str, int] | None]]) -> _List[int | _Stale]:
+    def _append_many(self, items: _List[tuple[Any, AppendRow | None, int | None, _List[tuple[int, bytes, int]],
+                                             tuple[str, int] | None]]) -> _List[int | StaleEpoch]:
         """Adapter primitive: the prepared appends in one transaction where possible; a stale
-        epoch is that item's :class:`_Stale` entry (nothing of it written). Default: one
+        epoch is that item's :class:`StaleEpoch` entry (nothing of it written). Default: one
         :meth:`_append` per item."""
-        out: _List[int | _Stale] = []
+        out: _List[int | StaleEpoch] = []
         for key, row, epoch, facts, status in items:
             try:
                 out.append(self._append(key, row, epoch, facts, status))
-            except _Stale as stale:
+            except StaleEpoch as stale:
                 out.append(stale)
         return out
 
@@ -876,7 +879,7 @@ class BaseStore(ClusterStore, abc.ABC):
         self._check_epoch(epoch)
         try:
             self._set_status(self._key(workflow_id), status, epoch, self._now_ms())
-        except _Stale as stale:
+        except StaleEpoch as stale:
             raise self._fenced(workflow_id, epoch, stale, "set_status") from None  # type: ignore[arg-type]
 
     def _valid_status(self, status: Any, workflow_id: Any) -> str | None:
@@ -952,7 +955,7 @@ class BaseStore(ClusterStore, abc.ABC):
         self._check_generation(generation)
         try:
             return self._renew_node(node, generation, self._lease_ms(lease_s), self._now_ms())
-        except _NodeStale as stale:
+        except StaleNode as stale:
             raise NodeFencedError(node, generation, stale.current, stale.alive,
                                   self.table_names.get("nodes")) from None
 
@@ -1146,9 +1149,9 @@ class BaseStore(ClusterStore, abc.ABC):
     def _exists(self, key: Any) -> bool: ...
 
     @abc.abstractmethod
-    def _append(self, key: Any, row: _Row | None, epoch: int | None,
+    def _append(self, key: Any, row: AppendRow | None, epoch: int | None,
                 facts: _List[tuple[int, bytes, int]], status: tuple[str, int] | None) -> int:
-        """One transaction: check ``epoch`` (raise :class:`_Stale`), write ``row`` (``None``:
+        """One transaction: check ``epoch`` (raise :class:`StaleEpoch`), write ``row`` (``None``:
         no events; the stream then exists, empty if new) as the events count+1.. (its first
         sequence number count+1, its checksum ``row.crc(count + 1)``), the ``(hash, blob,
         crc)`` facts owned by ``key`` (shared if another key wrote them already) and, if
@@ -1222,7 +1225,7 @@ class BaseStore(ClusterStore, abc.ABC):
 
     @abc.abstractmethod
     def _set_status(self, key: Any, status: str, epoch: int | None, now_ms: int) -> None:
-        """Check ``epoch`` (raise :class:`_Stale`) and record the status, in one transaction."""
+        """Check ``epoch`` (raise :class:`StaleEpoch`) and record the status, in one transaction."""
 
     @abc.abstractmethod
     def _get_status(self, key: Any) -> str | None: ...
@@ -1237,7 +1240,7 @@ class BaseStore(ClusterStore, abc.ABC):
 
     @abc.abstractmethod
     def _renew_node(self, node: str, generation: int, lease_ms: int, now_ms: int) -> int:
-        """One transaction: raise :class:`_NodeStale` unless ``generation`` is current and
+        """One transaction: raise :class:`StaleNode` unless ``generation`` is current and
         alive; set the expiry to ``now_ms + lease_ms`` and return it."""
 
     @abc.abstractmethod

@@ -25,7 +25,7 @@ from operator import itemgetter
 import threading
 from typing import Any, ClassVar
 
-from .base import BaseStore, _NodeStale, _Row, _Stale
+from .base import BaseStore, StaleNode, AppendRow, StaleEpoch
 from .checksum import count_crc, key_seed
 from .cluster import fair_share
 from .errors import StoreClosedError
@@ -186,9 +186,9 @@ class MemoryStore(BaseStore):
         row = t.status.get(key)
         current = row[1] if row is not None else 0
         if epoch != current:
-            raise _Stale(current, row[0] if row is not None else None)
+            raise StaleEpoch(current, row[0] if row is not None else None)
 
-    def _append(self, key: Any, row: _Row | None, epoch: int | None,
+    def _append(self, key: Any, row: AppendRow | None, epoch: int | None,
                 facts: list[tuple[int, bytes, int]], status: tuple[str, int] | None) -> int:
         t = self._tables()
         with t.lock:
@@ -375,7 +375,7 @@ class MemoryStore(BaseStore):
         with t.lock:
             row = t.nodes.get(node)
             if row is None or row[0] != generation or not row[1]:
-                raise _NodeStale(None if row is None else row[0], bool(row and row[1]))
+                raise StaleNode(None if row is None else row[0], bool(row and row[1]))
             row[2] = now_ms + lease_ms
             return row[2]
 

@@ -83,7 +83,7 @@ from typing import Any, ClassVar, Iterable
 
 from . import schema
 from ._sqlite import _acquire_db, _Database, _release_db, local_node
-from .base import BaseStore, _NodeStale, _Row, _Stale
+from .base import BaseStore, StaleNode, AppendRow, StaleEpoch
 from .checksum import count_crc, key_seed
 from .cluster import fair_share
 from .errors import CorruptStoreError, StoreArgumentError, StoreClosedError, StoreError
@@ -447,7 +447,7 @@ class MnesiaStore(BaseStore):
         row = conn.execute(self._sql["owner"], (key,)).fetchone()
         current = row[1] if row is not None else 0
         if epoch != current:
-            raise _Stale(current, row[0] if row is not None else None)
+            raise StaleEpoch(current, row[0] if row is not None else None)
 
     # ------------------------------------------------------------------ primitives
 
@@ -468,11 +468,11 @@ class MnesiaStore(BaseStore):
         sql = self._sql["exists"]
         return bool(self._db().read(lambda c: c.execute(sql, (key,)).fetchone()[0], "exists"))
 
-    def _stale(self, conn: sqlite3.Connection, key: Any) -> _Stale:
+    def _stale(self, conn: sqlite3.Connection, key: Any) -> StaleEpoch:
         row = conn.execute(self._sql["owner"], (key,)).fetchone()
-        return _Stale(row[1] if row is not None else 0, row[0] if row is not None else None)
+        return StaleEpoch(row[1] if row is not None else 0, row[0] if row is not None else None)
 
-    def _append(self, key: Any, row: _Row | None, epoch: int | None,
+    def _append(self, key: Any, row: AppendRow | None, epoch: int | None,
                 facts: list[tuple[int, bytes, int]], status: tuple[str, int] | None) -> int:
         sql = self._sql
         cursors = self._cursors
@@ -524,10 +524,10 @@ class MnesiaStore(BaseStore):
                 cursors.clear()
             cursors[key] = (epoch, count)
 
-    def _append_in(self, conn: sqlite3.Connection, key: Any, row: _Row | None, epoch: int | None,
+    def _append_in(self, conn: sqlite3.Connection, key: Any, row: AppendRow | None, epoch: int | None,
                    facts: list[tuple[int, bytes, int]], status: tuple[str, int] | None,
                    known: int | None) -> int:
-        """One append inside the caller's transaction; raises :class:`_Stale` having written
+        """One append inside the caller's transaction; raises :class:`StaleEpoch` having written
         nothing. ``known``: the cursor this handle remembers for ``key`` under ``epoch`` (the end
         is read only if it is ``None`` or turns out wrong)."""
         sql = self._sql
@@ -545,7 +545,7 @@ class MnesiaStore(BaseStore):
             conn.execute(sql["set_status"], (key, status[0], status[1]))
         return count
 
-    def _insert_row(self, conn: sqlite3.Connection, key: Any, row: _Row, epoch: int | None,
+    def _insert_row(self, conn: sqlite3.Connection, key: Any, row: AppendRow, epoch: int | None,
                     known: int | None) -> int:
         """Insert ``row`` after the end of ``key``'s stream, fenced by ``epoch``; the new count."""
         sql = self._sql
@@ -569,27 +569,27 @@ class MnesiaStore(BaseStore):
                 continue
             return before + row.events
 
-    def _append_many(self, items: list[tuple[Any, _Row | None, int | None, list[tuple[int, bytes, int]],
-                                             tuple[str, int] | None]]) -> list[int | _Stale]:
+    def _append_many(self, items: list[tuple[Any, AppendRow | None, int | None, list[tuple[int, bytes, int]],
+                                             tuple[str, int] | None]]) -> list[int | StaleEpoch]:
         """Every item in one transaction (group commit); a stale item is skipped, having
         written nothing, and the others commit. One item: :meth:`_append` (its one-statement
         path when it can)."""
         if len(items) == 1:
             try:
                 return [self._append(*items[0])]
-            except _Stale as stale:
+            except StaleEpoch as stale:
                 return [stale]
         cursors = self._cursors
         write = self._append_in
 
-        def txn(conn: sqlite3.Connection) -> list[int | _Stale]:
-            out: list[int | _Stale] = []
+        def txn(conn: sqlite3.Connection) -> list[int | StaleEpoch]:
+            out: list[int | StaleEpoch] = []
             for key, row, epoch, facts, status in items:
                 known = cursors.get(key) if epoch is not None else None
                 try:
                     out.append(write(conn, key, row, epoch, facts, status,
                                      known[1] if known is not None and known[0] == epoch else None))
-                except _Stale as stale:
+                except StaleEpoch as stale:
                     out.append(stale)
             return out
 
@@ -814,7 +814,7 @@ class MnesiaStore(BaseStore):
         def txn(conn: sqlite3.Connection) -> int:
             row = conn.execute(sql["node"], (node,)).fetchone()
             if row is None or row[0] != generation or not row[1]:
-                raise _NodeStale(None if row is None else row[0], bool(row and row[1]))
+                raise StaleNode(None if row is None else row[0], bool(row and row[1]))
             conn.execute(sql["renew_node"], (now_ms + lease_ms, now_ms, node))
             return now_ms + lease_ms
 

@@ -60,7 +60,7 @@ from .. import codec
 from . import _pg_cluster as cluster_layout
 from . import _pg_schema as layout
 from ._pg import _Cluster, acquire_cluster, build_conninfo, default_user, describe, release_cluster, sqlstate
-from .base import BaseStore, _NodeStale, _Row, _Stale
+from .base import BaseStore, StaleNode, AppendRow, StaleEpoch
 from .checksum import count_crc, key_seed
 from .cluster import Change, Changes
 from .errors import (
@@ -237,7 +237,7 @@ class PostgresStore(BaseStore):
             cluster = self._cluster = acquire_cluster(*self._cluster_args)
         try:
             return cluster.run(fn, what, standby=use_standby)
-        except (StoreError, _Stale, _NodeStale):
+        except (StoreError, StaleEpoch, StaleNode):
             raise
         except psycopg.Error as exc:
             raise self._error(exc, what) from exc
@@ -504,7 +504,7 @@ class PostgresStore(BaseStore):
         sql, pk = self._sql["exists"], _pk(key)
         return bool(self._run(lambda c, a: c.execute(sql, (pk, pk)).fetchone()[0], "exists", key=pk, standby=True))
 
-    def _append(self, key: Any, row: _Row | None, epoch: int | None,
+    def _append(self, key: Any, row: AppendRow | None, epoch: int | None,
                 facts: list[tuple[int, bytes, int]], status: tuple[str, int] | None) -> int:
         sql = self._sql["append"]
         pk = _pk(key)
@@ -539,7 +539,7 @@ class PostgresStore(BaseStore):
                 self._remember(pk, cnt)
                 return int(cnt)
             if code == layout.APPEND_FENCED:
-                raise _Stale(int(cur_epoch), cur_owner)
+                raise StaleEpoch(int(cur_epoch), cur_owner)
             expect = max(int(cnt), 0)  # APPEND_MOVED: another writer appended; try at its cursor
         raise StoreError(f"append to {key!r} on {self.where} kept losing the race for the stream's end")
 
@@ -651,7 +651,7 @@ class PostgresStore(BaseStore):
         code, cur_epoch, cur_owner = self._run(lambda c, a: c.execute(sql, (pk, status, epoch)).fetchone(),
                                                "set_status")
         if code == layout.APPEND_FENCED:
-            raise _Stale(int(cur_epoch), cur_owner)
+            raise StaleEpoch(int(cur_epoch), cur_owner)
 
     def _get_status(self, key: Any) -> str | None:
         sql, pk = self._sql["get_status"], _pk(key)
@@ -686,7 +686,7 @@ class PostgresStore(BaseStore):
             if row is not None:
                 return row[0]
             found = conn.execute(current, (node,)).fetchone()
-            raise _NodeStale(None if found is None else found[0], bool(found and found[1]))
+            raise StaleNode(None if found is None else found[0], bool(found and found[1]))
 
         return int(self._run(call, "renew_node"))
 

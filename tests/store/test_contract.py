@@ -13,7 +13,7 @@ import pytest
 import runic
 from runic import Fact
 from runic.store.checksum import blob_crc, fact_crc, key_seed, snapshot_crc
-from runic.store.base import _Row
+from runic.store.base import AppendRow
 from runic.store import (
     STATUSES,
     BaseStore,
@@ -634,7 +634,7 @@ def test_a_damaged_event_row_is_an_error_naming_the_workflow_and_table(store: Ba
     store.append("wf", ["e1", "e2"])
     key = store._key("wf")
     blob = runic.codec.dumps("e3")
-    store._append(key, _Row(runic.codec.dumps_batch(["e3"]), 1, key_seed(key), crc_xor=1), None, [], None)
+    store._append(key, AppendRow(runic.codec.dumps_batch(["e3"]), 1, key_seed(key), crc_xor=1), None, [], None)
     store.append("wf", ["e4"])  # (were the damaged row the last, stream() itself would refuse)
     events = store.stream("wf")
     assert next(events) == "e1" and next(events) == "e2"
@@ -648,7 +648,7 @@ def test_a_damaged_event_row_is_an_error_naming_the_workflow_and_table(store: Ba
 def test_a_row_of_another_workflow_does_not_pass_as_this_ones(store: BaseStore) -> None:
     # the checksum covers the key: bytes checksummed for "a" do not pass in "b"
     key = store._key("b")
-    store._append(key, _Row(runic.codec.dumps_batch(["x"]), 1, key_seed("a")), None, [], None)
+    store._append(key, AppendRow(runic.codec.dumps_batch(["x"]), 1, key_seed("a")), None, [], None)
     with pytest.raises(CorruptStoreError):
         list(store.stream("b"))
 
@@ -842,7 +842,7 @@ def test_a_too_deep_value_stored_by_an_older_runic_is_an_error_not_a_crash(store
 
     poison = raw_nested_tuple(200)
     key = store._key("wf")
-    store._append(key, _Row(poison, 0, key_seed(key)), None, [], None)  # a one-event row, as before schema 3
+    store._append(key, AppendRow(poison, 0, key_seed(key)), None, [], None)  # a one-event row, as before schema 3
     store._put_facts([(9, poison, fact_crc(9, poison))])
     with pytest.raises(StoreDecodeError) as info:
         list(store.stream("wf"))
