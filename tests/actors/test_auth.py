@@ -138,6 +138,7 @@ def test_frames_are_sealed_and_verified() -> None:
     assert auth.verify(b"") is None
 
 
+@pytest.mark.slow  # ~40 s: 9 ports x several roles; .ci/run runs the slow group
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to send as another uid (setuid)")
 def test_crafted_pickles_on_every_port_run_nothing(actor_system, tmp_path: Path, caplog) -> None:
     runner = Runner.start_link(name="attacked", store=MnesiaStore, store_opts={"dir": str(tmp_path / "data")},
