@@ -398,19 +398,23 @@ class Worker:
             if not on_loop:
                 self.port.post(self.pump)
                 return
-            r, policy, key, executor = self._inline.popleft()
-            t0 = now_ms()
             set_hash_version(self.hash_version)
-            try:
-                with attempts_of(self.id):
-                    result, lifecycle = execute_with_policy(r, policy, emit_events=policy.execution_mode == "durable",
-                                                            attempt_runner=executor.attempt_runner)
-                result = unencodable(result)
-            except Exception as exc:  # noqa: BLE001 - a driver bug: treat as a crash
-                self.on_crash(key, exc)
-                continue
-            self.on_result(key, result, lifecycle, now_ms() - t0, dispatch=False)
+            self._run_inline(*self._inline.popleft())
         self.maybe_idle()
+
+    def _run_inline(self, r: Any, policy: Any, key: Any, executor: Any) -> None:
+        """One inline runnable under its policy, on the loop thread, and its result applied
+        (not dispatching: the caller's loop or round does)."""
+        t0 = now_ms()
+        try:
+            with attempts_of(self.id):
+                result, lifecycle = execute_with_policy(r, policy, emit_events=policy.execution_mode == "durable",
+                                                        attempt_runner=executor.attempt_runner)
+            result = unencodable(result)
+        except Exception as exc:  # noqa: BLE001 - a driver bug: treat as a crash
+            self.on_crash(key, exc)
+            return
+        self.on_result(key, result, lifecycle, now_ms() - t0, dispatch=False)
 
     def step_inline(self) -> None:
         """Group commit, on the loop thread: run the inline work dispatched so far and apply its
@@ -419,17 +423,7 @@ class Worker:
             self.port.assert_locked()
         set_hash_version(self.hash_version)
         while self._inline and not self.stopped:
-            r, policy, key, executor = self._inline.popleft()
-            t0 = now_ms()
-            try:
-                with attempts_of(self.id):
-                    result, lifecycle = execute_with_policy(r, policy, emit_events=policy.execution_mode == "durable",
-                                                            attempt_runner=executor.attempt_runner)
-                result = unencodable(result)
-            except Exception as exc:  # noqa: BLE001 - a driver bug: treat as a crash
-                self.on_crash(key, exc)
-                continue
-            self.on_result(key, result, lifecycle, now_ms() - t0, dispatch=False)
+            self._run_inline(*self._inline.popleft())
         if not self.commit_wanted and not self.stopped:
             self.pump()  # nothing to persist (a result that changed nothing): go on
 

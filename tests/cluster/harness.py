@@ -197,10 +197,10 @@ class TestCluster:
             pass
         s = f'"{self.schema}"'
         events, counters = f'{s}."{RUNNER}.EventStream"', f'{s}."{RUNNER}.EventCounters"'
-        self.sql(f"CREATE TABLE {s}.audit (workflow_id bytea, seq bigint, epoch bigint, at bigint)")
+        self.sql(f"CREATE TABLE {s}.audit (workflow_id bytea, seq bigint, n int, epoch bigint, at bigint)")
         self.sql(f"""CREATE FUNCTION {s}.audit_event() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO {s}.audit SELECT NEW.workflow_id, NEW.seq, k.epoch,
+    INSERT INTO {s}.audit SELECT NEW.workflow_id, NEW.seq, greatest(NEW.batch, 1), k.epoch,
         floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint
         FROM {counters} k WHERE k.workflow_id = NEW.workflow_id;
     RETURN NULL;
@@ -220,10 +220,12 @@ END $$""")
                  f"EXECUTE FUNCTION {s}.audit_owner()")
 
     def audit(self, wid: str) -> list[tuple[int, int, int]]:
-        """``(seq, epoch, at ms)`` of every event row of ``wid`` ever inserted, in seq order."""
-        rows = self.sql(f'SELECT seq, epoch, at FROM "{self.schema}".audit WHERE workflow_id = %s ORDER BY seq, at',
+        """``(seq, epoch, at ms)`` of every event of ``wid`` ever inserted, in seq order. A row
+        holds the events of one append (``batch`` of them from its ``seq``): each of its events
+        gets the row's epoch and time."""
+        rows = self.sql(f'SELECT seq, n, epoch, at FROM "{self.schema}".audit WHERE workflow_id = %s ORDER BY seq, at',
                         b"s" + wid.encode())
-        return [(int(a), int(b), int(c)) for a, b, c in rows]
+        return [(int(first) + i, int(e), int(t)) for first, n, e, t in rows for i in range(int(n))]
 
     def ownerships(self, wid: str) -> list[tuple[int, str | None, int]]:
         """``(epoch, node, at ms)`` of every ownership of ``wid``, oldest first (the audit
