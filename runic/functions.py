@@ -36,7 +36,7 @@ from typing import Any, Callable
 
 from . import codec
 from .errors import FunctionRestoreError
-from .hashing import _canon, canonical_bytes, content_hash, hash_bytes
+from .hashing import canonical_form, canonical_bytes, content_hash, hash_bytes
 
 __all__ = ["FunctionRef", "CallShape", "call_shape", "function_hash", "describe", "restore", "import_ref",
            "import_path", "content_id"]
@@ -125,7 +125,7 @@ def _code_key(code: types.CodeType, depth: int = 0) -> list[Any]:
         if isinstance(c, types.CodeType):
             consts.append(_code_key(c, depth + 1) if depth < 20 else c.co_name)
         else:
-            consts.append(_canon(c, 0))
+            consts.append(canonical_form(c, 0))
     return [code.co_code, consts, list(code.co_names), code.co_argcount,
             code.co_kwonlyargcount, list(code.co_varnames), list(code.co_freevars)]
 
@@ -142,7 +142,7 @@ def _value_key(value: Any, depth: int) -> Any:
     if isinstance(value, type):
         return ["type", f"{value.__module__}.{value.__qualname__}"]
     try:
-        return _canon(value, 0)
+        return canonical_form(value, 0)
     except Exception:  # unhashable exotic values: fall back to their type
         return ["opaque", f"{type(value).__module__}.{type(value).__qualname__}"]
 

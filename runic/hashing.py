@@ -40,7 +40,7 @@ import msgpack
 from .errors import NestingError
 from .limits import MAX_DEPTH, too_deep_message
 
-__all__ = ["canonical_bytes", "content_hash", "hash_bytes", "HASH_BITS", "MAX_DEPTH"]
+__all__ = ["canonical_bytes", "canonical_form", "content_hash", "hash_bytes", "HASH_BITS", "MAX_DEPTH"]
 
 HASH_BITS = 64
 
@@ -78,7 +78,7 @@ def canonical_bytes(obj: Any) -> bytes:
         except OverflowError:
             return _pack(_Ext(_TAG_BIGINT, str(obj).encode()))
     try:
-        return _pack(_canon(obj, 0))
+        return _pack(canonical_form(obj, 0))
     except RecursionError as exc:  # the caller was already close to Python's recursion limit
         raise _too_deep() from exc
 
@@ -92,7 +92,10 @@ def content_hash(obj: Any) -> int:
     return int.from_bytes(blake2b(canonical_bytes(obj), digest_size=8).digest(), "big")
 
 
-def _canon(obj: Any, depth: int) -> Any:
+def canonical_form(obj: Any, depth: int) -> Any:
+    """``obj`` as the structure :func:`canonical_bytes` packs (sets sorted, tuples tagged,
+    big ints as extensions), ``depth`` levels down already; also used to hash function
+    constants (:mod:`runic.functions`)."""
     t = type(obj)
     if t in _SCALARS:
         if t is int and not (-(2**63) <= obj < 2**64):
@@ -102,23 +105,23 @@ def _canon(obj: Any, depth: int) -> Any:
         raise _too_deep()
     d = depth + 1
     if t is list:
-        return [_canon(x, d) for x in obj]
+        return [canonical_form(x, d) for x in obj]
     if t is tuple:
-        return _Ext(_TAG_TUPLE, _pack([_canon(x, d) for x in obj]))
+        return _Ext(_TAG_TUPLE, _pack([canonical_form(x, d) for x in obj]))
     if t is dict:
         return _Ext(_TAG_DICT, _pack_sorted_items(obj, d))
     if t is set or t is frozenset:
-        parts = sorted(_pack(_canon(x, d)) for x in obj)
+        parts = sorted(_pack(canonical_form(x, d)) for x in obj)
         return _Ext(_TAG_SET, b"".join(parts))
     canon = getattr(obj, "__runic_canonical__", None)
     if canon is not None:
-        return _Ext(_TAG_OBJECT, _pack([_qualname(t), _canon(canon(), d)]))
+        return _Ext(_TAG_OBJECT, _pack([_qualname(t), canonical_form(canon(), d)]))
     if isinstance(obj, enum.Enum):
-        return _Ext(_TAG_ENUM, _pack([_qualname(t), _canon(obj.value, d)]))
+        return _Ext(_TAG_ENUM, _pack([_qualname(t), canonical_form(obj.value, d)]))
     if isinstance(obj, (int, str, float, bytes)):  # subclasses of scalars
-        return _Ext(_TAG_SCALAR_OBJ, _pack([_qualname(t), _canon(t.__mro__[-2](obj), d)]))
+        return _Ext(_TAG_SCALAR_OBJ, _pack([_qualname(t), canonical_form(t.__mro__[-2](obj), d)]))
     if isinstance(obj, (list, tuple)):
-        return _Ext(_TAG_OBJECT, _pack([_qualname(t), [_canon(x, d) for x in obj]]))
+        return _Ext(_TAG_OBJECT, _pack([_qualname(t), [canonical_form(x, d) for x in obj]]))
     if isinstance(obj, dict):
         return _Ext(_TAG_OBJECT, _pack([_qualname(t), _Ext(_TAG_DICT, _pack_sorted_items(obj, d))]))
     if isinstance(obj, (_dt.datetime, _dt.date, _dt.time)):
@@ -135,7 +138,7 @@ def _canon(obj: Any, depth: int) -> Any:
 
 
 def _pack_sorted_items(mapping: dict[Any, Any], depth: int) -> bytes:
-    items = sorted((_pack(_canon(k, depth)), _pack(_canon(v, depth))) for k, v in mapping.items())
+    items = sorted((_pack(canonical_form(k, depth)), _pack(canonical_form(v, depth))) for k, v in mapping.items())
     return b"".join(k + v for k, v in items)
 
 
