@@ -65,6 +65,7 @@ from ..driver import execute_with_policy, now_ms
 from ..facts import set_hash_version
 from ..supervisor.messages import ErrorReply
 from .endpoint import ConnReply
+from .errors import RunnerNotRunningError
 from .executors import attempts_of, make_executor
 from .port import make_lock
 from .worker import unencodable
@@ -319,6 +320,13 @@ class HostLoop:
         kind = item[0]
         if kind == "call":
             _, fn, reply_to, ref = item
+            if self.draining and reply_to is not None:
+                # a request still queued when the host began to stop is refused, not run: a
+                # resume queued behind others (a takeover just before a shutdown) rebuilt one
+                # workflow after another and held the stop past its 15 s shutdown
+                self.reply(reply_to, ErrorReply.from_exception(RunnerNotRunningError(
+                    f"worker host {self.host_id} is stopping: the request was not taken"), ref))
+                return
             try:
                 out = fn()
             except Exception as exc:  # noqa: BLE001 - answered as an error
