@@ -39,3 +39,15 @@ def stat_sleep(x: int) -> int:
     os.stat("/")
     time.sleep(0)
     return x + 1
+
+
+def median_time(fn, n: int, warmup: int) -> float:  # type: ignore[no-untyped-def]
+    """Median wall seconds of ``n`` calls of ``fn`` after ``min(warmup, n)`` untimed ones."""
+    for _ in range(min(warmup, n)):
+        fn()
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)

@@ -37,17 +37,12 @@ import runic  # noqa: E402
 from runic.runner import Runner  # noqa: E402
 from runic.store import MnesiaStore  # noqa: E402
 from tests.runner import fns  # noqa: E402
+from _runner_steps import median_time  # noqa: E402
 
 
 def timed(fn, n: int) -> float:  # type: ignore[no-untyped-def]
-    for _ in range(min(20, n)):
-        fn()
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+    """Median ms of ``n`` calls of ``fn``."""
+    return median_time(fn, n, warmup=20) * 1e3
 
 
 def expect_failure(r: Runner, wid: str) -> None:

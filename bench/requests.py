@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import functools
 import multiprocessing
-import os
 import pickle
 import shutil
 import socket
@@ -40,6 +39,7 @@ from runic.runner import AsyncRunner, Runner  # noqa: E402
 from runic.runner.messages import GetResults  # noqa: E402
 from runic.store import MnesiaStore  # noqa: E402
 from tests.runner import fns  # noqa: E402
+from _runner_steps import median_time  # noqa: E402
 
 _LEN = struct.Struct(">I")
 
@@ -95,14 +95,8 @@ def floor_us(n: int, work: Path) -> float:
 
 
 def timed(fn, n: int) -> float:  # type: ignore[no-untyped-def]
-    for _ in range(min(50, n)):
-        fn()
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e6
+    """Median µs of ``n`` calls of ``fn``."""
+    return median_time(fn, n, warmup=50) * 1e6
 
 
 def main() -> None:
