@@ -91,6 +91,10 @@ class Heartbeat(threading.Thread):
                     continue
                 generation = self._generation
             sent = time.monotonic_ns()
+            late = sent / 1e9 - next_at
+            if late > period:
+                log.warning("node %s: its heartbeat thread woke %.2f s late (lease %.1f s)", self.node, late,
+                            self.lease_s)
             try:
                 self.store.renew_node(self.node, generation, self.lease_s)
             except NodeFencedError as exc:
@@ -111,6 +115,9 @@ class Heartbeat(threading.Thread):
                             type(exc).__name__, exc, retry)
                 next_at = time.monotonic() + retry
                 continue
+            took = (time.monotonic_ns() - sent) / 1e9
+            if took > period:
+                log.warning("node %s: renewing its lease took %.2f s (lease %.1f s)", self.node, took, self.lease_s)
             with self._cond:
                 if self._generation == generation and self.fenced is None:
                     self.gate.publish(generation, sent + int(FENCE_FRACTION * self.lease_s * 1e9))

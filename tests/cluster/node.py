@@ -49,7 +49,9 @@ def main() -> None:
     node, dsn, schema, lease, journal = sys.argv[1:6]
     manual = "--manual" in sys.argv[6:]
     os.environ["RUNIC_TEST_NODE"] = node
-    logging.basicConfig(format="%(created).3f %(levelname)s:%(name)s:%(message)s", level=logging.WARNING)
+    logging.basicConfig(format="%(created).3f %(levelname)s:%(threadName)s:%(name)s:%(message)s", level=logging.WARNING)
+    if os.environ.get("RUNIC_TEST_NODE_DEBUG"):  # (diagnosing a node: runic's debug log in its stderr file)
+        logging.getLogger("runic").setLevel(logging.DEBUG)
     if "--own-hostname" in sys.argv[6:]:  # (in a UTS namespace of its own: a machine of its own)
         socket.sethostname(f"runic-test-{node}")
     runner = Runner.start_link(name="cluster", store="postgres", node=node, lease=float(lease), pool_size=2,

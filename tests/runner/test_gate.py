@@ -3,6 +3,7 @@ and a Worker that stops dispatching when it closes (a fake port, a MemoryStore).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -105,7 +106,9 @@ class FakeLeaseStore:
         return arrived // 10**6
 
 
-def test_the_heartbeat_closes_the_gate_before_the_lease_expires_even_when_a_renewal_blocks(tmp_path: Path) -> None:
+def test_the_heartbeat_closes_the_gate_before_the_lease_expires_even_when_a_renewal_blocks(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="runic.runner")
     gate = LeaseGate(tmp_path / "g", create=True)
     host = LeaseGate(tmp_path / "g", generation=1)
     store = FakeLeaseStore()
@@ -125,6 +128,8 @@ def test_the_heartbeat_closes_the_gate_before_the_lease_expires_even_when_a_rene
         store.block.clear()
         store.release.set()  # the link heals: the renewal goes through, the gate opens again
         wait_for(lambda: host.open(), timeout=30)
+        # the late renewal is in the log, with how long it took (what diagnoses a lost lease)
+        assert any("renewing its lease took" in r.getMessage() for r in caplog.records), caplog.text
     finally:
         hb.stop()
         store.release.set()
