@@ -71,6 +71,7 @@ class CallShape:
 
 
 _SHAPES: "weakref.WeakKeyDictionary[Any, dict[Any, Any]]" = weakref.WeakKeyDictionary()
+_PARTIAL_SHAPES: "weakref.WeakKeyDictionary[Any, dict[Any, CallShape]]" = weakref.WeakKeyDictionary()
 _INTERNED: dict[CallShape, CallShape] = {}
 
 
@@ -82,6 +83,8 @@ def intern_shape(shape: CallShape) -> CallShape:
 def call_shape(fn: Callable[..., Any], default_positional: int = 1) -> CallShape:
     """Inspect ``fn``'s signature: required positional parameters and a ``context`` parameter
     (cached per function object: ``inspect.signature`` is slow)."""
+    if type(fn) is functools.partial:
+        return _partial_shape(fn, default_positional)
     try:
         per_fn = _SHAPES.get(fn)
     except TypeError:
@@ -95,6 +98,24 @@ def call_shape(fn: Callable[..., Any], default_positional: int = 1) -> CallShape
     shape = per_fn.get(default_positional)
     if shape is None:
         shape = per_fn[default_positional] = _call_shape(fn, default_positional)
+    return shape
+
+
+def _partial_shape(fn: functools.partial[Any], default_positional: int) -> CallShape:
+    """A partial's shape: it depends only on its function, how many positional arguments it
+    binds and which keywords (not their values), so it is cached under the function. (Each
+    partial is a new object: a pipeline of 20,000 partials of one function computed the same
+    signature 20,000 times, a third of building it.)"""
+    key = (len(fn.args), frozenset(fn.keywords), default_positional)
+    try:
+        per_func = _PARTIAL_SHAPES.get(fn.func)
+        if per_func is None:
+            per_func = _PARTIAL_SHAPES[fn.func] = {}
+    except TypeError:  # a function that cannot be weakly referenced or hashed: not cached
+        return _call_shape(fn, default_positional)
+    shape = per_func.get(key)
+    if shape is None:
+        shape = per_func[key] = _call_shape(fn, default_positional)
     return shape
 
 

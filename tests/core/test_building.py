@@ -213,3 +213,34 @@ def test_rule_check_and_run():
     assert r.run(3) == 4
     with pytest.raises(LookupError):
         r.run(-1)
+
+
+def _three(a, b, c, *, context=None):  # noqa: ANN001, ANN202
+    return (a, b, c, context is not None)
+
+
+def test_partials_of_one_function_are_called_by_their_own_shape():
+    """A partial's call shape is cached under its function, keyed by how many positional
+    arguments it binds and which keywords: partials of one function binding different ones
+    (built in an order where a coarser key would hand one the shape of another) each get the
+    shape ``inspect.signature`` gives them, and run so."""
+    import functools
+
+    from runic.functions import _call_shape, call_shape
+
+    partials = [
+        functools.partial(_three, 1, 2),  # one required positional: the input is c
+        functools.partial(_three, 1),  # two: the input (a pair) is spread into b, c
+        functools.partial(_three, 1, 2, 3),  # none
+        functools.partial(_three, 1, c=3),  # one (b); c is bound by keyword
+        functools.partial(_three, 9, 8),  # the first one's binding again, other values
+    ]
+    for p in partials:
+        assert call_shape(p) == _call_shape(p, 1), p
+    def run(p: functools.partial, value: object) -> list:  # type: ignore[type-arg]
+        return runic.Workflow("partial").add(runic.step(p, name="s")).react_until_satisfied(value).raw_productions("s")
+
+    # (a step whose function takes ``context`` is given one)
+    assert run(partials[0], 7) == [(1, 2, 7, True)]
+    assert run(partials[1], (5, 6)) == [(1, 5, 6, True)]
+    assert run(partials[3], 4) == [(1, 4, 3, True)]
