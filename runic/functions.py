@@ -70,8 +70,7 @@ class CallShape:
     varargs: bool
 
 
-_SHAPES: "weakref.WeakKeyDictionary[Any, dict[Any, Any]]" = weakref.WeakKeyDictionary()
-_PARTIAL_SHAPES: "weakref.WeakKeyDictionary[Any, dict[Any, CallShape]]" = weakref.WeakKeyDictionary()
+_SHAPES: "weakref.WeakKeyDictionary[Any, dict[Any, CallShape]]" = weakref.WeakKeyDictionary()
 _INTERNED: dict[CallShape, CallShape] = {}
 
 
@@ -82,40 +81,24 @@ def intern_shape(shape: CallShape) -> CallShape:
 
 def call_shape(fn: Callable[..., Any], default_positional: int = 1) -> CallShape:
     """Inspect ``fn``'s signature: required positional parameters and a ``context`` parameter
-    (cached per function object: ``inspect.signature`` is slow)."""
+    (cached per function object: ``inspect.signature`` is slow). A ``functools.partial``'s shape
+    depends only on its function, how many positional arguments it binds and which keywords
+    (not their values), so it is cached under its function: each partial is a new object, and a
+    pipeline of 20,000 partials of one function computed the same signature 20,000 times, a
+    third of building it."""
+    owner: Any = fn
+    key: Any = default_positional
     if type(fn) is functools.partial:
-        return _partial_shape(fn, default_positional)
+        owner, key = fn.func, (len(fn.args), frozenset(fn.keywords), default_positional)
     try:
-        per_fn = _SHAPES.get(fn)
-    except TypeError:
+        per_owner = _SHAPES.get(owner)
+        if per_owner is None:
+            per_owner = _SHAPES[owner] = {}
+    except TypeError:  # cannot be weakly referenced or hashed: not cached
         return _call_shape(fn, default_positional)
-    if per_fn is None:
-        per_fn = {}
-        try:
-            _SHAPES[fn] = per_fn
-        except TypeError:
-            return _call_shape(fn, default_positional)
-    shape = per_fn.get(default_positional)
+    shape = per_owner.get(key)
     if shape is None:
-        shape = per_fn[default_positional] = _call_shape(fn, default_positional)
-    return shape
-
-
-def _partial_shape(fn: functools.partial[Any], default_positional: int) -> CallShape:
-    """A partial's shape: it depends only on its function, how many positional arguments it
-    binds and which keywords (not their values), so it is cached under the function. (Each
-    partial is a new object: a pipeline of 20,000 partials of one function computed the same
-    signature 20,000 times, a third of building it.)"""
-    key = (len(fn.args), frozenset(fn.keywords), default_positional)
-    try:
-        per_func = _PARTIAL_SHAPES.get(fn.func)
-        if per_func is None:
-            per_func = _PARTIAL_SHAPES[fn.func] = {}
-    except TypeError:  # a function that cannot be weakly referenced or hashed: not cached
-        return _call_shape(fn, default_positional)
-    shape = per_func.get(key)
-    if shape is None:
-        shape = per_func[key] = _call_shape(fn, default_positional)
+        shape = per_owner[key] = _call_shape(fn, default_positional)
     return shape
 
 
